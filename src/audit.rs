@@ -1,0 +1,72 @@
+//! The audit log (NEN 7513 style): who did what to which object, when, and with
+//! what outcome. Written in the same transaction as the change it describes.
+//! `detail` is structured JSON and never carries a BSN or a message body.
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::audit_log;
+use crate::db::{DbConnection, DbResult, now};
+
+/// The actor of CLI commands.
+pub const OPERATOR: &str = "operator";
+
+#[derive(Debug, Clone)]
+pub struct AuditEntry<'a> {
+    /// Certificate of the caller; `None` for the operator CLI.
+    pub fingerprint: Option<&'a str>,
+    /// Party reference of the caller (`AGB:…`) or [`OPERATOR`].
+    pub actor: String,
+    /// The party acted for, when an intermediary acts for a provider.
+    pub acting_for: Option<String>,
+    pub action: &'a str,
+    pub object_type: &'a str,
+    pub object_id: Option<String>,
+    pub outcome: &'a str,
+    pub detail: serde_json::Value,
+}
+
+pub fn record(conn: &mut DbConnection, e: &AuditEntry<'_>) -> DbResult<()> {
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::at.eq(now()),
+            audit_log::fingerprint.eq(e.fingerprint),
+            audit_log::actor.eq(&e.actor),
+            audit_log::acting_for.eq(&e.acting_for),
+            audit_log::action.eq(e.action),
+            audit_log::object_type.eq(e.object_type),
+            audit_log::object_id.eq(&e.object_id),
+            audit_log::outcome.eq(e.outcome),
+            audit_log::detail.eq(e.detail.to_string()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// One audit row as read back.
+#[derive(Debug, Clone, Queryable, Serialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: chrono::NaiveDateTime,
+    pub fingerprint: Option<String>,
+    pub actor: String,
+    pub acting_for: Option<String>,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: Option<String>,
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// Audit rows about one object, oldest first.
+pub fn for_object(
+    conn: &mut DbConnection,
+    object_type: &str,
+    object_id: &str,
+) -> DbResult<Vec<AuditRecord>> {
+    Ok(audit_log::table
+        .filter(audit_log::object_type.eq(object_type))
+        .filter(audit_log::object_id.eq(object_id))
+        .order(audit_log::id)
+        .load(conn)?)
+}

@@ -1,0 +1,103 @@
+//! The command line: `serve`, `migrate`, and the operator's `pki`, `party` and
+//! `cert` commands. `main.rs` parses [`Cli`] and calls [`run`].
+
+mod pki;
+mod registry;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, LogFormat};
+use crate::db::Db;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "machtigingen",
+    version,
+    about = "Exchange for Dutch prior-authorization requests (machtigingsaanvragen) over mutual TLS",
+    long_about = "Exchange for Dutch prior-authorization requests (machtigingsaanvragen) over mutual TLS.\n\n\
+        Start with `machtigingen serve`: on a fresh checkout it creates ./data with an SQLite \
+        database and a development-only PKI with demo certificates, and prints a curl line to try.\n\n\
+        Configuration: embedded defaults, then --config FILE (TOML), then environment variables \
+        MACHTIGINGEN_<SECTION>__<KEY> (e.g. MACHTIGINGEN_DATABASE__URL=postgres://…)."
+)]
+pub struct Cli {
+    /// TOML configuration file, merged over the embedded defaults.
+    #[arg(long, global = true, value_name = "FILE", env = "MACHTIGINGEN_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Log JSON lines instead of human-readable text (same as log.format = "json").
+    #[arg(long, global = true)]
+    pub log_json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: the mTLS listener (SOAP and REST) and the ops listener
+    /// (health, metrics). Applies pending migrations first.
+    Serve,
+    /// Apply pending database migrations and exit (running it again is a no-op).
+    Migrate,
+    /// The platform's certificate authority: create it, issue and revoke certificates.
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
+    /// Parties: care providers (AGB), insurers (UZOVI), vendors and patient portals.
+    #[command(subcommand)]
+    Party(registry::PartyCommand),
+    /// Registered certificates and their authorizations.
+    #[command(subcommand)]
+    Cert(registry::CertCommand),
+}
+
+/// Errors a command reports before exiting non-zero.
+pub type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+pub fn run(cli: Cli) -> ExitCode {
+    let mut config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.log_json {
+        config.log.format = LogFormat::Json;
+    }
+    crate::telemetry::init(&config.log);
+    let result = match cli.command {
+        Command::Serve => serve::serve(config),
+        Command::Migrate => migrate(&config),
+        Command::Pki(cmd) => pki::run(cmd, &config),
+        Command::Party(cmd) => registry::run_party(cmd, &config),
+        Command::Cert(cmd) => registry::run_cert(cmd, &config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_db(config: &Config) -> Result<Db, Box<dyn std::error::Error>> {
+    let db = Db::open(&config.database)?;
+    db.migrate()?;
+    Ok(db)
+}
+
+fn migrate(config: &Config) -> CliResult {
+    let db = Db::open(&config.database)?;
+    let applied = db.migrate()?;
+    println!(
+        "{applied} migration(s) applied ({} database)",
+        db.backend().name()
+    );
+    Ok(())
+}

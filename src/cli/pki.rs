@@ -1,0 +1,180 @@
+//! `machtigingen pki …`: the platform CA on the operator's host.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::{CliResult, open_db};
+use crate::config::Config;
+use crate::devsetup;
+use crate::pki::{self, Ca, Validity};
+use crate::registry::admin::{self, Actor, IssueRequest, KeySource};
+use crate::registry::{CertKind, PartyRef, Scope, parse_allowlist, store};
+
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Create a development CA (in pki.dir), a server certificate for localhost and
+    /// 127.0.0.1 (at tls.cert / tls.key) and an empty CRL. Development use only:
+    /// production brings its own CA and server certificate.
+    Init {
+        /// Replace an existing CA (every certificate it issued stops working).
+        #[arg(long)]
+        force: bool,
+        /// Host names for the server certificate.
+        #[arg(long = "dns", value_name = "NAME", default_values_t = ["localhost".to_owned()])]
+        dns: Vec<String>,
+        /// IP addresses for the server certificate.
+        #[arg(long = "ip", value_name = "ADDR", default_values_t = [IpAddr::from([127, 0, 0, 1]), IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])])]
+        ips: Vec<IpAddr>,
+    },
+    /// Issue a client certificate from the platform CA and register it to a party
+    /// in one step. Writes PREFIX.pem, and unless --csr is given PREFIX.key and
+    /// PREFIX.p12 (PKCS#12 with the CA chain).
+    Issue(IssueArgs),
+    /// Revoke a certificate: refused at once through the registry, and listed in
+    /// a newly written CRL that running servers pick up at their next reload.
+    Revoke {
+        /// The certificate to revoke (PEM or DER).
+        #[arg(long, value_name = "FILE")]
+        cert: PathBuf,
+        /// Reason recorded with the revocation.
+        #[arg(long, default_value = "ingetrokken door beheerder")]
+        reason: String,
+    },
+    /// Rewrite the CRL from the revocations recorded in the database.
+    Crl,
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The party: AGB:03123456, UZOVI:3311 or PLATFORM:some-id.
+    #[arg(long, value_name = "PARTY")]
+    party: PartyRef,
+    /// persoonlijk (a person) or systeem (software).
+    #[arg(long, value_name = "KIND")]
+    kind: CertKind,
+    /// Authorization to grant; repeat for more (e.g. machtigingen:indienen).
+    #[arg(long = "grant", value_name = "AUTHORIZATION")]
+    grants: Vec<Scope>,
+    /// Allowed source address or CIDR (systeem certificates); repeat for more.
+    #[arg(long = "ip", value_name = "CIDR")]
+    ips: Vec<String>,
+    /// Output prefix: writes PREFIX.pem, PREFIX.key and PREFIX.p12.
+    #[arg(long, value_name = "PREFIX")]
+    out: PathBuf,
+    /// Sign this certificate signing request instead of generating a key.
+    #[arg(long, value_name = "FILE")]
+    csr: Option<PathBuf>,
+    /// Common name; defaults to "<party name> <kind>".
+    #[arg(long, value_name = "NAME")]
+    cn: Option<String>,
+    /// Validity in days; defaults to pki.cert_validity_days.
+    #[arg(long, value_name = "DAYS")]
+    days: Option<u32>,
+    /// Password of the PKCS#12 file.
+    #[arg(long, value_name = "PASSWORD", default_value = "")]
+    p12_password: String,
+}
+
+pub fn run(cmd: PkiCommand, config: &Config) -> CliResult {
+    match cmd {
+        PkiCommand::Init { force, dns, ips } => {
+            devsetup::init_pki(config, &dns, &ips, force)?;
+            println!(
+                "Development CA created in {} (NOT FOR PRODUCTION).\nServer certificate: {} (key {})\nCRL: {}",
+                config.pki.dir.display(),
+                config.tls.cert.display(),
+                config.tls.key.display(),
+                devsetup::crl_path(config).display()
+            );
+            Ok(())
+        }
+        PkiCommand::Issue(args) => issue(args, config),
+        PkiCommand::Revoke { cert, reason } => revoke(&cert, &reason, config),
+        PkiCommand::Crl => {
+            let ca = Ca::load(&config.pki.dir)?;
+            let db = open_db(config)?;
+            let n = admin::publish_crl(&mut *db.conn()?, &ca, &devsetup::crl_path(config), 30)?;
+            println!(
+                "CRL written to {} ({n} revoked)",
+                devsetup::crl_path(config).display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn issue(args: IssueArgs, config: &Config) -> CliResult {
+    let ca = Ca::load(&config.pki.dir)?;
+    let db = open_db(config)?;
+    let key = match &args.csr {
+        Some(path) => {
+            KeySource::Csr(std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?)
+        }
+        None => KeySource::Generate(config.pki.key_type),
+    };
+    let issued = admin::issue(
+        &mut *db.conn()?,
+        &ca,
+        IssueRequest {
+            party: args.party,
+            kind: args.kind,
+            scopes: args.grants.into_iter().collect(),
+            ip_allowlist: parse_allowlist(&args.ips)?,
+            key,
+            common_name: args.cn,
+            validity: Validity::days_from_now(args.days.unwrap_or(config.pki.cert_validity_days)),
+        },
+        &Actor::operator(),
+    )?;
+    let files = pki::write_issued(
+        &args.out,
+        &issued.cert,
+        issued.key.as_deref(),
+        &ca.cert,
+        &args.p12_password,
+    )?;
+    let c = &issued.registered;
+    println!(
+        "Issued and registered {} certificate for {} ({})",
+        c.kind.as_str(),
+        c.party.reference,
+        c.party.name
+    );
+    println!("  fingerprint   {}", c.fingerprint);
+    println!("  authorizations {}", c.scopes.to_db());
+    println!("  valid until   {}", c.not_after);
+    println!("  certificate   {}", files.cert.display());
+    if let (Some(k), Some(p)) = (files.key, files.p12) {
+        println!("  private key   {}", k.display());
+        println!("  PKCS#12       {}", p.display());
+    }
+    Ok(())
+}
+
+fn revoke(path: &std::path::Path, reason: &str, config: &Config) -> CliResult {
+    let cert = pki::read_cert(path)?;
+    let fingerprint = pki::fingerprint(&cert)?;
+    let ca = Ca::load(&config.pki.dir)?;
+    let db = open_db(config)?;
+    let mut conn = db.conn()?;
+    let registered = store::certificate_by_fingerprint(&mut conn, &fingerprint)?
+        .ok_or_else(|| format!("certificate {fingerprint} is not registered"))?;
+    if admin::revoke(
+        &mut conn,
+        Some(&ca),
+        &registered,
+        reason,
+        &Actor::operator(),
+    )? {
+        let n = admin::publish_crl(&mut conn, &ca, &devsetup::crl_path(config), 30)?;
+        println!(
+            "Revoked {fingerprint}; CRL {} now lists {n} certificate(s).",
+            devsetup::crl_path(config).display()
+        );
+    } else {
+        println!("Revoked {fingerprint} in the registry (issued by another CA: not on our CRL).");
+    }
+    Ok(())
+}

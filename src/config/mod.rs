@@ -1,0 +1,258 @@
+//! Configuration: the embedded `default.toml`, then an optional TOML file, then
+//! `MACHTIGINGEN_*` environment variables, merged by figment and validated once at
+//! start. Every error names the key it is about, so an operator can fix it without
+//! reading code.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+/// The defaults, compiled into the binary so `serve` works without any file.
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+/// Environment prefix; nested keys use a double underscore:
+/// `MACHTIGINGEN_DATABASE__URL` sets `database.url`.
+pub const ENV_PREFIX: &str = "MACHTIGINGEN_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(String),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub tls: TlsConfig,
+    pub pki: PkiConfig,
+    pub dev: DevConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub ops_listen: SocketAddr,
+    pub body_limit: usize,
+    pub workers: usize,
+    pub shutdown_timeout_secs: u64,
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub pool_size: u32,
+    pub connect_timeout_secs: u64,
+    pub busy_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: Vec<PathBuf>,
+    pub crl: Vec<PathBuf>,
+    pub crl_reload_secs: u64,
+    pub handshake_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PkiConfig {
+    pub dir: PathBuf,
+    pub cert_validity_days: u32,
+    pub key_type: KeyType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum KeyType {
+    #[serde(rename = "ec-p256")]
+    EcP256,
+    #[serde(rename = "rsa-3072")]
+    Rsa3072,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevConfig {
+    pub bootstrap: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+impl Config {
+    /// Defaults + `file` (when given) + environment, validated.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::Load(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        // MACHTIGINGEN_CONFIG names the file (see the CLI) and MACHTIGINGEN_TEST_*
+        // belong to the test harness; neither is a configuration key.
+        let env = Env::prefixed(ENV_PREFIX)
+            .filter(|k| {
+                let k = k.as_str().to_ascii_lowercase();
+                k != "config" && !k.starts_with("test_")
+            })
+            .split("__");
+        figment = figment.merge(env);
+        Self::from_figment(figment)
+    }
+
+    /// Defaults plus the given TOML text; for tests and tools that build a
+    /// configuration in memory.
+    pub fn from_toml_str(overrides: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(overrides)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        if crate::db::Backend::from_url(&self.database.url).is_none() {
+            return invalid(
+                "database.url",
+                "must start with sqlite:// or postgres:// (or postgresql://)",
+            );
+        }
+        if self.database.pool_size == 0 {
+            return invalid("database.pool_size", "must be at least 1");
+        }
+        if self.server.body_limit < 1024 {
+            return invalid("server.body_limit", "must be at least 1024 bytes");
+        }
+        if self.tls.client_ca.is_empty() {
+            return invalid("tls.client_ca", "at least one CA bundle is required");
+        }
+        if self.tls.crl_reload_secs == 0 {
+            return invalid("tls.crl_reload_secs", "must be at least 1");
+        }
+        if self.pki.cert_validity_days == 0 {
+            return invalid("pki.cert_validity_days", "must be at least 1");
+        }
+        if !self.server.public_url.is_empty() && !self.server.public_url.starts_with("https://") {
+            return invalid("server.public_url", "must be empty or start with https://");
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return invalid("log.level", &e.to_string());
+        }
+        Ok(())
+    }
+
+    /// True when the TLS paths are the shipped defaults, i.e. the operator has not
+    /// configured a PKI of their own and a development PKI may be created.
+    pub fn uses_default_pki_paths(&self) -> bool {
+        // Compare against a pristine parse of the embedded defaults so the rule
+        // follows default.toml instead of repeating its values.
+        match Self::from_toml_str("") {
+            Ok(d) => {
+                d.tls.cert == self.tls.cert
+                    && d.tls.key == self.tls.key
+                    && d.tls.client_ca == self.tls.client_ca
+                    && d.tls.crl == self.tls.crl
+                    && d.pki.dir == self.pki.dir
+            }
+            Err(_) => false,
+        }
+    }
+
+    pub fn crl_reload_interval(&self) -> Duration {
+        Duration::from_secs(self.tls.crl_reload_secs)
+    }
+}
+
+/// figment's messages already name the key (`for key "database.pool_size"`); keep
+/// them, one line per error.
+fn describe_figment_error(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|err| {
+            let key = err.path.join(".");
+            if key.is_empty() {
+                err.kind.to_string()
+            } else {
+                format!("key `{key}`: {}", err.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_validate() {
+        let c = Config::from_toml_str("").unwrap();
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(c.server.ops_listen.to_string(), "127.0.0.1:9464");
+        assert_eq!(c.database.url, "sqlite://data/machtigingen.db");
+        assert_eq!(c.tls.crl_reload_secs, 3600);
+        assert!(c.uses_default_pki_paths());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_toml_str("[server]\nlisten_adress = \"x\"").unwrap_err();
+        assert!(err.to_string().contains("listen_adress"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let err = Config::from_toml_str("[server]\nlisten = \"not an address\"").unwrap_err();
+        assert!(err.to_string().contains("server.listen"), "{err}");
+        let err = Config::from_toml_str("[database]\nurl = \"mysql://x\"").unwrap_err();
+        assert!(err.to_string().contains("database.url"), "{err}");
+        let err = Config::from_toml_str("[database]\npool_size = 0").unwrap_err();
+        assert!(err.to_string().contains("database.pool_size"), "{err}");
+        let err = Config::from_toml_str("[log]\nformat = \"xml\"").unwrap_err();
+        assert!(err.to_string().contains("log.format"), "{err}");
+    }
+
+    #[test]
+    fn changed_tls_paths_are_not_default() {
+        let c = Config::from_toml_str("[tls]\ncert = \"/etc/m/server.pem\"").unwrap();
+        assert!(!c.uses_default_pki_paths());
+    }
+}

@@ -1,0 +1,295 @@
+//! Storage: one diesel connection type over SQLite (embedded default) and
+//! PostgreSQL, a bounded r2d2 pool, and the embedded migrations of both backends.
+//!
+//! Handlers never hold a connection on the async executor: [`Db::run`] moves the
+//! work to tokio's blocking pool, and a pool timeout becomes
+//! [`DbError::Unavailable`] (answered as 503) instead of a hang.
+
+pub mod schema;
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::config::DatabaseConfig;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// One connection to either backend; queries written against it run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite://") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The row asked for does not exist (or is not visible to the caller).
+    #[error("not found")]
+    NotFound,
+    /// No connection could be had in time: database down, locked or overloaded.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness constraint refused the write.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Query(diesel::result::Error),
+    /// A stored value could not be interpreted (a bug or a hand-edited row).
+    #[error("stored data invalid: {0}")]
+    Invalid(String),
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::NotFound => Self::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                Self::Conflict(info.message().to_owned())
+            }
+            // SQLite reports a lock it waited busy_timeout for as a generic error;
+            // PostgreSQL a dropped connection as ClosedConnection. Both mean
+            // "try again later", not "your request is wrong".
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                Self::Unavailable(info.message().to_owned())
+            }
+            Error::DatabaseError(_, ref info)
+                if info.message().contains("database is locked")
+                    || info.message().contains("database is busy") =>
+            {
+                Self::Unavailable(info.message().to_owned())
+            }
+            other => Self::Query(other),
+        }
+    }
+}
+
+impl From<r2d2::PoolError> for DbError {
+    fn from(e: r2d2::PoolError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Makes connections for the pool and prepares each for its backend.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    backend: Backend,
+    url: String,
+    busy_timeout_ms: u64,
+}
+
+impl Manager {
+    fn establish(&self) -> diesel::ConnectionResult<DbConnection> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url).map(DbConnection::Pg),
+            Backend::Sqlite => {
+                let path = sqlite_path(&self.url);
+                let mut conn = SqliteConnection::establish(path)?;
+                // WAL lets readers proceed while one writer commits; synchronous=FULL
+                // makes a commit durable before we answer success (power loss too);
+                // busy_timeout bounds how long a writer waits for the lock.
+                conn.batch_execute(&format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+                    self.busy_timeout_ms
+                ))
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        self.establish().map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::connection::TransactionManager;
+        <DbConnection as TransactionManager<DbConnection>>::is_broken_transaction_manager(conn)
+    }
+}
+
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://").unwrap_or(url)
+}
+
+/// The shared pool. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Db {
+    /// Opens the pool. For SQLite the database file's directory is created; the
+    /// pool is built lazily so a database that is down at start makes `ready`
+    /// report it rather than the process refusing to start.
+    pub fn open(config: &DatabaseConfig) -> DbResult<Self> {
+        let backend = Backend::from_url(&config.url)
+            .ok_or_else(|| DbError::Unavailable("unsupported database URL".into()))?;
+        if backend == Backend::Sqlite {
+            let path = Path::new(sqlite_path(&config.url));
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| DbError::Unavailable(format!("{}: {e}", dir.display())))?;
+            }
+        }
+        let manager = Manager {
+            backend,
+            url: config.url.clone(),
+            busy_timeout_ms: config.busy_timeout_ms,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(config.pool_size)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(config.connect_timeout_secs.max(1)))
+            .test_on_check_out(false)
+            .error_handler(Box::new(r2d2::LoggingErrorHandler))
+            .build_unchecked(manager);
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection for synchronous code (CLI, migrations, blocking closures).
+    pub fn conn(&self) -> DbResult<r2d2::PooledConnection<Manager>> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, f: F) -> DbResult<T>
+    where
+        F: FnOnce(&mut DbConnection) -> DbResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| DbError::Unavailable(format!("blocking task failed: {e}")))?
+    }
+
+    /// Applies pending migrations of this backend; returns how many ran.
+    pub fn migrate(&self) -> DbResult<usize> {
+        let mut conn = self.conn()?;
+        run_migrations(&mut conn)
+    }
+
+    /// `SELECT 1` through the pool: the readiness probe.
+    pub async fn ping(&self) -> DbResult<()> {
+        self.run(|c| c.batch_execute("SELECT 1").map_err(DbError::from))
+            .await
+    }
+}
+
+pub fn run_migrations(conn: &mut DbConnection) -> DbResult<usize> {
+    let applied = match conn {
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Pg(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
+    };
+    applied.map_err(|e| DbError::Unavailable(format!("migration failed: {e}")))
+}
+
+/// Current time in UTC without offset: both backends store `TIMESTAMP` columns
+/// as UTC wall-clock, truncated to microseconds (PostgreSQL's precision) so a
+/// value reads back equal on both.
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::{SubsecRound, Utc};
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// Runs `f` in one write transaction, committing on `Ok` and rolling back on
+/// `Err`. On SQLite the transaction starts with `BEGIN IMMEDIATE`, so the write
+/// lock is taken up front and a concurrent writer waits `busy_timeout` instead of
+/// failing halfway with a stale snapshot.
+pub fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let nested =
+        <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(conn)
+            .transaction_depth()?
+            .is_some();
+    if nested {
+        // Inside an outer write transaction the lock is already held: a
+        // savepoint keeps this part all-or-nothing.
+        return conn.transaction(f);
+    }
+    match conn {
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
+        DbConnection::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The caller's error is the one worth reporting; a failed rollback
+            // leaves the connection broken and r2d2 discards it.
+            let _ = <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn);
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Development PKI and demo parties: what `pki init` creates, and what `serve`
+//! creates by itself on a fresh checkout so the first command already works.
+//! Everything made here is labelled development-only in its certificate names.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::pki::{self, Ca, PkiError, Validity};
+use crate::registry::admin::{self, Actor, IssueRequest, KeySource};
+use crate::registry::{CertKind, PartyKind, PartyRef, RegistryError, Scope, store};
+
+pub const DEV_CA_NAME: &str = "machtigingen ONTWIKKEL-CA - NIET VOOR PRODUCTIE";
+const DEV_ORG: &str = "machtigingen (ontwikkeling)";
+/// Where the demo certificates are written, beside the database.
+pub const DEMO_DIR: &str = "data/demo";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    Admin(#[from] admin::AdminError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("{0}")]
+    Exists(String),
+    #[error("openssl: {0}")]
+    Ssl(#[from] openssl::error::ErrorStack),
+}
+
+/// The platform CA's files under `pki.dir`.
+pub fn crl_path(config: &Config) -> PathBuf {
+    config.pki.dir.join("ca.crl")
+}
+
+/// Creates a development CA in `pki.dir`, a server certificate for the given
+/// names at `tls.cert`/`tls.key`, and an empty CRL. Refuses to overwrite an
+/// existing CA unless `force`.
+pub fn init_pki(
+    config: &Config,
+    dns: &[String],
+    ips: &[IpAddr],
+    force: bool,
+) -> Result<Ca, SetupError> {
+    let ca_pem = config.pki.dir.join("ca.pem");
+    if ca_pem.exists() && !force {
+        return Err(SetupError::Exists(format!(
+            "{} already exists; pass --force to replace the CA (every issued certificate stops working)",
+            ca_pem.display()
+        )));
+    }
+    let ca = Ca::create(DEV_CA_NAME, DEV_ORG, config.pki.key_type, 3650)?;
+    ca.save(&config.pki.dir)?;
+    let key = pki::generate_key(config.pki.key_type)?;
+    let dns: Vec<&str> = dns.iter().map(String::as_str).collect();
+    let server = ca.issue_server(
+        &dns,
+        ips,
+        &key,
+        Validity::days_from_now(config.pki.cert_validity_days),
+    )?;
+    // The chain file carries the server certificate followed by the CA.
+    let mut chain = server.to_pem()?;
+    chain.extend(ca.cert.to_pem()?);
+    pki::write_file(&config.tls.cert, &chain, false)?;
+    pki::write_file(&config.tls.key, &key.private_key_to_pem_pkcs8()?, true)?;
+    let crl = ca.crl(&[], 30)?;
+    pki::write_file(&crl_path(config), &crl.to_pem()?, false)?;
+    Ok(ca)
+}
+
+/// One demo party with its system certificate.
+struct Demo {
+    file: &'static str,
+    kind: PartyKind,
+    reference: (&'static str, &'static str),
+    name: &'static str,
+    scopes: &'static [Scope],
+}
+
+const DEMOS: &[Demo] = &[
+    Demo {
+        file: "zorgaanbieder",
+        kind: PartyKind::Zorgaanbieder,
+        reference: ("AGB", "03123456"),
+        name: "Demo Zorgaanbieder (ontwikkeling)",
+        scopes: &[Scope::MachtigingenIndienen, Scope::TerugkoppelingBeheren],
+    },
+    Demo {
+        file: "zorgverzekeraar",
+        kind: PartyKind::Zorgverzekeraar,
+        reference: ("UZOVI", "3311"),
+        name: "Demo Zorgverzekeraar (ontwikkeling)",
+        scopes: &[Scope::Beoordelen, Scope::TerugkoppelingBeheren],
+    },
+];
+
+/// True when `serve` should create the development PKI: bootstrap is on, the
+/// operator configured no PKI of their own, and none exists yet.
+pub fn needs_bootstrap(config: &Config) -> bool {
+    config.dev.bootstrap && config.uses_default_pki_paths() && !config.tls.cert.exists()
+}
+
+/// Creates the development PKI, the demo parties and their certificates, and
+/// returns the banner to print.
+pub fn bootstrap(config: &Config, db: &Db) -> Result<(), SetupError> {
+    let ca = init_pki(
+        config,
+        &["localhost".to_owned()],
+        &[
+            IpAddr::from([127, 0, 0, 1]),
+            IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
+        ],
+        false,
+    )?;
+    let mut conn = db.conn().map_err(RegistryError::from)?;
+    for demo in DEMOS {
+        let reference = PartyRef::new(demo.reference.0.parse()?, demo.reference.1)?;
+        match store::find_party(&mut conn, &reference) {
+            Ok(_) => {}
+            Err(RegistryError::UnknownParty(_)) => {
+                store::add_party(&mut conn, demo.kind, &reference, demo.name)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let issued = admin::issue(
+            &mut conn,
+            &ca,
+            IssueRequest {
+                party: reference,
+                kind: CertKind::Systeem,
+                scopes: demo.scopes.iter().copied().collect(),
+                ip_allowlist: Vec::new(),
+                key: KeySource::Generate(config.pki.key_type),
+                common_name: Some(format!("{} systeem (ONTWIKKELING)", demo.name)),
+                validity: Validity::days_from_now(config.pki.cert_validity_days),
+            },
+            &Actor::operator(),
+        )?;
+        pki::write_issued(
+            &PathBuf::from(DEMO_DIR).join(demo.file),
+            &issued.cert,
+            issued.key.as_deref(),
+            &ca.cert,
+            "",
+        )?;
+    }
+    Ok(())
+}
+
+/// The banner printed at every development start, with a working curl line.
+pub fn banner(config: &Config) -> Option<String> {
+    let demo = PathBuf::from(DEMO_DIR).join("zorgaanbieder.pem");
+    if !config.uses_default_pki_paths() || !demo.exists() {
+        return None;
+    }
+    let port = config.server.listen.port();
+    let host =
+        if config.server.listen.ip().is_loopback() || config.server.listen.ip().is_unspecified() {
+            "localhost".to_owned()
+        } else {
+            config.server.listen.ip().to_string()
+        };
+    let line = "=".repeat(78);
+    Some(format!(
+        "{line}\n  DEVELOPMENT PKI - NOT FOR PRODUCTION (ontwikkel-PKI, niet voor productie)\n  \
+         CA and server certificate: {pki}/   demo certificates: {DEMO_DIR}/\n  \
+         Demo zorgaanbieder AGB:03123456, demo zorgverzekeraar UZOVI:3311.\n\n  Try:\n  \
+         curl --cacert {pki}/ca.pem --cert {DEMO_DIR}/zorgaanbieder.pem --key {DEMO_DIR}/zorgaanbieder.key \
+         https://{host}:{port}/api/v1/whoami\n{line}",
+        pki = config.pki.dir.display(),
+    ))
+}

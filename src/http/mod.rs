@@ -1,0 +1,184 @@
+//! Transport: the mTLS listener carrying the SOAP and REST doors, and the plain
+//! ops listener. [`start`] takes already-bound listeners so tests bind port 0
+//! and learn the address; `serve` binds the configured addresses.
+
+pub mod auth;
+pub mod error;
+pub mod middleware;
+pub mod ops;
+
+use std::any::Any;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Extensions, Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::identity::PeerIdentity;
+use crate::tls;
+
+/// Shared state of every handler.
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+}
+
+/// The two listening sockets.
+#[derive(Debug)]
+pub struct Listeners {
+    pub api: TcpListener,
+    pub ops: TcpListener,
+}
+
+impl Listeners {
+    pub fn bind(config: &Config) -> std::io::Result<Self> {
+        let bind = |addr: SocketAddr, key: &str| {
+            TcpListener::bind(addr)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{key} {addr}: {e}")))
+        };
+        Ok(Self {
+            api: bind(config.server.listen, "server.listen")?,
+            ops: bind(config.server.ops_listen, "server.ops_listen")?,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A started service: its addresses, and what it takes to stop it.
+pub struct Running {
+    pub api_addr: SocketAddr,
+    pub ops_addr: SocketAddr,
+    api: Server,
+    ops: Server,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("api_addr", &self.api_addr)
+            .field("ops_addr", &self.ops_addr)
+            .finish()
+    }
+}
+
+/// Stops a running service from anywhere (signal handler, test teardown).
+#[derive(Clone)]
+pub struct StopHandle {
+    api: ServerHandle,
+    ops: ServerHandle,
+}
+
+impl StopHandle {
+    /// Graceful: stop accepting, let in-flight requests finish (up to
+    /// `server.shutdown_timeout_secs`), then stop.
+    pub async fn stop(&self) {
+        self.api.stop(true).await;
+        self.ops.stop(true).await;
+    }
+}
+
+impl Running {
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle {
+            api: self.api.handle(),
+            ops: self.ops.handle(),
+        }
+    }
+
+    /// Runs until both listeners have stopped, then ends background work.
+    pub async fn wait(self) -> std::io::Result<()> {
+        let (api, ops) = futures_util::future::join(self.api, self.ops).await;
+        for task in self.background {
+            task.abort();
+        }
+        api.and(ops)
+    }
+}
+
+/// Captures the verified client certificate's fingerprint and the peer
+/// address once per connection.
+fn capture_peer(conn: &dyn Any, ext: &mut Extensions) {
+    type Tls = actix_tls::accept::openssl::TlsStream<actix_web::rt::net::TcpStream>;
+    if let Some(stream) = conn.downcast_ref::<Tls>() {
+        let fingerprint = stream
+            .ssl()
+            .peer_certificate()
+            .and_then(|c| crate::pki::fingerprint(&c).ok());
+        let addr = stream.get_ref().peer_addr().ok().map(|a| a.ip());
+        ext.insert(PeerIdentity { fingerprint, addr });
+    }
+}
+
+/// Starts both listeners and the background tasks. Must run inside a tokio
+/// (actix) runtime. Signals are not handled here: the caller decides (see
+/// `cli::serve`), so tests can run many servers in one process.
+pub fn start(config: Arc<Config>, db: Db, listeners: Listeners) -> Result<Running, StartError> {
+    let (acceptor, crls, cas) = tls::setup(&config.tls)?;
+    let reloader = tls::spawn_crl_reloader(
+        config.tls.crl.clone(),
+        cas,
+        crls,
+        config.crl_reload_interval(),
+    );
+
+    let api_addr = listeners.api.local_addr()?;
+    let ops_addr = listeners.ops.local_addr()?;
+    let state = web::Data::new(AppState {
+        db,
+        config: config.clone(),
+    });
+
+    let api_state = state.clone();
+    let body_limit = config.server.body_limit;
+    let mut api = HttpServer::new(move || {
+        App::new()
+            .app_data(api_state.clone())
+            .configure(|cfg| error::configure_extractors(cfg, body_limit))
+            .wrap(from_fn(middleware::observe))
+            .configure(crate::rest::configure)
+            .default_service(web::to(error::not_found))
+    })
+    .on_connect(capture_peer)
+    .disable_signals()
+    .shutdown_timeout(config.server.shutdown_timeout_secs)
+    .tls_handshake_timeout(Duration::from_secs(
+        config.tls.handshake_timeout_secs.max(1),
+    ));
+    if config.server.workers > 0 {
+        api = api.workers(config.server.workers);
+    }
+    let api = api.listen_openssl(listeners.api, acceptor)?.run();
+
+    let ops_state = state.clone();
+    let ops = HttpServer::new(move || {
+        App::new()
+            .app_data(ops_state.clone())
+            .configure(ops::configure)
+            .default_service(web::to(error::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .listen(listeners.ops)?
+    .run();
+
+    Ok(Running {
+        api_addr,
+        ops_addr,
+        api,
+        ops,
+        background: vec![reloader],
+    })
+}

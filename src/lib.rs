@@ -1,0 +1,22 @@
+//! machtigingen: an exchange for Dutch prior-authorization requests
+//! (machtigingsaanvragen) between care providers' software and insurers, over
+//! mutual TLS with registered system certificates.
+//!
+//! The request pipeline: transport ([`http`], [`rest`]) → identity
+//! ([`identity`], against the [`registry`]) → validation → domain → store
+//! ([`db`]) → outbox/dispatch. See `docs/architecture.md`.
+
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod devsetup;
+pub mod http;
+pub mod identity;
+pub mod metrics;
+pub mod pki;
+pub mod problem;
+pub mod registry;
+pub mod rest;
+pub mod telemetry;
+pub mod tls;

@@ -1,0 +1,284 @@
+//! Registry administration shared by the operator CLI and the contact person's
+//! management API: issuing (or CSR-signing) and registering certificates,
+//! revoking them with a fresh CRL, changing authorizations — each change audited
+//! in the same transaction.
+
+use std::path::Path;
+
+use openssl::pkey::{PKey, Private};
+use openssl::x509::X509;
+use serde_json::json;
+
+use super::store::{self, NewCertificate};
+use super::{CertKind, Certificate, PartyRef, RegistryError, Scopes};
+use crate::audit::{self, AuditEntry};
+use crate::config::KeyType;
+use crate::db::{DbConnection, DbError, write_tx};
+use crate::pki::{self, Ca, CertInfo, ClientSubject, PkiError, Validity};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+}
+
+impl From<DbError> for AdminError {
+    fn from(e: DbError) -> Self {
+        Self::Registry(e.into())
+    }
+}
+
+impl From<diesel::result::Error> for AdminError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Registry(DbError::from(e).into())
+    }
+}
+
+/// Who makes a change, for the audit log.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub fingerprint: Option<String>,
+    pub name: String,
+}
+
+impl Actor {
+    pub fn operator() -> Self {
+        Self {
+            fingerprint: None,
+            name: audit::OPERATOR.into(),
+        }
+    }
+}
+
+fn audit_change(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: &str,
+    object_id: &str,
+    detail: serde_json::Value,
+) -> Result<(), AdminError> {
+    audit::record(
+        conn,
+        &AuditEntry {
+            fingerprint: actor.fingerprint.as_deref(),
+            actor: actor.name.clone(),
+            acting_for: None,
+            action,
+            object_type: "certificaat",
+            object_id: Some(object_id.to_owned()),
+            outcome: "ok",
+            detail,
+        },
+    )?;
+    Ok(())
+}
+
+/// Where the key of a new certificate comes from.
+#[derive(Debug)]
+pub enum KeySource {
+    /// Generate a key pair here; the private key is returned once.
+    Generate(KeyType),
+    /// Sign this CSR (PEM or DER); the platform never sees the private key.
+    Csr(Vec<u8>),
+}
+
+#[derive(Debug)]
+pub struct IssueRequest {
+    pub party: PartyRef,
+    pub kind: CertKind,
+    pub scopes: Scopes,
+    pub ip_allowlist: Vec<ipnet::IpNet>,
+    pub key: KeySource,
+    pub common_name: Option<String>,
+    pub validity: Validity,
+}
+
+#[derive(Debug)]
+pub struct Issued {
+    pub cert: X509,
+    pub key: Option<PKey<Private>>,
+    pub registered: Certificate,
+}
+
+/// Issues a client certificate from `ca` for the party and registers it with
+/// the requested authorizations, atomically: the registry rules are checked
+/// before anything is signed, so a refused request leaves no orphan.
+pub fn issue(
+    conn: &mut DbConnection,
+    ca: &Ca,
+    req: IssueRequest,
+    actor: &Actor,
+) -> Result<Issued, AdminError> {
+    let party = store::find_party(conn, &req.party)?;
+    super::check_scopes(party.kind, req.kind, req.scopes)?;
+    let subject = ClientSubject {
+        common_name: req
+            .common_name
+            .clone()
+            .unwrap_or_else(|| format!("{} {}", party.name, req.kind.as_str())),
+        organization: party.name.clone(),
+        organizational_unit: party.reference.to_string(),
+    };
+    let (cert, key) = match &req.key {
+        KeySource::Generate(kind) => {
+            let key = pki::generate_key(*kind)?;
+            (ca.issue_client(&subject, &key, req.validity)?, Some(key))
+        }
+        KeySource::Csr(csr) => (ca.sign_csr(csr, &subject, req.validity)?, None),
+    };
+    let registered = register(
+        conn,
+        &cert,
+        req.party,
+        req.kind,
+        req.scopes,
+        req.ip_allowlist,
+        actor,
+    )?;
+    Ok(Issued {
+        cert,
+        key,
+        registered,
+    })
+}
+
+/// Registers an existing certificate (e.g. from another CA) to a party.
+pub fn register(
+    conn: &mut DbConnection,
+    cert: &X509,
+    party: PartyRef,
+    kind: CertKind,
+    scopes: Scopes,
+    ip_allowlist: Vec<ipnet::IpNet>,
+    actor: &Actor,
+) -> Result<Certificate, AdminError> {
+    let info = CertInfo::from_x509(cert)?;
+    let pem = String::from_utf8_lossy(&cert.to_pem().map_err(PkiError::from)?).into_owned();
+    let new = NewCertificate {
+        party,
+        kind,
+        info,
+        pem,
+        scopes,
+        ip_allowlist,
+    };
+    write_tx(conn, |c| {
+        let registered = store::register_certificate(c, &new)?;
+        audit_change(
+            c,
+            actor,
+            "certificaat.registreren",
+            &registered.fingerprint,
+            json!({
+                "partij": registered.party.reference.to_string(),
+                "soort": registered.kind.as_str(),
+                "autorisaties": registered.scopes,
+                "serienummer": registered.serial,
+            }),
+        )?;
+        Ok(registered)
+    })
+}
+
+/// Changes authorizations; returns the certificate after the change.
+pub fn change_scopes(
+    conn: &mut DbConnection,
+    fingerprint: &str,
+    grant: Scopes,
+    withdraw: Scopes,
+    actor: &Actor,
+) -> Result<Certificate, AdminError> {
+    write_tx(conn, |c| {
+        let (before, after) = store::update_scopes(c, fingerprint, |s| {
+            for scope in grant.iter() {
+                s.grant(scope);
+            }
+            for scope in withdraw.iter() {
+                s.withdraw(scope);
+            }
+        })?;
+        audit_change(
+            c,
+            actor,
+            "certificaat.autorisaties",
+            fingerprint,
+            json!({"voor": before.scopes, "na": after.scopes}),
+        )?;
+        Ok(after)
+    })
+}
+
+pub fn set_allowlist(
+    conn: &mut DbConnection,
+    fingerprint: &str,
+    list: &[ipnet::IpNet],
+    actor: &Actor,
+) -> Result<Certificate, AdminError> {
+    write_tx(conn, |c| {
+        let (before, after) = store::set_allowlist(c, fingerprint, list)?;
+        let show = |l: &[ipnet::IpNet]| l.iter().map(ToString::to_string).collect::<Vec<_>>();
+        audit_change(
+            c,
+            actor,
+            "certificaat.ip-allowlist",
+            fingerprint,
+            json!({"voor": show(&before.ip_allowlist), "na": show(&after.ip_allowlist)}),
+        )?;
+        Ok(after)
+    })
+}
+
+/// Revokes a certificate in the registry (effective on the next request) and,
+/// when `ca` issued it, records it for the CRL. Returns whether the CRL of
+/// `ca` changed and must be republished with [`publish_crl`].
+pub fn revoke(
+    conn: &mut DbConnection,
+    ca: Option<&Ca>,
+    cert: &Certificate,
+    reason: &str,
+    actor: &Actor,
+) -> Result<bool, AdminError> {
+    write_tx(conn, |c| {
+        store::revoke_certificate(c, &cert.fingerprint)?;
+        let ours = ca.is_some_and(|ca| ca.subject() == cert.issuer);
+        if ours {
+            store::add_crl_entry(c, &cert.issuer, &cert.serial, reason)?;
+        }
+        audit_change(
+            c,
+            actor,
+            "certificaat.intrekken",
+            &cert.fingerprint,
+            json!({"reden": reason, "opCrl": ours}),
+        )?;
+        Ok(ours)
+    })
+}
+
+/// Writes the CRL of `ca` listing every revocation recorded for it.
+pub fn publish_crl(
+    conn: &mut DbConnection,
+    ca: &Ca,
+    path: &Path,
+    days: u32,
+) -> Result<usize, AdminError> {
+    let entries = store::crl_entries(conn, &ca.subject())?;
+    let revoked: Vec<_> = entries
+        .into_iter()
+        .map(|(serial_hex, at)| pki::crl::Revoked {
+            serial_hex,
+            revoked_at: at.and_utc().timestamp(),
+        })
+        .collect();
+    let crl = ca.crl(&revoked, days)?;
+    // Write beside and rename, so the reloader never reads half a file.
+    let tmp = path.with_extension("crl.tmp");
+    pki::write_file(&tmp, &crl.to_pem().map_err(PkiError::from)?, false)?;
+    std::fs::rename(&tmp, path).map_err(|source| PkiError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(revoked.len())
+}

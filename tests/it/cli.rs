@@ -1,0 +1,298 @@
+//! The binary as an operator uses it: configuration errors, migrate, the PKI
+//! and registry commands, and the zero-config `serve` with its curl line.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use crate::support::db::TestDb;
+
+const BIN: &str = env!("CARGO_BIN_EXE_machtigingen");
+
+fn run(dir: &Path, db_url: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .env("MACHTIGINGEN_DATABASE__URL", db_url)
+        .env("RUST_LOG", "warn")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn config_errors_name_the_bad_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(BIN)
+        .current_dir(dir.path())
+        .env("MACHTIGINGEN_SERVER__LISTEN", "not-an-address")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("server.listen"), "{}", stderr(&o));
+
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[database]\nurll = \"sqlite://x.db\"\n").unwrap();
+    let o = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["--config", file.to_str().unwrap(), "migrate"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("urll"), "{}", stderr(&o));
+}
+
+#[tokio::test]
+async fn migrate_twice_is_a_no_op() {
+    let db = TestDb::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = run(dir.path(), &db.url, &["migrate"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(!stdout(&first).starts_with("0 "), "{}", stdout(&first));
+    let second = run(dir.path(), &db.url, &["migrate"]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(
+        stdout(&second).starts_with("0 migration(s) applied"),
+        "{}",
+        stdout(&second)
+    );
+}
+
+#[tokio::test]
+async fn operator_builds_a_pki_and_registry_from_the_command_line() {
+    let db = TestDb::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ok = |args: &[&str]| {
+        let o = run(d, &db.url, args);
+        assert!(o.status.success(), "{args:?}: {}{}", stdout(&o), stderr(&o));
+        stdout(&o)
+    };
+    ok(&["pki", "init"]);
+    assert!(
+        d.join("data/pki/ca.pem").exists()
+            && d.join("data/pki/server.pem").exists()
+            && d.join("data/pki/ca.crl").exists()
+    );
+    // A second init would replace the CA: refused without --force.
+    assert!(!run(d, &db.url, &["pki", "init"]).status.success());
+
+    ok(&[
+        "party",
+        "add",
+        "--agb",
+        "03123456",
+        "--name",
+        "Ziekenhuis Test",
+    ]);
+    ok(&[
+        "party",
+        "add",
+        "--uzovi",
+        "3311",
+        "--name",
+        "Verzekeraar Test",
+    ]);
+    let bad = run(d, &db.url, &["party", "add", "--agb", "123", "--name", "x"]);
+    assert!(
+        !bad.status.success() && stderr(&bad).contains("8 digits"),
+        "{}",
+        stderr(&bad)
+    );
+
+    let out = ok(&[
+        "pki",
+        "issue",
+        "--party",
+        "AGB:03123456",
+        "--kind",
+        "systeem",
+        "--grant",
+        "machtigingen:indienen",
+        "--out",
+        "vendor",
+    ]);
+    assert!(
+        out.contains("machtigingen:raadplegen machtigingen:indienen"),
+        "{out}"
+    );
+    for ext in ["pem", "key", "p12"] {
+        assert!(d.join(format!("vendor.{ext}")).exists(), "vendor.{ext}");
+    }
+    // An insurer cannot be granted indienen.
+    let refused = run(
+        d,
+        &db.url,
+        &[
+            "pki",
+            "issue",
+            "--party",
+            "UZOVI:3311",
+            "--kind",
+            "systeem",
+            "--grant",
+            "machtigingen:indienen",
+            "--out",
+            "ins",
+        ],
+    );
+    assert!(!refused.status.success(), "{}", stdout(&refused));
+
+    // CSR signing: the key never leaves the requester.
+    let key = machtigingen::pki::generate_key(machtigingen::config::KeyType::EcP256).unwrap();
+    let mut req = openssl::x509::X509Req::builder().unwrap();
+    req.set_pubkey(&key).unwrap();
+    req.sign(&key, openssl::hash::MessageDigest::sha256())
+        .unwrap();
+    std::fs::write(d.join("req.csr"), req.build().to_pem().unwrap()).unwrap();
+    ok(&[
+        "pki",
+        "issue",
+        "--party",
+        "UZOVI:3311",
+        "--kind",
+        "systeem",
+        "--grant",
+        "beoordelen",
+        "--csr",
+        "req.csr",
+        "--out",
+        "insurer",
+    ]);
+    assert!(d.join("insurer.pem").exists() && !d.join("insurer.key").exists());
+
+    ok(&[
+        "cert",
+        "revoke-grant",
+        "--cert",
+        "vendor.pem",
+        "--grant",
+        "machtigingen:raadplegen",
+    ]);
+    ok(&[
+        "cert",
+        "grant",
+        "--cert",
+        "vendor.pem",
+        "--grant",
+        "terugkoppeling:beheren",
+    ]);
+    ok(&[
+        "cert",
+        "set-ip",
+        "--cert",
+        "vendor.pem",
+        "--ip",
+        "10.0.0.0/8",
+    ]);
+    let listed = ok(&["cert", "list", "--json"]);
+    let certs: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let vendor = certs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["party"]["reference"] == "AGB:03123456")
+        .unwrap();
+    assert_eq!(
+        vendor["scopes"],
+        serde_json::json!(["terugkoppeling:beheren"])
+    );
+    assert_eq!(vendor["ip_allowlist"], serde_json::json!(["10.0.0.0/8"]));
+
+    let revoked = ok(&["pki", "revoke", "--cert", "vendor.pem"]);
+    assert!(revoked.contains("lists 1 certificate"), "{revoked}");
+    let crl = openssl::x509::X509Crl::from_pem(&std::fs::read(d.join("data/pki/ca.crl")).unwrap())
+        .unwrap();
+    let vendor_cert =
+        openssl::x509::X509::from_pem(&std::fs::read(d.join("vendor.pem")).unwrap()).unwrap();
+    assert!(matches!(
+        crl.get_by_cert(&vendor_cert),
+        openssl::x509::CrlStatus::Revoked(_)
+    ));
+}
+
+/// The README's first command on a fresh directory: creates the development
+/// PKI, prints a curl line, and that exact line works. SIGTERM stops it cleanly.
+#[tokio::test]
+async fn zero_config_serve_prints_a_working_curl_line() {
+    let db = TestDb::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .env("MACHTIGINGEN_DATABASE__URL", &db.url)
+        .env("MACHTIGINGEN_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("MACHTIGINGEN_SERVER__OPS_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let curl_line = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok);
+        let found = lines.find(|l| l.trim_start().starts_with("curl "));
+        // Keep draining so the service never writes into a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        found
+    })
+    .await
+    .unwrap()
+    .expect("serve printed no curl line");
+    assert!(dir.path().join("data/demo/zorgaanbieder.p12").exists());
+
+    let mut answer = String::new();
+    for _ in 0..300 {
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{} -sS", curl_line.trim()))
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        answer = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        if o.status.success() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let Ok(body) = serde_json::from_str::<serde_json::Value>(&answer) else {
+        let _ = child.kill();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        panic!("curl answered {answer}; serve said: {err}");
+    };
+    assert_eq!(body["partij"]["id"], "AGB:03123456");
+
+    // Graceful shutdown on SIGTERM.
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "serve exited with {status}");
+}

@@ -1,0 +1,12 @@
+//! The integration suite: one binary, a real server per test (random ports, real
+//! mutual TLS, the project's own PKI), on SQLite or — with
+//! `MACHTIGINGEN_TEST_DATABASE_URL=postgres://…` — PostgreSQL.
+
+#![allow(clippy::unwrap_used)]
+
+mod cli;
+mod identity;
+mod ops;
+mod registry;
+mod schema_parity;
+mod support;
