@@ -7,12 +7,14 @@
 //! ([`db`]) → outbox/dispatch. See `docs/architecture.md`.
 
 pub mod audit;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod devsetup;
 pub mod http;
 pub mod identity;
+pub mod machtiging;
 pub mod metrics;
 pub mod pki;
 pub mod problem;
@@ -20,3 +22,4 @@ pub mod registry;
 pub mod rest;
 pub mod telemetry;
 pub mod tls;
+pub mod validation;

@@ -57,6 +57,69 @@ codes! {
     BadRequest = "REQ-004", 400, "Ongeldig verzoek";
     /// The HTTP method is not supported on this resource.
     MethodNotAllowed = "REQ-005", 405, "Methode niet toegestaan";
+    /// The body is not well-formed XML, not UTF-8, or declares another encoding.
+    XmlNotWellFormed = "XML-001", 400, "Geen welgevormde XML";
+    /// DOCTYPE, entity declarations or references, or processing instructions.
+    XmlForbidden = "XML-002", 400, "DOCTYPE, entiteit of processing instruction niet toegestaan";
+    /// Nesting, attribute or namespace-declaration limits exceeded.
+    XmlLimits = "XML-003", 400, "Structuurgrenzen van het bericht overschreden";
+    /// Another root element or namespace than this endpoint expects.
+    XmlWrongDocument = "XML-004", 400, "Onverwacht document (root-element of namespace)";
+    /// The document does not validate against the XSD; one finding per error.
+    SchemaInvalid = "XSD-001", 400, "Bericht voldoet niet aan het schema";
+    /// One or more JVC business checks failed; the findings name each.
+    JvcFailed = "JVC-000", 422, "JVC-controles niet geslaagd";
+    /// Juistheid: the BSN fails the 11-proef.
+    JvcBsn = "JVC-J01", 422, "BSN voldoet niet aan de 11-proef";
+    /// Juistheid: the UZOVI-code is not a registered insurer.
+    JvcUzovi = "JVC-J02", 422, "UZOVI-code is geen aangesloten zorgverzekeraar of zorgkantoor";
+    /// Juistheid: the verstrekking is not in that insurer's catalog.
+    JvcVerstrekking = "JVC-J03", 422, "Verstrekking komt niet voor in de catalogus van de verzekeraar";
+    /// Juistheid: an attachment's media type is not allowed.
+    JvcMediaType = "JVC-J04", 422, "Mediatype van bijlage niet toegestaan";
+    /// Juistheid: the attachments exceed 20 MB in total (decoded).
+    JvcAttachmentsTooLarge = "JVC-J05", 422, "Bijlagen samen groter dan 20 MB";
+    /// Juistheid: a prestatie code is not in the insurer's catalog.
+    JvcPrestatie = "JVC-J06", 422, "Prestatiecode onbekend bij de verzekeraar";
+    /// Juistheid: an answer does not fit the question's answer type.
+    JvcAnswerType = "JVC-J07", 422, "Antwoord past niet bij het antwoordtype van de vraag";
+    /// Juistheid: an answer to a question the verstrekking does not ask.
+    JvcUnknownQuestion = "JVC-J08", 422, "Antwoord op een vraag die niet bij de verstrekking hoort";
+    /// Juistheid: the date of birth lies in the future.
+    JvcBirthDate = "JVC-J09", 422, "Geboortedatum ligt in de toekomst";
+    /// Volledigheid: a question the insurer requires is not answered.
+    JvcQuestionMissing = "JVC-V01", 422, "Verplichte vraag niet beantwoord";
+    /// Volledigheid: an attachment the insurer requires is missing.
+    JvcAttachmentMissing = "JVC-V02", 422, "Verplichte bijlage ontbreekt";
+    /// Volledigheid: additional information without any answer, remark or attachment.
+    JvcNothingSupplied = "JVC-V03", 422, "Aanvullende informatie is leeg";
+    /// Consistentie: the indiener's AGB-code is not the certificate's party.
+    JvcIndiener = "JVC-C01", 422, "Indiener komt niet overeen met het certificaat";
+    /// Consistentie: this zorgverlenersoort may not request this verstrekking.
+    JvcProviderType = "JVC-C02", 422, "Zorgverlenersoort mag deze verstrekking niet aanvragen";
+    /// Consistentie: the end date lies before the start date.
+    JvcDateOrder = "JVC-C03", 422, "Gewenste einddatum ligt voor de begindatum";
+    /// Consistentie: the start date lies further back than the insurer allows.
+    JvcTooFarBack = "JVC-C04", 422, "Begindatum ligt verder terug dan de verzekeraar toestaat";
+    /// Consistentie: the start date lies further ahead than the insurer allows.
+    JvcTooFarAhead = "JVC-C05", 422, "Begindatum ligt verder vooruit dan de verzekeraar toestaat";
+    /// Consistentie: the grondslag differs from the verstrekking's grondslag.
+    JvcGrondslag = "JVC-C06", 422, "Grondslag past niet bij de verstrekking";
+    /// Consistentie: a prestatie belongs to another grondslag.
+    JvcPrestatieGrondslag = "JVC-C07", 422, "Prestatie past niet bij de grondslag";
+    /// Consistentie: a prestatie is not part of the verstrekking.
+    JvcPrestatieVerstrekking = "JVC-C08", 422, "Prestatie hoort niet bij deze verstrekking";
+    /// Not a SOAP envelope of the version the Content-Type announces, or a
+    /// Body that is not exactly one operation element.
+    SoapEnvelope = "SOAP-001", 400, "Geen geldige SOAP-envelope";
+    /// Unknown operation, or SOAPAction/action does not match the body.
+    SoapOperation = "SOAP-002", 400, "Onbekende operatie of SOAPAction past niet bij het bericht";
+    /// A header marked mustUnderstand that this service does not understand.
+    SoapMustUnderstand = "SOAP-003", 400, "Header met mustUnderstand niet ondersteund";
+    /// The request's state does not allow this action.
+    StatusTransition = "STA-001", 409, "Statusovergang niet toegestaan";
+    /// The same Referentie was used before with different content.
+    ReferenceConflict = "DUP-001", 409, "Referentie al gebruikt met andere inhoud";
     /// An unexpected error; details are in the server log under the request id.
     Internal = "SYS-001", 500, "Interne fout";
     /// The database cannot be reached in time; retry later.

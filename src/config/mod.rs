@@ -132,7 +132,17 @@ impl Config {
     /// Defaults plus the given TOML text; for tests and tools that build a
     /// configuration in memory.
     pub fn from_toml_str(overrides: &str) -> Result<Self, ConfigError> {
-        Self::from_figment(Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(overrides)))
+        Self::from_toml_layers(&[overrides])
+    }
+
+    /// Defaults plus several TOML texts, later ones winning.
+    pub fn from_toml_layers(layers: &[&str]) -> Result<Self, ConfigError> {
+        let figment = layers
+            .iter()
+            .fold(Figment::from(Toml::string(DEFAULT_TOML)), |f, layer| {
+                f.merge(Toml::string(layer))
+            });
+        Self::from_figment(figment)
     }
 
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {

@@ -61,3 +61,90 @@ diesel::table! {
 diesel::joinable!(certificates -> parties (party_id));
 
 diesel::allow_tables_to_appear_in_same_query!(parties, certificates, crl_entries, audit_log);
+
+diesel::table! {
+    catalog_prestaties (uzovi, code) {
+        uzovi -> Text,
+        code -> Text,
+        omschrijving -> Text,
+        grondslag -> Text,
+    }
+}
+
+diesel::table! {
+    catalog_verstrekkingen (uzovi, code) {
+        uzovi -> Text,
+        code -> Text,
+        naam -> Text,
+        grondslag -> Text,
+        definition -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    machtigingsaanvragen (id) {
+        id -> Text,
+        provider_agb -> Text,
+        submitter -> Text,
+        uzovi -> Text,
+        referentie -> Text,
+        content_hash -> Text,
+        status -> Text,
+        grondslag -> Text,
+        verstrekking -> Text,
+        bsn -> Text,
+        geboortedatum -> Date,
+        begindatum -> Date,
+        einddatum -> Date,
+        aanvraag -> Text,
+        document -> Text,
+        open_vragen -> Nullable<Text>,
+        beslissing -> Nullable<Text>,
+        machtigingsnummer -> Nullable<Text>,
+        geldig_van -> Nullable<Date>,
+        geldig_tot -> Nullable<Date>,
+        version -> Integer,
+        created_at -> Timestamp,
+        submitted_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    machtiging_events (id) {
+        id -> BigInt,
+        request_id -> Text,
+        at -> Timestamp,
+        action -> Text,
+        status -> Text,
+        actor -> Text,
+        fingerprint -> Nullable<Text>,
+        detail -> Text,
+        document -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    insurer_inbox (id) {
+        id -> BigInt,
+        uzovi -> Text,
+        request_id -> Text,
+        event_id -> BigInt,
+        action -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        acked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(machtiging_events -> machtigingsaanvragen (request_id));
+diesel::joinable!(insurer_inbox -> machtigingsaanvragen (request_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    machtigingsaanvragen,
+    machtiging_events,
+    insurer_inbox,
+    catalog_verstrekkingen,
+    catalog_prestaties,
+);

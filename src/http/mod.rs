@@ -3,6 +3,7 @@
 //! and learn the address; `serve` binds the configured addresses.
 
 pub mod auth;
+pub mod body;
 pub mod error;
 pub mod middleware;
 pub mod ops;

@@ -1,10 +1,17 @@
 //! The REST door under `/api/v1`: JSON (and XML for submitted documents),
 //! errors as `application/problem+json`. Handlers are grouped by area.
 
+mod machtigingen;
+pub mod openapi;
 mod whoami;
 
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::scope("/api/v1").configure(whoami::configure));
+    cfg.service(
+        web::scope("/api/v1")
+            .configure(whoami::configure)
+            .configure(machtigingen::configure)
+            .configure(openapi::configure),
+    );
 }

@@ -5,8 +5,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod fixtures;
 mod identity;
+mod jvc;
 mod ops;
 mod registry;
+mod rest_machtigingen;
 mod schema_parity;
 mod support;

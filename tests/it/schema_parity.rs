@@ -31,6 +31,8 @@ fn family(t: &str) -> &'static str {
         "integer"
     } else if t.contains("timestamp") {
         "timestamp"
+    } else if t == "date" {
+        "date"
     } else if t.contains("char") || t == "text" {
         "text"
     } else if t.contains("double") || t.contains("real") || t.contains("float") {

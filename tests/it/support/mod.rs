@@ -123,7 +123,6 @@ crl_reload_secs = 1
 dir = "{pkidir}"
 [dev]
 bootstrap = false
-{extra}
 "#,
             db = testdb.url,
             cert = pki.server_cert.display(),
@@ -131,9 +130,8 @@ bootstrap = false
             ca = pki.ca_pem.display(),
             crl = crl_path.display(),
             pkidir = pki.dir.display(),
-            extra = self.overrides,
         );
-        let config = Arc::new(Config::from_toml_str(&toml).unwrap());
+        let config = Arc::new(Config::from_toml_layers(&[&toml, &self.overrides]).unwrap());
         let db = Db::open(&config.database).unwrap();
         db.migrate().unwrap();
 

@@ -1,0 +1,10 @@
+//! Machtigingsaanvragen: the domain model and state machine ([`model`]), the
+//! JVC business checks ([`jvc`]), reading the XML ([`xml`]), storage
+//! ([`store`]) and the operations both doors call ([`service`]).
+
+pub mod intake;
+pub mod jvc;
+pub mod model;
+pub mod service;
+pub mod store;
+pub mod xml;

@@ -1,0 +1,377 @@
+//! The machtiging domain: the request document as typed data, its lifecycle as
+//! a state machine, the insurer's decision. Pure: no actix, no diesel.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// Legal basis: Zorgverzekeringswet or Wet langdurige zorg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Grondslag {
+    Zvw,
+    Wlz,
+}
+
+impl Grondslag {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Zvw => "Zvw",
+            Self::Wlz => "Wlz",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Zvw" => Some(Self::Zvw),
+            "Wlz" => Some(Self::Wlz),
+            _ => None,
+        }
+    }
+}
+
+/// Lifecycle states (DESIGN.md §4.2), with their wire names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Status {
+    Concept,
+    Ingediend,
+    InBehandeling,
+    AanvullendeInformatieGevraagd,
+    Toegekend,
+    DeelsToegekend,
+    Afgewezen,
+    Ingetrokken,
+}
+
+impl Status {
+    pub const ALL: [Status; 8] = [
+        Self::Concept,
+        Self::Ingediend,
+        Self::InBehandeling,
+        Self::AanvullendeInformatieGevraagd,
+        Self::Toegekend,
+        Self::DeelsToegekend,
+        Self::Afgewezen,
+        Self::Ingetrokken,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Concept => "Concept",
+            Self::Ingediend => "Ingediend",
+            Self::InBehandeling => "InBehandeling",
+            Self::AanvullendeInformatieGevraagd => "AanvullendeInformatieGevraagd",
+            Self::Toegekend => "Toegekend",
+            Self::DeelsToegekend => "DeelsToegekend",
+            Self::Afgewezen => "Afgewezen",
+            Self::Ingetrokken => "Ingetrokken",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Toegekend | Self::DeelsToegekend | Self::Afgewezen | Self::Ingetrokken
+        )
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happens to a request; who may do it is checked by the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Provider: save a new request as Concept.
+    SaveConcept,
+    /// Provider: submit (new, or a Concept).
+    Submit,
+    /// Provider: change the content, keeping the state (Concept or Ingediend).
+    Modify,
+    /// Provider: withdraw.
+    Withdraw,
+    /// Provider: answer the insurer's questions.
+    SupplyInformation,
+    /// Insurer: start assessing.
+    StartAssessment,
+    /// Insurer: ask for additional information.
+    AskInformation,
+    /// Insurer: decide.
+    Decide(Outcome),
+}
+
+impl Action {
+    /// Name for history and errors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SaveConcept => "opslaanConcept",
+            Self::Submit => "indienen",
+            Self::Modify => "wijzigen",
+            Self::Withdraw => "intrekken",
+            Self::SupplyInformation => "aanvullendeInformatie",
+            Self::StartAssessment => "inBehandeling",
+            Self::AskInformation => "aanvullendeInformatieGevraagd",
+            Self::Decide(_) => "beslissing",
+        }
+    }
+}
+
+/// The outcome of a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    Toegekend,
+    DeelsToegekend,
+    Afgewezen,
+}
+
+impl Outcome {
+    pub fn status(self) -> Status {
+        match self {
+            Self::Toegekend => Status::Toegekend,
+            Self::DeelsToegekend => Status::DeelsToegekend,
+            Self::Afgewezen => Status::Afgewezen,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.status().as_str()
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Toegekend" => Some(Self::Toegekend),
+            "DeelsToegekend" => Some(Self::DeelsToegekend),
+            "Afgewezen" => Some(Self::Afgewezen),
+            _ => None,
+        }
+    }
+}
+
+/// A refused transition: the action and the state it was tried in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{} is niet toegestaan in status {}", action.as_str(), from)]
+pub struct IllegalTransition {
+    pub from: Status,
+    pub action: Action,
+}
+
+/// The state machine: where `action` leads from `from`, or why not.
+/// `None` as `from` means the request does not exist yet.
+pub fn transition(from: Option<Status>, action: Action) -> Result<Status, IllegalTransition> {
+    use Status::*;
+    let to = match (from, action) {
+        (None, Action::SaveConcept) => Some(Concept),
+        (None | Some(Concept), Action::Submit) => Some(Ingediend),
+        (Some(Concept), Action::Modify) => Some(Concept),
+        // Modify only before the insurer started.
+        (Some(Ingediend), Action::Modify) => Some(Ingediend),
+        (Some(s), Action::Withdraw) if !s.is_final() => Some(Ingetrokken),
+        (Some(AanvullendeInformatieGevraagd), Action::SupplyInformation) => Some(Ingediend),
+        (Some(Ingediend), Action::StartAssessment) => Some(InBehandeling),
+        (Some(Ingediend | InBehandeling), Action::AskInformation) => {
+            Some(AanvullendeInformatieGevraagd)
+        }
+        (Some(Ingediend | InBehandeling | AanvullendeInformatieGevraagd), Action::Decide(o)) => {
+            Some(o.status())
+        }
+        _ => None,
+    };
+    to.ok_or(IllegalTransition {
+        from: from.unwrap_or(Concept),
+        action,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prestatie {
+    pub code: String,
+    pub aantal: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Antwoord {
+    pub vraag_id: String,
+    pub waarde: String,
+}
+
+/// An attachment's description; the content stays in the stored document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bijlage {
+    pub soort: String,
+    pub naam: String,
+    pub media_type: String,
+    /// Decoded size in bytes.
+    pub grootte: u64,
+    /// SHA-256 of the decoded content, hex: identifies it without carrying it.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Naam {
+    pub voorletters: Option<String>,
+    pub tussenvoegsel: Option<String>,
+    pub achternaam: String,
+}
+
+/// The Machtigingsaanvraag document as typed data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Aanvraag {
+    pub referentie: String,
+    pub agb_praktijk: String,
+    pub agb_zorgverlener: Option<String>,
+    pub software_naam: String,
+    pub software_versie: String,
+    pub bsn: String,
+    pub geboortedatum: NaiveDate,
+    pub naam: Option<Naam>,
+    pub verzekerdennummer: Option<String>,
+    pub uzovi: String,
+    pub grondslag: Grondslag,
+    pub verstrekking: String,
+    pub zorgsoort: String,
+    pub prestaties: Vec<Prestatie>,
+    pub diagnosecode: Option<String>,
+    pub begindatum: NaiveDate,
+    pub gewenste_einddatum: NaiveDate,
+    pub antwoorden: Vec<Antwoord>,
+    pub toelichting: Option<String>,
+    pub bijlagen: Vec<Bijlage>,
+}
+
+impl Aanvraag {
+    /// The provider type: first two digits of the practice's AGB-code.
+    pub fn zorgverlenersoort(&self) -> &str {
+        self.agb_praktijk.get(..2).unwrap_or("")
+    }
+
+    /// Fingerprint of the content for idempotent resubmission: equal documents
+    /// (whatever their whitespace or prefixes) give equal hashes.
+    pub fn content_hash(&self) -> String {
+        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        hex::encode(openssl::sha::sha256(&canonical))
+    }
+}
+
+/// The provider's answer to the insurer's questions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AanvullendeInformatie {
+    pub antwoorden: Vec<Antwoord>,
+    pub toelichting: Option<String>,
+    pub bijlagen: Vec<Bijlage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToegekendePrestatie {
+    pub code: String,
+    pub aantal: u32,
+    /// Amount in euro cents.
+    pub bedrag_centen: Option<i64>,
+}
+
+/// The insurer's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Beslissing {
+    pub uitkomst: Outcome,
+    pub machtigingsnummer: Option<String>,
+    pub geldig_van: Option<NaiveDate>,
+    pub geldig_tot: Option<NaiveDate>,
+    pub toegekende_prestaties: Vec<ToegekendePrestatie>,
+    pub reden_code: Option<String>,
+    pub reden_tekst: Option<String>,
+    /// Decided by an automatic rule of the catalog.
+    pub automatisch: bool,
+    pub tijdstip: chrono::NaiveDateTime,
+}
+
+/// A question of the insurer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vraag {
+    pub vraag_id: String,
+    pub tekst: String,
+}
+
+/// The BSN 11-proef: Σ dᵢ·wᵢ with weights 9..2 and −1 is divisible by 11.
+pub fn bsn_valid(bsn: &str) -> bool {
+    let digits: Vec<i32> = bsn
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| i32::from(b - b'0'))
+        .collect();
+    if digits.len() != 9 || bsn.len() != 9 {
+        return false;
+    }
+    let weights = [9, 8, 7, 6, 5, 4, 3, 2, -1];
+    let sum: i32 = digits.iter().zip(weights).map(|(d, w)| d * w).sum();
+    sum % 11 == 0 && sum != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eleven_test() {
+        assert!(bsn_valid("999999990"));
+        assert!(bsn_valid("111222333"));
+        assert!(!bsn_valid("999999991"));
+        assert!(!bsn_valid("123456789"));
+        assert!(!bsn_valid("000000000"));
+        assert!(!bsn_valid("12345678"));
+    }
+
+    #[test]
+    fn lifecycle_allows_exactly_the_documented_transitions() {
+        use Action::*;
+        use Status::*;
+        let ok = [
+            (None, SaveConcept, Concept),
+            (None, Submit, Ingediend),
+            (Some(Concept), Submit, Ingediend),
+            (Some(Concept), Modify, Concept),
+            (Some(Ingediend), Modify, Ingediend),
+            (Some(Concept), Withdraw, Ingetrokken),
+            (Some(Ingediend), Withdraw, Ingetrokken),
+            (Some(InBehandeling), Withdraw, Ingetrokken),
+            (Some(AanvullendeInformatieGevraagd), Withdraw, Ingetrokken),
+            (
+                Some(AanvullendeInformatieGevraagd),
+                SupplyInformation,
+                Ingediend,
+            ),
+            (Some(Ingediend), StartAssessment, InBehandeling),
+            (
+                Some(InBehandeling),
+                AskInformation,
+                AanvullendeInformatieGevraagd,
+            ),
+            (Some(InBehandeling), Decide(Outcome::Toegekend), Toegekend),
+            (Some(Ingediend), Decide(Outcome::Afgewezen), Afgewezen),
+        ];
+        for (from, action, to) in ok {
+            assert_eq!(transition(from, action), Ok(to), "{from:?} {action:?}");
+        }
+        let refused = [
+            (Some(InBehandeling), Modify),
+            (Some(Ingediend), Submit),
+            (Some(Ingediend), SupplyInformation),
+            (Some(Toegekend), Withdraw),
+            (Some(Ingetrokken), Withdraw),
+            (Some(Ingetrokken), Decide(Outcome::Toegekend)),
+            (Some(Afgewezen), AskInformation),
+            (Some(Concept), StartAssessment),
+            (Some(Concept), Decide(Outcome::Toegekend)),
+            (Some(InBehandeling), StartAssessment),
+        ];
+        for (from, action) in refused {
+            assert!(
+                transition(from, action).is_err(),
+                "{from:?} {action:?} should be refused"
+            );
+        }
+    }
+}

@@ -1,0 +1,609 @@
+//! The provider-side operations on machtigingsaanvragen, shared by the SOAP and
+//! REST doors: authorization, visibility, idempotency, JVC, the state machine,
+//! and one write transaction per command that also writes history, the
+//! insurer's inbox and the audit log.
+
+use chrono::Utc;
+use serde_json::json;
+
+use super::jvc::{self, Context};
+use super::model::{Aanvraag, AanvullendeInformatie, Action, Beslissing, Status, transition};
+use super::store::{self, Criteria, Event, NewEvent, NewRecord, Record, StatusChange, Visibility};
+use crate::audit::{self, AuditEntry};
+use crate::catalog::{self, InsurerCatalog};
+use crate::db::{Db, DbConnection, DbError, write_tx};
+use crate::identity::Caller;
+use crate::problem::{Code, Problem};
+use crate::registry::{IdScheme, PartyKind, Scope, store as registry};
+
+/// A document as received: typed, plus its XML for the insurer.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub aanvraag: Aanvraag,
+    pub document: String,
+    pub concept: bool,
+}
+
+/// The answer to a command.
+#[derive(Debug, Clone)]
+pub struct Confirmation {
+    pub id: String,
+    pub status: Status,
+    /// A resubmission of an identical earlier request.
+    pub repeated: bool,
+    pub beslissing: Option<Beslissing>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Details {
+    pub record: Record,
+    pub history: Vec<Event>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub total: i64,
+    pub page: i64,
+    pub page_size: i64,
+    pub items: Vec<Record>,
+}
+
+impl From<catalog::CatalogError> for Problem {
+    fn from(e: catalog::CatalogError) -> Self {
+        match e {
+            catalog::CatalogError::Db(db) => db.into(),
+            catalog::CatalogError::Invalid(m) => Problem::new(Code::BadRequest, m),
+        }
+    }
+}
+
+impl From<crate::registry::RegistryError> for Problem {
+    fn from(e: crate::registry::RegistryError) -> Self {
+        use crate::registry::RegistryError as R;
+        match e {
+            R::Db(db) => db.into(),
+            R::UnknownParty(_) | R::UnknownCertificate(_) => {
+                Problem::new(Code::NotFound, e.to_string())
+            }
+            other => Problem::new(Code::BadRequest, other.to_string()),
+        }
+    }
+}
+
+fn not_found() -> Problem {
+    Problem::new(Code::NotFound, "Machtigingsaanvraag niet gevonden.")
+}
+
+fn illegal(e: super::model::IllegalTransition) -> Problem {
+    Problem::new(Code::StatusTransition, format!("Niet toegestaan: {e}."))
+}
+
+fn conflict_or(e: DbError) -> Problem {
+    match e {
+        DbError::Conflict(_) => Problem::new(
+            Code::StatusTransition,
+            "De aanvraag is intussen gewijzigd; haal de actuele status op en probeer opnieuw.",
+        ),
+        other => other.into(),
+    }
+}
+
+/// The AGB-codes the caller may act for: a provider its own. (Intermediaries
+/// acting under a consent statement are added by the gebruikersbeheer work.)
+fn provider_agbs(caller: &Caller) -> Vec<String> {
+    let party = caller.party();
+    match party.kind {
+        PartyKind::Zorgaanbieder => vec![party.reference.code.clone()],
+        _ => Vec::new(),
+    }
+}
+
+fn visibility(caller: &Caller) -> Visibility {
+    Visibility::Provider {
+        agbs: provider_agbs(caller),
+        submitter: caller.party().reference.to_string(),
+    }
+}
+
+/// Whether the caller may see this request: its provider's, or submitted by it.
+fn visible(record: &Record, caller: &Caller) -> bool {
+    record.submitter == caller.party().reference.to_string()
+        || provider_agbs(caller).contains(&record.provider_agb)
+}
+
+fn audit_request(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    action: &str,
+    id: Option<&str>,
+    outcome: &str,
+    detail: serde_json::Value,
+) -> Result<(), DbError> {
+    audit::record(
+        conn,
+        &AuditEntry {
+            fingerprint: Some(caller.fingerprint()),
+            actor: caller.party().reference.to_string(),
+            acting_for: None,
+            action,
+            object_type: "machtigingsaanvraag",
+            object_id: id.map(str::to_owned),
+            outcome,
+            detail,
+        },
+    )
+}
+
+/// Loads a request the caller may see; not found and not visible are the same
+/// answer, and both are audited as a refused access.
+fn load_visible(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    action: &str,
+) -> Result<Record, Problem> {
+    match store::get(conn, id)? {
+        Some(r) if visible(&r, caller) => Ok(r),
+        _ => {
+            audit_request(
+                conn,
+                caller,
+                action,
+                Some(id),
+                "geweigerd: niet gevonden",
+                json!({}),
+            )?;
+            Err(not_found())
+        }
+    }
+}
+
+/// The JVC context from registry and catalog, for a document.
+fn jvc_check(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    a: &Aanvraag,
+    full: bool,
+) -> Result<(), Problem> {
+    let allowed = provider_agbs(caller);
+    if !full {
+        // A Concept may be incomplete; only who it is for is checked now.
+        if allowed.contains(&a.agb_praktijk) {
+            return Ok(());
+        }
+    }
+    let insurer = registry::find_party(
+        conn,
+        &crate::registry::PartyRef {
+            scheme: IdScheme::Uzovi,
+            code: a.uzovi.clone(),
+        },
+    );
+    let insurer_registered = match insurer {
+        Ok(p) => matches!(p.kind, PartyKind::Zorgverzekeraar | PartyKind::Zorgkantoor),
+        Err(crate::registry::RegistryError::UnknownParty(_)) => false,
+        Err(e) => return Err(e.into()),
+    };
+    let verstrekking = catalog::store::verstrekking(conn, &a.uzovi, &a.verstrekking)?;
+    let codes: Vec<&str> = a.prestaties.iter().map(|p| p.code.as_str()).collect();
+    let prestaties = catalog::store::prestaties(conn, &a.uzovi, &codes)?;
+    let ctx = Context {
+        today: Utc::now().date_naive(),
+        allowed_agb: &allowed,
+        insurer_registered,
+        verstrekking: verstrekking.as_ref(),
+        prestaties: &prestaties,
+    };
+    match jvc::check_aanvraag(a, &ctx) {
+        Ok(()) => Ok(()),
+        // For a Concept only the indiener finding counts.
+        Err(mut p) if !full => {
+            p.findings.retain(|f| f.code == Code::JvcIndiener);
+            if p.findings.is_empty() {
+                Ok(())
+            } else {
+                Err(p)
+            }
+        }
+        Err(p) => Err(p),
+    }
+}
+
+fn new_id() -> Result<String, Problem> {
+    let mut bytes = [0u8; 16];
+    openssl::rand::rand_bytes(&mut bytes).map_err(|e| {
+        tracing::error!(error = %e, "no randomness for an id");
+        Problem::new(Code::Internal, "Interne fout.")
+    })?;
+    Ok(format!("MA{}", hex::encode(bytes)))
+}
+
+fn event<'a>(
+    caller: &'a Caller,
+    actor: &'a str,
+    id: &'a str,
+    action: Action,
+    status: Status,
+    detail: serde_json::Value,
+) -> NewEvent<'a> {
+    NewEvent {
+        request_id: id,
+        action: action.as_str(),
+        status,
+        actor,
+        fingerprint: Some(caller.fingerprint()),
+        detail,
+        document: None,
+    }
+}
+
+/// `IndienenMachtigingsaanvraag`: stores a new request (or a Concept), or
+/// returns the earlier one for an identical resubmission.
+pub async fn submit(db: &Db, caller: Caller, s: Submission) -> Result<Confirmation, Problem> {
+    caller.require(Scope::MachtigingenIndienen)?;
+    db.run(move |conn| submit_blocking(conn, &caller, &s)).await
+}
+
+fn submit_blocking(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    s: &Submission,
+) -> Result<Confirmation, Problem> {
+    let submitter = caller.party().reference.to_string();
+    let hash = s.aanvraag.content_hash();
+    if let Some(existing) = store::by_reference(conn, &submitter, &s.aanvraag.referentie)? {
+        return repeated(existing, &hash);
+    }
+    jvc_check(conn, caller, &s.aanvraag, !s.concept)?;
+    let action = if s.concept {
+        Action::SaveConcept
+    } else {
+        Action::Submit
+    };
+    let status = transition(None, action).map_err(illegal)?;
+    let id = new_id()?;
+    let result = write_tx(conn, |c| {
+        store::insert(
+            c,
+            &NewRecord {
+                id: &id,
+                provider_agb: &s.aanvraag.agb_praktijk,
+                submitter: &submitter,
+                aanvraag: &s.aanvraag,
+                content_hash: &hash,
+                document: &s.document,
+                status,
+            },
+        )?;
+        let event_id = store::add_event(
+            c,
+            &event(caller, &submitter, &id, action, status, json!({})),
+        )?;
+        if status == Status::Ingediend {
+            store::add_inbox(c, &s.aanvraag.uzovi, &id, event_id, action.as_str(), status)?;
+        }
+        audit_request(
+            c,
+            caller,
+            "machtigingsaanvraag.indienen",
+            Some(&id),
+            "ok",
+            json!({"status": status.as_str()}),
+        )?;
+        Ok::<_, DbError>(())
+    });
+    match result {
+        Ok(()) => Ok(Confirmation {
+            id,
+            status,
+            repeated: false,
+            beslissing: None,
+        }),
+        // A concurrent identical submission won the race for the reference.
+        Err(DbError::Conflict(_)) => {
+            match store::by_reference(conn, &submitter, &s.aanvraag.referentie)? {
+                Some(existing) => repeated(existing, &hash),
+                None => Err(Problem::new(
+                    Code::Unavailable,
+                    "Gelijktijdige wijziging; probeer opnieuw.",
+                )),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn repeated(existing: Record, hash: &str) -> Result<Confirmation, Problem> {
+    if existing.content_hash == hash {
+        Ok(Confirmation {
+            id: existing.id,
+            status: existing.status,
+            repeated: true,
+            beslissing: existing.beslissing,
+        })
+    } else {
+        Err(Problem::new(
+            Code::ReferenceConflict,
+            format!(
+                "Referentie '{}' is eerder gebruikt voor machtigingsaanvraag {} met andere inhoud.",
+                existing.referentie, existing.id
+            ),
+        ))
+    }
+}
+
+/// `WijzigenMachtigingsaanvraag`: new content for a Concept (optionally
+/// submitting it) or for an Ingediend request the insurer has not started on.
+pub async fn modify(
+    db: &Db,
+    caller: Caller,
+    id: String,
+    s: Submission,
+) -> Result<Confirmation, Problem> {
+    caller.require(Scope::MachtigingenIndienen)?;
+    db.run(move |conn| modify_blocking(conn, &caller, &id, &s))
+        .await
+}
+
+fn modify_blocking(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    s: &Submission,
+) -> Result<Confirmation, Problem> {
+    let record = load_visible(conn, caller, id, "machtigingsaanvraag.wijzigen")?;
+    let action = match (record.status, s.concept) {
+        (Status::Concept, false) => Action::Submit,
+        _ => Action::Modify,
+    };
+    let status = transition(Some(record.status), action).map_err(illegal)?;
+    if status == Status::Ingediend && s.concept {
+        return Err(Problem::new(
+            Code::StatusTransition,
+            "Een ingediende aanvraag kan geen Concept meer worden.",
+        ));
+    }
+    if s.aanvraag.referentie != record.referentie {
+        return Err(Problem::new(
+            Code::BadRequest,
+            "De Referentie van een aanvraag kan niet worden gewijzigd.",
+        ));
+    }
+    if record.status == Status::Ingediend && s.aanvraag.uzovi != record.uzovi {
+        return Err(Problem::new(
+            Code::BadRequest,
+            "De verzekeraar van een ingediende aanvraag kan niet worden gewijzigd; trek haar in en dien een nieuwe in.",
+        ));
+    }
+    jvc_check(conn, caller, &s.aanvraag, status != Status::Concept)?;
+    let hash = s.aanvraag.content_hash();
+    let actor = caller.party().reference.to_string();
+    write_tx(conn, |c| {
+        store::update_content(c, &record, &s.aanvraag, &hash, &s.document, status)?;
+        let event_id = store::add_event(c, &event(caller, &actor, id, action, status, json!({})))?;
+        if status == Status::Ingediend {
+            store::add_inbox(c, &s.aanvraag.uzovi, id, event_id, action.as_str(), status)?;
+        }
+        audit_request(
+            c,
+            caller,
+            "machtigingsaanvraag.wijzigen",
+            Some(id),
+            "ok",
+            json!({"status": status.as_str()}),
+        )
+    })
+    .map_err(conflict_or)?;
+    Ok(Confirmation {
+        id: id.to_owned(),
+        status,
+        repeated: false,
+        beslissing: None,
+    })
+}
+
+/// `IntrekkenMachtigingsaanvraag`.
+pub async fn withdraw(
+    db: &Db,
+    caller: Caller,
+    id: String,
+    reden: Option<String>,
+) -> Result<Confirmation, Problem> {
+    caller.require(Scope::MachtigingenIndienen)?;
+    db.run(move |conn| {
+        let record = load_visible(conn, &caller, &id, "machtigingsaanvraag.intrekken")?;
+        let status = transition(Some(record.status), Action::Withdraw).map_err(illegal)?;
+        let actor = caller.party().reference.to_string();
+        write_tx(conn, |c| {
+            store::set_status(c, &record, status, StatusChange::default())?;
+            let detail = json!({ "reden": reden });
+            let event_id = store::add_event(
+                c,
+                &event(&caller, &actor, &id, Action::Withdraw, status, detail),
+            )?;
+            if record.status != Status::Concept {
+                store::add_inbox(
+                    c,
+                    &record.uzovi,
+                    &id,
+                    event_id,
+                    Action::Withdraw.as_str(),
+                    status,
+                )?;
+            }
+            audit_request(
+                c,
+                &caller,
+                "machtigingsaanvraag.intrekken",
+                Some(&id),
+                "ok",
+                json!({}),
+            )
+        })
+        .map_err(conflict_or)?;
+        Ok(Confirmation {
+            id: id.clone(),
+            status,
+            repeated: false,
+            beslissing: None,
+        })
+    })
+    .await
+}
+
+/// `AanleverenAanvullendeInformatie`: answers the insurer's questions and
+/// puts the request back to Ingediend.
+pub async fn supply_information(
+    db: &Db,
+    caller: Caller,
+    id: String,
+    info: AanvullendeInformatie,
+    document: String,
+) -> Result<Confirmation, Problem> {
+    caller.require(Scope::MachtigingenIndienen)?;
+    db.run(move |conn| {
+        let record = load_visible(conn, &caller, &id, "machtigingsaanvraag.aanvullen")?;
+        let status = transition(Some(record.status), Action::SupplyInformation).map_err(illegal)?;
+        let verstrekking =
+            catalog::store::verstrekking(conn, &record.uzovi, &record.aanvraag.verstrekking)?;
+        jvc::check_aanvulling(&info, verstrekking.as_ref())?;
+        let actor = caller.party().reference.to_string();
+        write_tx(conn, |c| {
+            store::set_status(
+                c,
+                &record,
+                status,
+                StatusChange {
+                    open_vragen: Some(&[]),
+                    beslissing: None,
+                },
+            )?;
+            let mut e = event(
+                &caller,
+                &actor,
+                &id,
+                Action::SupplyInformation,
+                status,
+                json!({ "antwoorden": info.antwoorden.len(), "bijlagen": info.bijlagen.len() }),
+            );
+            e.document = Some(&document);
+            let event_id = store::add_event(c, &e)?;
+            store::add_inbox(
+                c,
+                &record.uzovi,
+                &id,
+                event_id,
+                Action::SupplyInformation.as_str(),
+                status,
+            )?;
+            audit_request(
+                c,
+                &caller,
+                "machtigingsaanvraag.aanvullen",
+                Some(&id),
+                "ok",
+                json!({}),
+            )
+        })
+        .map_err(conflict_or)?;
+        Ok(Confirmation {
+            id: id.clone(),
+            status,
+            repeated: false,
+            beslissing: None,
+        })
+    })
+    .await
+}
+
+/// `RaadplegenMachtigingsaanvraag`: status, history and decision.
+pub async fn get(db: &Db, caller: Caller, id: String) -> Result<Details, Problem> {
+    caller.require(Scope::MachtigingenRaadplegen)?;
+    db.run(move |conn| {
+        let record = load_visible(conn, &caller, &id, "machtigingsaanvraag.raadplegen")?;
+        let history = store::history(conn, &id)?;
+        audit_request(
+            conn,
+            &caller,
+            "machtigingsaanvraag.raadplegen",
+            Some(&id),
+            "ok",
+            json!({}),
+        )?;
+        Ok(Details { record, history })
+    })
+    .await
+}
+
+/// `ZoekenMachtigingsaanvragen`: the caller's requests matching every
+/// criterion, newest first. Each request returned is audited as accessed.
+pub async fn search(db: &Db, caller: Caller, mut criteria: Criteria) -> Result<Page, Problem> {
+    caller.require(Scope::MachtigingenRaadplegen)?;
+    criteria.page = criteria.page.max(1);
+    criteria.page_size = if criteria.page_size <= 0 {
+        20
+    } else {
+        criteria.page_size.min(100)
+    };
+    db.run(move |conn| {
+        let (total, items) = store::search(conn, &visibility(&caller), &criteria)?;
+        write_tx(conn, |c| {
+            for r in &items {
+                audit_request(
+                    c,
+                    &caller,
+                    "machtigingsaanvraag.zoeken",
+                    Some(&r.id),
+                    "ok",
+                    json!({}),
+                )?;
+            }
+            Ok::<_, DbError>(())
+        })?;
+        Ok(Page {
+            total,
+            page: criteria.page,
+            page_size: criteria.page_size,
+            items,
+        })
+    })
+    .await
+}
+
+/// One insurer's catalog with its name, for `RaadplegenVerstrekkingen`.
+#[derive(Debug, Clone)]
+pub struct NamedCatalog {
+    pub naam: String,
+    pub catalog: InsurerCatalog,
+}
+
+/// `RaadplegenVerstrekkingen`: the catalogs of registered insurers.
+pub async fn verstrekkingen(
+    db: &Db,
+    caller: Caller,
+    uzovi: Option<String>,
+) -> Result<Vec<NamedCatalog>, Problem> {
+    caller.require(Scope::MachtigingenRaadplegen)?;
+    db.run(move |conn| {
+        let codes = match uzovi {
+            Some(u) => vec![u],
+            None => catalog::store::insurers(conn)?,
+        };
+        let mut out = Vec::new();
+        for code in codes {
+            let reference = crate::registry::PartyRef {
+                scheme: IdScheme::Uzovi,
+                code: code.clone(),
+            };
+            let Ok(party) = registry::find_party(conn, &reference) else {
+                continue;
+            };
+            out.push(NamedCatalog {
+                naam: party.name,
+                catalog: catalog::store::load(conn, &code)?,
+            });
+        }
+        Ok(out)
+    })
+    .await
+}

@@ -1,0 +1,419 @@
+//! Persistence of machtigingsaanvragen, their event history and the insurers'
+//! inbox. Rows stay here; the service gets [`Record`]s. Listing queries never
+//! select the `document` column (it may hold 27 MB of attachments).
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::model::{Aanvraag, Beslissing, Status, Vraag};
+use crate::db::schema::{insurer_inbox, machtiging_events, machtigingsaanvragen as ma};
+use crate::db::{DbConnection, DbError, DbResult, now};
+
+/// A stored request without its XML document.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub id: String,
+    pub provider_agb: String,
+    pub submitter: String,
+    pub uzovi: String,
+    pub referentie: String,
+    pub content_hash: String,
+    pub status: Status,
+    pub aanvraag: Aanvraag,
+    pub open_vragen: Vec<Vraag>,
+    pub beslissing: Option<Beslissing>,
+    pub machtigingsnummer: Option<String>,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub submitted_at: Option<NaiveDateTime>,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = ma)]
+struct Row {
+    id: String,
+    provider_agb: String,
+    submitter: String,
+    uzovi: String,
+    referentie: String,
+    content_hash: String,
+    status: String,
+    aanvraag: String,
+    open_vragen: Option<String>,
+    beslissing: Option<String>,
+    machtigingsnummer: Option<String>,
+    version: i32,
+    created_at: NaiveDateTime,
+    submitted_at: Option<NaiveDateTime>,
+    updated_at: NaiveDateTime,
+}
+
+fn corrupt(what: &str) -> DbError {
+    DbError::Invalid(format!("stored machtigingsaanvraag: {what}"))
+}
+
+impl TryFrom<Row> for Record {
+    type Error = DbError;
+    fn try_from(r: Row) -> DbResult<Self> {
+        Ok(Record {
+            status: Status::parse(&r.status).ok_or_else(|| corrupt("status"))?,
+            aanvraag: serde_json::from_str(&r.aanvraag).map_err(|_| corrupt("aanvraag"))?,
+            open_vragen: match r.open_vragen {
+                Some(v) => serde_json::from_str(&v).map_err(|_| corrupt("open_vragen"))?,
+                None => Vec::new(),
+            },
+            beslissing: r
+                .beslissing
+                .map(|b| serde_json::from_str(&b).map_err(|_| corrupt("beslissing")))
+                .transpose()?,
+            id: r.id,
+            provider_agb: r.provider_agb,
+            submitter: r.submitter,
+            uzovi: r.uzovi,
+            referentie: r.referentie,
+            content_hash: r.content_hash,
+            machtigingsnummer: r.machtigingsnummer,
+            version: r.version,
+            created_at: r.created_at,
+            submitted_at: r.submitted_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// A new request as the service decided it.
+pub struct NewRecord<'a> {
+    pub id: &'a str,
+    pub provider_agb: &'a str,
+    pub submitter: &'a str,
+    pub aanvraag: &'a Aanvraag,
+    pub content_hash: &'a str,
+    pub document: &'a str,
+    pub status: Status,
+}
+
+pub fn insert(conn: &mut DbConnection, n: &NewRecord<'_>) -> DbResult<()> {
+    let at = now();
+    let a = n.aanvraag;
+    diesel::insert_into(ma::table)
+        .values((
+            ma::id.eq(n.id),
+            ma::provider_agb.eq(n.provider_agb),
+            ma::submitter.eq(n.submitter),
+            ma::uzovi.eq(&a.uzovi),
+            ma::referentie.eq(&a.referentie),
+            ma::content_hash.eq(n.content_hash),
+            ma::status.eq(n.status.as_str()),
+            ma::grondslag.eq(a.grondslag.as_str()),
+            ma::verstrekking.eq(&a.verstrekking),
+            ma::bsn.eq(&a.bsn),
+            ma::geboortedatum.eq(a.geboortedatum),
+            ma::begindatum.eq(a.begindatum),
+            ma::einddatum.eq(a.gewenste_einddatum),
+            ma::aanvraag.eq(json(a)),
+            ma::document.eq(n.document),
+            ma::version.eq(1),
+            ma::created_at.eq(at),
+            ma::submitted_at.eq((n.status != Status::Concept).then_some(at)),
+            ma::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> DbResult<Option<Record>> {
+    ma::table
+        .filter(ma::id.eq(id))
+        .select(Row::as_select())
+        .first(conn)
+        .optional()?
+        .map(Record::try_from)
+        .transpose()
+}
+
+/// `(id, content_hash)` of the request `submitter` sent with `referentie`.
+pub fn by_reference(
+    conn: &mut DbConnection,
+    submitter: &str,
+    referentie: &str,
+) -> DbResult<Option<Record>> {
+    ma::table
+        .filter(ma::submitter.eq(submitter))
+        .filter(ma::referentie.eq(referentie))
+        .select(Row::as_select())
+        .first(conn)
+        .optional()?
+        .map(Record::try_from)
+        .transpose()
+}
+
+pub fn document(conn: &mut DbConnection, id: &str) -> DbResult<String> {
+    Ok(ma::table
+        .filter(ma::id.eq(id))
+        .select(ma::document)
+        .first(conn)?)
+}
+
+/// Replaces the content of a request, guarded by its version.
+pub fn update_content(
+    conn: &mut DbConnection,
+    record: &Record,
+    aanvraag: &Aanvraag,
+    content_hash: &str,
+    document: &str,
+    status: Status,
+) -> DbResult<()> {
+    let at = now();
+    let n = diesel::update(
+        ma::table
+            .filter(ma::id.eq(&record.id))
+            .filter(ma::version.eq(record.version)),
+    )
+    .set((
+        ma::uzovi.eq(&aanvraag.uzovi),
+        ma::content_hash.eq(content_hash),
+        ma::status.eq(status.as_str()),
+        ma::grondslag.eq(aanvraag.grondslag.as_str()),
+        ma::verstrekking.eq(&aanvraag.verstrekking),
+        ma::bsn.eq(&aanvraag.bsn),
+        ma::geboortedatum.eq(aanvraag.geboortedatum),
+        ma::begindatum.eq(aanvraag.begindatum),
+        ma::einddatum.eq(aanvraag.gewenste_einddatum),
+        ma::aanvraag.eq(json(aanvraag)),
+        ma::document.eq(document),
+        ma::version.eq(record.version + 1),
+        ma::submitted_at.eq(record
+            .submitted_at
+            .or((status != Status::Concept).then_some(at))),
+        ma::updated_at.eq(at),
+    ))
+    .execute(conn)?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(DbError::Conflict("concurrent change".into()))
+    }
+}
+
+/// What a status change writes besides the status.
+#[derive(Debug, Default)]
+pub struct StatusChange<'a> {
+    pub open_vragen: Option<&'a [Vraag]>,
+    pub beslissing: Option<&'a Beslissing>,
+}
+
+/// Sets a new status, guarded by the version.
+pub fn set_status(
+    conn: &mut DbConnection,
+    record: &Record,
+    status: Status,
+    change: StatusChange<'_>,
+) -> DbResult<()> {
+    let at = now();
+    let open = change
+        .open_vragen
+        .map(|v| if v.is_empty() { None } else { Some(json(&v)) });
+    let target = ma::table
+        .filter(ma::id.eq(&record.id))
+        .filter(ma::version.eq(record.version));
+    let n = match (open, change.beslissing) {
+        (open, Some(b)) => diesel::update(target)
+            .set((
+                ma::status.eq(status.as_str()),
+                ma::open_vragen.eq(open.flatten()),
+                ma::beslissing.eq(Some(json(b))),
+                ma::machtigingsnummer.eq(&b.machtigingsnummer),
+                ma::geldig_van.eq(b.geldig_van),
+                ma::geldig_tot.eq(b.geldig_tot),
+                ma::version.eq(record.version + 1),
+                ma::updated_at.eq(at),
+            ))
+            .execute(conn)?,
+        (Some(open), None) => diesel::update(target)
+            .set((
+                ma::status.eq(status.as_str()),
+                ma::open_vragen.eq(open),
+                ma::version.eq(record.version + 1),
+                ma::updated_at.eq(at),
+            ))
+            .execute(conn)?,
+        (None, None) => diesel::update(target)
+            .set((
+                ma::status.eq(status.as_str()),
+                ma::version.eq(record.version + 1),
+                ma::updated_at.eq(at),
+            ))
+            .execute(conn)?,
+    };
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(DbError::Conflict("concurrent change".into()))
+    }
+}
+
+/// One entry of a request's history.
+#[derive(Debug, Clone, Queryable)]
+pub struct Event {
+    pub id: i64,
+    pub at: NaiveDateTime,
+    pub action: String,
+    pub status: String,
+    pub actor: String,
+    pub detail: String,
+}
+
+pub struct NewEvent<'a> {
+    pub request_id: &'a str,
+    pub action: &'a str,
+    pub status: Status,
+    pub actor: &'a str,
+    pub fingerprint: Option<&'a str>,
+    pub detail: serde_json::Value,
+    pub document: Option<&'a str>,
+}
+
+/// Appends to the history; returns the event id.
+pub fn add_event(conn: &mut DbConnection, e: &NewEvent<'_>) -> DbResult<i64> {
+    diesel::insert_into(machtiging_events::table)
+        .values((
+            machtiging_events::request_id.eq(e.request_id),
+            machtiging_events::at.eq(now()),
+            machtiging_events::action.eq(e.action),
+            machtiging_events::status.eq(e.status.as_str()),
+            machtiging_events::actor.eq(e.actor),
+            machtiging_events::fingerprint.eq(e.fingerprint),
+            machtiging_events::detail.eq(e.detail.to_string()),
+            machtiging_events::document.eq(e.document),
+        ))
+        .execute(conn)?;
+    // The newest event of this request is the one just written: the write
+    // transaction holds the request, so no other event can slip in between.
+    Ok(machtiging_events::table
+        .filter(machtiging_events::request_id.eq(e.request_id))
+        .select(machtiging_events::id)
+        .order(machtiging_events::id.desc())
+        .first(conn)?)
+}
+
+pub fn history(conn: &mut DbConnection, id: &str) -> DbResult<Vec<Event>> {
+    Ok(machtiging_events::table
+        .filter(machtiging_events::request_id.eq(id))
+        .order(machtiging_events::id)
+        .select((
+            machtiging_events::id,
+            machtiging_events::at,
+            machtiging_events::action,
+            machtiging_events::status,
+            machtiging_events::actor,
+            machtiging_events::detail,
+        ))
+        .load(conn)?)
+}
+
+/// Puts a new or changed request in the insurer's inbox.
+pub fn add_inbox(
+    conn: &mut DbConnection,
+    uzovi: &str,
+    request_id: &str,
+    event_id: i64,
+    action: &str,
+    status: Status,
+) -> DbResult<()> {
+    diesel::insert_into(insurer_inbox::table)
+        .values((
+            insurer_inbox::uzovi.eq(uzovi),
+            insurer_inbox::request_id.eq(request_id),
+            insurer_inbox::event_id.eq(event_id),
+            insurer_inbox::action.eq(action),
+            insurer_inbox::status.eq(status.as_str()),
+            insurer_inbox::created_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Who may see which requests in a search.
+#[derive(Debug, Clone)]
+pub enum Visibility {
+    /// A provider: its own AGB, or what this party submitted (intermediaries).
+    Provider {
+        agbs: Vec<String>,
+        submitter: String,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Criteria {
+    pub id: Option<String>,
+    pub referentie: Option<String>,
+    pub vanaf: Option<NaiveDate>,
+    pub tot: Option<NaiveDate>,
+    pub status: Option<Status>,
+    pub patient: Option<(String, NaiveDate)>,
+    pub page: i64,
+    pub page_size: i64,
+}
+
+pub fn search(
+    conn: &mut DbConnection,
+    who: &Visibility,
+    c: &Criteria,
+) -> DbResult<(i64, Vec<Record>)> {
+    let filtered = || {
+        let mut q = ma::table.into_boxed();
+        match who {
+            Visibility::Provider { agbs, submitter } => {
+                q = q.filter(
+                    ma::provider_agb
+                        .eq_any(agbs.clone())
+                        .or(ma::submitter.eq(submitter.clone())),
+                );
+            }
+        }
+        if let Some(id) = &c.id {
+            q = q.filter(ma::id.eq(id.clone()));
+        }
+        if let Some(r) = &c.referentie {
+            q = q.filter(ma::referentie.eq(r.clone()));
+        }
+        if let Some(d) = c.vanaf {
+            q = q.filter(ma::created_at.ge(d.and_hms_opt(0, 0, 0).unwrap_or_default()));
+        }
+        if let Some(d) = c.tot {
+            // Inclusive: everything before the next day.
+            let next = d
+                .succ_opt()
+                .unwrap_or(d)
+                .and_hms_opt(0, 0, 0)
+                .unwrap_or_default();
+            q = q.filter(ma::created_at.lt(next));
+        }
+        if let Some(s) = c.status {
+            q = q.filter(ma::status.eq(s.as_str()));
+        }
+        if let Some((bsn, geboortedatum)) = &c.patient {
+            q = q
+                .filter(ma::bsn.eq(bsn.clone()))
+                .filter(ma::geboortedatum.eq(*geboortedatum));
+        }
+        q
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let rows: Vec<Row> = filtered()
+        .order((ma::created_at.desc(), ma::id))
+        .limit(c.page_size)
+        .offset((c.page - 1) * c.page_size)
+        .select(Row::as_select())
+        .load(conn)?;
+    let records = rows
+        .into_iter()
+        .map(Record::try_from)
+        .collect::<DbResult<Vec<_>>>()?;
+    Ok((total, records))
+}

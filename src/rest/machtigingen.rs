@@ -1,0 +1,571 @@
+//! REST mirror of the machtigingen service under `/api/v1`: submit and modify
+//! take the same XML document as SOAP (`application/xml`), everything else is
+//! JSON. A search by patient goes in a POST body, never in a URL.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::http::AppState;
+use crate::http::auth::Authenticated;
+use crate::http::body;
+use crate::http::error::json;
+use crate::machtiging::model::{Beslissing, Status};
+use crate::machtiging::service::{self, Confirmation, Details, NamedCatalog, Page};
+use crate::machtiging::{intake, store};
+use crate::problem::{Code, Problem};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/machtigingsaanvragen")
+            .route(web::post().to(indienen))
+            .route(web::get().to(zoeken_query)),
+    )
+    .route("/machtigingsaanvragen/zoeken", web::post().to(zoeken_body))
+    .service(
+        web::resource("/machtigingsaanvragen/{id}")
+            .route(web::get().to(raadplegen))
+            .route(web::put().to(wijzigen)),
+    )
+    .route(
+        "/machtigingsaanvragen/{id}/intrekking",
+        web::post().to(intrekken),
+    )
+    .route(
+        "/machtigingsaanvragen/{id}/aanvullende-informatie",
+        web::post().to(aanvullen),
+    )
+    .route("/verstrekkingen", web::get().to(verstrekkingen));
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ConceptParam {
+    /// `true`: save as Concept (draft) instead of submitting.
+    #[serde(default)]
+    #[param(required = false)]
+    concept: bool,
+}
+
+/// The answer to a submission or a change.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BevestigingJson {
+    machtigingsaanvraag_id: String,
+    status: String,
+    /// True for a resubmission of an identical earlier request.
+    herhaald: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    beslissing: Option<BeslissingJson>,
+}
+
+impl From<Confirmation> for BevestigingJson {
+    fn from(c: Confirmation) -> Self {
+        Self {
+            machtigingsaanvraag_id: c.id,
+            status: c.status.as_str().to_owned(),
+            herhaald: c.repeated,
+            beslissing: c.beslissing.map(BeslissingJson::from),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ToegekendePrestatieJson {
+    code: String,
+    aantal: u32,
+    /// Amount in euro, two decimals, when the insurer gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bedrag: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BeslissingJson {
+    uitkomst: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    machtigingsnummer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    geldig_van: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    geldig_tot: Option<NaiveDate>,
+    toegekende_prestaties: Vec<ToegekendePrestatieJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reden_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reden_tekst: Option<String>,
+    automatisch: bool,
+    tijdstip: NaiveDateTime,
+}
+
+/// Cents as `"12.34"`.
+pub fn euro(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, (cents % 100).abs())
+}
+
+impl From<Beslissing> for BeslissingJson {
+    fn from(b: Beslissing) -> Self {
+        Self {
+            uitkomst: b.uitkomst.as_str().to_owned(),
+            machtigingsnummer: b.machtigingsnummer,
+            geldig_van: b.geldig_van,
+            geldig_tot: b.geldig_tot,
+            toegekende_prestaties: b
+                .toegekende_prestaties
+                .into_iter()
+                .map(|p| ToegekendePrestatieJson {
+                    code: p.code,
+                    aantal: p.aantal,
+                    bedrag: p.bedrag_centen.map(euro),
+                })
+                .collect(),
+            reden_code: b.reden_code,
+            reden_tekst: b.reden_tekst,
+            automatisch: b.automatisch,
+            tijdstip: b.tijdstip,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrestatieJson {
+    code: String,
+    aantal: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerzekerdeJson {
+    bsn: String,
+    geboortedatum: NaiveDate,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VraagJson {
+    vraag_id: String,
+    tekst: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GebeurtenisJson {
+    tijdstip: NaiveDateTime,
+    soort: String,
+    status: String,
+    actor: String,
+}
+
+/// Status, history and decision of one request.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DetailsJson {
+    machtigingsaanvraag_id: String,
+    referentie: String,
+    status: String,
+    agb_praktijk: String,
+    uzovi: String,
+    grondslag: String,
+    verstrekking: String,
+    verzekerde: VerzekerdeJson,
+    begindatum: NaiveDate,
+    gewenste_einddatum: NaiveDate,
+    prestaties: Vec<PrestatieJson>,
+    aangemaakt_op: NaiveDateTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ingediend_op: Option<NaiveDateTime>,
+    open_vragen: Vec<VraagJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    beslissing: Option<BeslissingJson>,
+    historie: Vec<GebeurtenisJson>,
+}
+
+impl From<Details> for DetailsJson {
+    fn from(d: Details) -> Self {
+        let r = d.record;
+        let a = r.aanvraag;
+        Self {
+            machtigingsaanvraag_id: r.id,
+            referentie: r.referentie,
+            status: r.status.as_str().to_owned(),
+            agb_praktijk: r.provider_agb,
+            uzovi: r.uzovi,
+            grondslag: a.grondslag.as_str().to_owned(),
+            verstrekking: a.verstrekking,
+            verzekerde: VerzekerdeJson {
+                bsn: a.bsn,
+                geboortedatum: a.geboortedatum,
+            },
+            begindatum: a.begindatum,
+            gewenste_einddatum: a.gewenste_einddatum,
+            prestaties: a
+                .prestaties
+                .into_iter()
+                .map(|p| PrestatieJson {
+                    code: p.code,
+                    aantal: p.aantal,
+                })
+                .collect(),
+            aangemaakt_op: r.created_at,
+            ingediend_op: r.submitted_at,
+            open_vragen: r
+                .open_vragen
+                .into_iter()
+                .map(|v| VraagJson {
+                    vraag_id: v.vraag_id,
+                    tekst: v.tekst,
+                })
+                .collect(),
+            beslissing: r.beslissing.map(BeslissingJson::from),
+            historie: d
+                .history
+                .into_iter()
+                .map(|e| GebeurtenisJson {
+                    tijdstip: e.at,
+                    soort: e.action,
+                    status: e.status,
+                    actor: e.actor,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SamenvattingJson {
+    machtigingsaanvraag_id: String,
+    referentie: String,
+    status: String,
+    uzovi: String,
+    verstrekking: String,
+    begindatum: NaiveDate,
+    aangemaakt_op: NaiveDateTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    machtigingsnummer: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ZoekresultaatJson {
+    totaal: i64,
+    pagina: i64,
+    pagina_grootte: i64,
+    resultaten: Vec<SamenvattingJson>,
+}
+
+impl From<Page> for ZoekresultaatJson {
+    fn from(p: Page) -> Self {
+        Self {
+            totaal: p.total,
+            pagina: p.page,
+            pagina_grootte: p.page_size,
+            resultaten: p
+                .items
+                .into_iter()
+                .map(|r| SamenvattingJson {
+                    machtigingsaanvraag_id: r.id,
+                    referentie: r.referentie,
+                    status: r.status.as_str().to_owned(),
+                    uzovi: r.uzovi,
+                    verstrekking: r.aanvraag.verstrekking,
+                    begindatum: r.aanvraag.begindatum,
+                    aangemaakt_op: r.created_at,
+                    machtigingsnummer: r.machtigingsnummer,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Search criteria without a patient (query string).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ZoekQuery {
+    referentie: Option<String>,
+    status: Option<String>,
+    aangemaakt_vanaf: Option<NaiveDate>,
+    aangemaakt_tot: Option<NaiveDate>,
+    pagina: Option<i64>,
+    pagina_grootte: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VerzekerdeZoek {
+    bsn: String,
+    geboortedatum: NaiveDate,
+}
+
+/// Search criteria, possibly with a patient (JSON body).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ZoekBody {
+    machtigingsaanvraag_id: Option<String>,
+    referentie: Option<String>,
+    status: Option<String>,
+    aangemaakt_vanaf: Option<NaiveDate>,
+    aangemaakt_tot: Option<NaiveDate>,
+    verzekerde: Option<VerzekerdeZoek>,
+    pagina: Option<i64>,
+    pagina_grootte: Option<i64>,
+}
+
+fn parse_status(s: Option<String>) -> Result<Option<Status>, Problem> {
+    s.map(|s| {
+        Status::parse(&s)
+            .ok_or_else(|| Problem::new(Code::BadRequest, format!("Onbekende status '{s}'.")))
+    })
+    .transpose()
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IntrekkingJson {
+    reden: Option<String>,
+}
+
+async fn xml_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<web::Bytes, Problem> {
+    body::require_xml(req)?;
+    body::read(req, payload, state.config.server.body_limit).await
+}
+
+/// Submit a Machtigingsaanvraag (XML). 201 with the new id; 200 with the
+/// original id for an identical resubmission.
+#[utoipa::path(post, path = "/api/v1/machtigingsaanvragen", tag = "machtigingsaanvragen",
+    params(ConceptParam),
+    request_body(content = String, content_type = "application/xml", description = "Machtigingsaanvraag (schemas/machtigingen-v1.xsd)"),
+    responses((status = 201, body = BevestigingJson), (status = 200, body = BevestigingJson, description = "identical resubmission"),
+        (status = 400, description = "XML-*, XSD-001"), (status = 409, description = "DUP-001"), (status = 422, description = "JVC-000 with findings")))]
+async fn indienen(
+    req: HttpRequest,
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    query: web::Query<ConceptParam>,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let bytes = xml_body(&req, payload, &state).await?;
+    let concept = query.concept;
+    let submission = intake::blocking(move || intake::submission(&bytes, concept)).await?;
+    let confirmation = service::submit(&state.db, caller, submission).await?;
+    let status = if confirmation.repeated {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let location = format!("/api/v1/machtigingsaanvragen/{}", confirmation.id);
+    let mut resp = json(status, &BevestigingJson::from(confirmation));
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(LOCATION, v);
+    }
+    Ok(resp)
+}
+
+/// Replace the content of a Concept or of a request the insurer has not
+/// started on. Without `concept=true` a Concept is submitted.
+#[utoipa::path(put, path = "/api/v1/machtigingsaanvragen/{id}", tag = "machtigingsaanvragen",
+    params(("id" = String, Path), ConceptParam),
+    request_body(content = String, content_type = "application/xml"),
+    responses((status = 200, body = BevestigingJson), (status = 404), (status = 409, description = "STA-001")))]
+async fn wijzigen(
+    req: HttpRequest,
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<ConceptParam>,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let bytes = xml_body(&req, payload, &state).await?;
+    let concept = query.concept;
+    let submission = intake::blocking(move || intake::submission(&bytes, concept)).await?;
+    let c = service::modify(&state.db, caller, id.into_inner(), submission).await?;
+    Ok(json(StatusCode::OK, &BevestigingJson::from(c)))
+}
+
+/// Withdraw a request that is not final yet.
+#[utoipa::path(post, path = "/api/v1/machtigingsaanvragen/{id}/intrekking", tag = "machtigingsaanvragen",
+    params(("id" = String, Path)), request_body = IntrekkingJson,
+    responses((status = 200, body = BevestigingJson), (status = 404), (status = 409, description = "STA-001")))]
+async fn intrekken(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: Option<web::Json<IntrekkingJson>>,
+) -> Result<HttpResponse, Problem> {
+    let reden = body.and_then(|b| b.into_inner().reden);
+    let c = service::withdraw(&state.db, caller, id.into_inner(), reden).await?;
+    Ok(json(StatusCode::OK, &BevestigingJson::from(c)))
+}
+
+/// Answer the insurer's questions (XML `AanvullendeInformatie`).
+#[utoipa::path(post, path = "/api/v1/machtigingsaanvragen/{id}/aanvullende-informatie", tag = "machtigingsaanvragen",
+    params(("id" = String, Path)),
+    request_body(content = String, content_type = "application/xml", description = "AanvullendeInformatie"),
+    responses((status = 200, body = BevestigingJson), (status = 404), (status = 409, description = "STA-001")))]
+async fn aanvullen(
+    req: HttpRequest,
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let bytes = xml_body(&req, payload, &state).await?;
+    let (info, document) = intake::blocking(move || intake::aanvulling(&bytes)).await?;
+    let c = service::supply_information(&state.db, caller, id.into_inner(), info, document).await?;
+    Ok(json(StatusCode::OK, &BevestigingJson::from(c)))
+}
+
+/// Status, history and decision of one request.
+#[utoipa::path(get, path = "/api/v1/machtigingsaanvragen/{id}", tag = "machtigingsaanvragen",
+    params(("id" = String, Path)), responses((status = 200, body = DetailsJson), (status = 404)))]
+async fn raadplegen(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let d = service::get(&state.db, caller, id.into_inner()).await?;
+    Ok(json(StatusCode::OK, &DetailsJson::from(d)))
+}
+
+/// Search without patient criteria (query string).
+#[utoipa::path(get, path = "/api/v1/machtigingsaanvragen", tag = "machtigingsaanvragen",
+    params(ZoekQuery), responses((status = 200, body = ZoekresultaatJson)))]
+async fn zoeken_query(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    q: web::Query<ZoekQuery>,
+) -> Result<HttpResponse, Problem> {
+    let q = q.into_inner();
+    let criteria = store::Criteria {
+        referentie: q.referentie,
+        status: parse_status(q.status)?,
+        vanaf: q.aangemaakt_vanaf,
+        tot: q.aangemaakt_tot,
+        page: q.pagina.unwrap_or(1),
+        page_size: q.pagina_grootte.unwrap_or(20),
+        ..Default::default()
+    };
+    let page = service::search(&state.db, caller, criteria).await?;
+    Ok(json(StatusCode::OK, &ZoekresultaatJson::from(page)))
+}
+
+/// Search, also by patient (BSN + geboortedatum), in a JSON body so the BSN
+/// never appears in a URL or an access log.
+#[utoipa::path(post, path = "/api/v1/machtigingsaanvragen/zoeken", tag = "machtigingsaanvragen",
+    request_body = ZoekBody, responses((status = 200, body = ZoekresultaatJson)))]
+async fn zoeken_body(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    b: web::Json<ZoekBody>,
+) -> Result<HttpResponse, Problem> {
+    let b = b.into_inner();
+    let criteria = store::Criteria {
+        id: b.machtigingsaanvraag_id,
+        referentie: b.referentie,
+        status: parse_status(b.status)?,
+        vanaf: b.aangemaakt_vanaf,
+        tot: b.aangemaakt_tot,
+        patient: b.verzekerde.map(|v| (v.bsn, v.geboortedatum)),
+        page: b.pagina.unwrap_or(1),
+        page_size: b.pagina_grootte.unwrap_or(20),
+    };
+    let page = service::search(&state.db, caller, criteria).await?;
+    Ok(json(StatusCode::OK, &ZoekresultaatJson::from(page)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UzoviQuery {
+    /// Only this insurer's catalog.
+    uzovi: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerzekeraarJson {
+    uzovi: String,
+    naam: String,
+    /// The catalog entries (`docs/examples/catalogus.json` shows the shape);
+    /// automatic decision rules are the insurer's and not shown.
+    #[schema(value_type = Vec<Object>)]
+    verstrekkingen: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerstrekkingenJson {
+    verzekeraars: Vec<VerzekeraarJson>,
+}
+
+fn public_catalog(n: NamedCatalog) -> VerzekeraarJson {
+    let verstrekkingen = n
+        .catalog
+        .verstrekkingen
+        .into_iter()
+        .map(|mut v| {
+            v.regels.clear();
+            let mut value = serde_json::to_value(v).unwrap_or_default();
+            if let Some(o) = value.as_object_mut() {
+                o.remove("regels");
+            }
+            value
+        })
+        .collect();
+    VerzekeraarJson {
+        uzovi: n.catalog.uzovi,
+        naam: n.naam,
+        verstrekkingen,
+    }
+}
+
+/// Which verstrekkingen each insurer accepts.
+#[utoipa::path(get, path = "/api/v1/verstrekkingen", tag = "machtigingsaanvragen",
+    params(UzoviQuery), responses((status = 200, body = VerstrekkingenJson)))]
+async fn verstrekkingen(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    q: web::Query<UzoviQuery>,
+) -> Result<HttpResponse, Problem> {
+    let list = service::verstrekkingen(&state.db, caller, q.into_inner().uzovi).await?;
+    Ok(json(
+        StatusCode::OK,
+        &VerstrekkingenJson {
+            verzekeraars: list.into_iter().map(public_catalog).collect(),
+        },
+    ))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        indienen,
+        wijzigen,
+        intrekken,
+        aanvullen,
+        raadplegen,
+        zoeken_query,
+        zoeken_body,
+        verstrekkingen
+    ),
+    components(schemas(
+        BevestigingJson,
+        DetailsJson,
+        ZoekresultaatJson,
+        ZoekBody,
+        IntrekkingJson,
+        VerstrekkingenJson
+    ))
+)]
+pub struct Api;

@@ -1,0 +1,331 @@
+//! XSD validation with libxml2, the reference validator. The schemas are
+//! compiled into the binary; libxml2 resolves `xs:import`/`xs:include` through
+//! files, so they are written once per process to a private directory named by
+//! their content hash. libxml2 handles are not `Send`: each thread compiles the
+//! schemas it needs once and keeps them (thread-local).
+//!
+//! Findings carry the element path (`/Machtigingsaanvraag/Verzekerde/Bsn`) and
+//! line, built from the node libxml2 reports — its own `xmlGetNodePath` cannot
+//! name elements in a default namespace.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::{CStr, c_void};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use libxml::bindings;
+use libxml::parser::{Parser, ParserOptions, XmlParseFailure};
+use libxml::schemas::{SchemaParserContext, SchemaValidationContext};
+use libxml::tree::{Document, Node};
+
+use crate::problem::{Code, Finding, Problem};
+
+/// Every schema file, as shipped in `schemas/`.
+pub const FILES: &[(&str, &str)] = &[
+    (
+        "machtigingen-common-v1.xsd",
+        include_str!("../../schemas/machtigingen-common-v1.xsd"),
+    ),
+    (
+        "machtigingen-types-v1.xsd",
+        include_str!("../../schemas/machtigingen-types-v1.xsd"),
+    ),
+    (
+        "machtigingen-v1.xsd",
+        include_str!("../../schemas/machtigingen-v1.xsd"),
+    ),
+];
+
+/// The top-level schemas messages are validated against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SchemaSet {
+    Machtigingen,
+}
+
+impl SchemaSet {
+    fn file(self) -> &'static str {
+        match self {
+            Self::Machtigingen => "machtigingen-v1.xsd",
+        }
+    }
+
+    pub fn namespace(self) -> &'static str {
+        match self {
+            Self::Machtigingen => "urn:machtigingen:machtigingen:v1",
+        }
+    }
+}
+
+/// Writes the schemas to `$TMPDIR/machtigingen-schemas-<hash>` once.
+fn schema_dir() -> Result<&'static PathBuf, String> {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let mut hasher = openssl::sha::Sha256::new();
+        for (name, text) in FILES {
+            hasher.update(name.as_bytes());
+            hasher.update(text.as_bytes());
+        }
+        let hash = hex::encode(&hasher.finish()[..8]);
+        let dir = std::env::temp_dir().join(format!("machtigingen-schemas-{hash}"));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for (name, text) in FILES {
+            let target = dir.join(name);
+            if std::fs::read_to_string(&target).is_ok_and(|t| t == *text) {
+                continue;
+            }
+            // Write beside and rename: another process may be reading.
+            let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+            std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
+            std::fs::rename(&tmp, &target).map_err(|e| format!("{}: {e}", target.display()))?;
+        }
+        Ok(dir)
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+thread_local! {
+    static COMPILED: RefCell<HashMap<SchemaSet, SchemaValidationContext>> = RefCell::new(HashMap::new());
+}
+
+/// A compiled schema with a validation context, reused for every message this
+/// thread validates (a context serves one validation at a time).
+fn compile(set: SchemaSet) -> Result<SchemaValidationContext, String> {
+    let path = schema_dir()?.join(set.file());
+    let path = path.to_str().ok_or("schema path is not UTF-8")?;
+    let mut parser = SchemaParserContext::from_file(path);
+    SchemaValidationContext::from_parser(&mut parser).map_err(|errs| {
+        errs.iter()
+            .filter_map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
+fn internal(e: impl std::fmt::Display) -> Problem {
+    tracing::error!(error = %e, "XSD validation unavailable");
+    Problem::new(Code::Internal, "Interne fout bij schemavalidatie.")
+}
+
+/// Parses XML that passed `safety::check`. No network, no entity
+/// substitution; `huge` lifts libxml2's 10 MB text-node cap because an
+/// attachment may be larger — the body limit still bounds everything.
+pub fn parse(bytes: &[u8]) -> Result<Document, Problem> {
+    let options = ParserOptions {
+        recover: false,
+        no_def_dtd: true,
+        no_error: true,
+        no_warning: true,
+        no_net: true,
+        huge: true,
+        ..ParserOptions::default()
+    };
+    Parser::default()
+        .parse_string_with_diagnostics(bytes, options)
+        .map(|(doc, _)| doc)
+        .map_err(|failure| {
+            let findings = match failure {
+                XmlParseFailure::ParseFailed(errors) => errors
+                    .into_iter()
+                    .take(20)
+                    .map(|e| Finding {
+                        code: Code::XmlNotWellFormed,
+                        location: e.line.map(|l| format!("regel {l}")),
+                        message: e.message.unwrap_or_default().trim().to_owned(),
+                    })
+                    .collect(),
+                other => vec![Finding {
+                    code: Code::XmlNotWellFormed,
+                    location: None,
+                    message: other.to_string(),
+                }],
+            };
+            Problem::with_findings(
+                Code::XmlNotWellFormed,
+                "Het bericht is geen welgevormde XML.",
+                findings,
+            )
+        })
+}
+
+/// One schema error as libxml2 reported it.
+struct RawError {
+    line: i32,
+    path: Option<String>,
+    message: String,
+}
+
+/// `/Envelope/Body/X/Y[2]`: local names from the root, with a position where
+/// an element has same-named siblings before it.
+///
+/// # Safety
+/// `node` must be a valid libxml2 node of a live document.
+unsafe fn node_path(mut node: bindings::xmlNodePtr) -> String {
+    let mut parts = Vec::new();
+    // SAFETY: the caller guarantees a live node; parents and siblings of a live
+    // node are live, and element names are NUL-terminated strings.
+    unsafe {
+        while !node.is_null() && (*node).type_ == bindings::xmlElementType_XML_ELEMENT_NODE {
+            let name = CStr::from_ptr((*node).name.cast())
+                .to_string_lossy()
+                .into_owned();
+            let mut index = 1;
+            let mut same_after = false;
+            let mut sib = (*node).prev;
+            while !sib.is_null() {
+                if (*sib).type_ == bindings::xmlElementType_XML_ELEMENT_NODE
+                    && CStr::from_ptr((*sib).name.cast()).to_bytes() == name.as_bytes()
+                {
+                    index += 1;
+                }
+                sib = (*sib).prev;
+            }
+            let mut sib = (*node).next;
+            while !sib.is_null() && !same_after {
+                same_after = (*sib).type_ == bindings::xmlElementType_XML_ELEMENT_NODE
+                    && CStr::from_ptr((*sib).name.cast()).to_bytes() == name.as_bytes();
+                sib = (*sib).next;
+            }
+            parts.push(if index > 1 || same_after {
+                format!("{name}[{index}]")
+            } else {
+                name
+            });
+            node = (*node).parent;
+        }
+    }
+    parts.reverse();
+    format!("/{}", parts.join("/"))
+}
+
+unsafe extern "C" fn collect(ctx: *mut c_void, error: bindings::xmlErrorPtr) {
+    if ctx.is_null() || error.is_null() {
+        return;
+    }
+    // SAFETY: ctx is the &mut Vec<RawError> installed by `validate` for the
+    // duration of the call; error is libxml2's live error record.
+    unsafe {
+        let out = &mut *(ctx as *mut Vec<RawError>);
+        if out.len() >= 100 {
+            return;
+        }
+        let e = &*error;
+        let message = if e.message.is_null() {
+            String::from("schemafout")
+        } else {
+            CStr::from_ptr(e.message)
+                .to_string_lossy()
+                .trim()
+                .to_owned()
+        };
+        let path = (!e.node.is_null()).then(|| node_path(e.node as bindings::xmlNodePtr));
+        out.push(RawError {
+            line: e.line,
+            path,
+            message,
+        });
+    }
+}
+
+/// libxml2 names elements `{namespace}Name`; the namespace is noise to a reader.
+fn tidy(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        match rest[start..].find('}') {
+            Some(end) => rest = &rest[start + end + 1..],
+            None => {
+                rest = &rest[start..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Validates `node` (a document root or a SOAP body's payload) against `set`;
+/// every finding is returned.
+pub fn validate(set: SchemaSet, node: &Node) -> Result<(), Problem> {
+    COMPILED.with(|cell| {
+        let mut map = cell.borrow_mut();
+        let ctxt = match map.entry(set) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(compile(set).map_err(internal)?)
+            }
+        }
+        .as_ptr();
+        let mut errors: Vec<RawError> = Vec::new();
+        // SAFETY: ctxt is owned by this thread's map and outlives the call; our
+        // handler and the error vector are installed for this validation only
+        // and removed before `errors` goes out of scope; node belongs to a live
+        // document.
+        let rc = unsafe {
+            bindings::xmlSchemaSetValidStructuredErrors(
+                ctxt,
+                Some(collect),
+                (&mut errors as *mut Vec<RawError>).cast(),
+            );
+            let rc = bindings::xmlSchemaValidateOneElement(ctxt, node.node_ptr());
+            bindings::xmlSchemaSetValidStructuredErrors(ctxt, None, std::ptr::null_mut());
+            rc
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        let findings: Vec<Finding> = if errors.is_empty() {
+            vec![Finding {
+                code: Code::SchemaInvalid,
+                location: None,
+                message: format!("schemavalidatie mislukt ({rc})"),
+            }]
+        } else {
+            errors
+                .into_iter()
+                .map(|e| Finding {
+                    code: Code::SchemaInvalid,
+                    location: Some(match e.path {
+                        Some(p) => format!("{p} (regel {})", e.line),
+                        None => format!("regel {}", e.line),
+                    }),
+                    message: tidy(&e.message),
+                })
+                .collect()
+        };
+        Err(Problem::with_findings(
+            Code::SchemaInvalid,
+            format!(
+                "Het bericht voldoet niet aan het schema ({} bevinding(en)).",
+                findings.len()
+            ),
+            findings,
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tidy_strips_namespaces() {
+        assert_eq!(tidy("Element '{urn:x:v1}Bsn': bad"), "Element 'Bsn': bad");
+    }
+
+    #[test]
+    fn every_shipped_schema_is_embedded() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".xsd") {
+                assert!(
+                    FILES.iter().any(|(n, _)| *n == name),
+                    "{name} is not in validation::xsd::FILES"
+                );
+            }
+        }
+    }
+}
