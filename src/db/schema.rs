@@ -138,6 +138,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    terugkoppelingen (id) {
+        id -> BigInt,
+        public_id -> Text,
+        recipient -> Text,
+        event_type -> Text,
+        subject_id -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(machtiging_events -> machtigingsaanvragen (request_id));
 diesel::joinable!(insurer_inbox -> machtigingsaanvragen (request_id));
 
@@ -147,4 +159,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     insurer_inbox,
     catalog_verstrekkingen,
     catalog_prestaties,
+    terugkoppelingen,
 );
