@@ -21,6 +21,7 @@ pub mod pki;
 pub mod problem;
 pub mod registry;
 pub mod rest;
+pub mod soap;
 pub mod telemetry;
 pub mod tls;
 pub mod validation;

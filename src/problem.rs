@@ -116,6 +116,8 @@ codes! {
     SoapOperation = "SOAP-002", 400, "Onbekende operatie of SOAPAction past niet bij het bericht";
     /// A header marked mustUnderstand that this service does not understand.
     SoapMustUnderstand = "SOAP-003", 400, "Header met mustUnderstand niet ondersteund";
+    /// The envelope's SOAP version differs from the one the Content-Type announced.
+    SoapVersionMismatch = "SOAP-004", 400, "SOAP-versie van de envelope past niet bij het Content-Type";
     /// The request's state does not allow this action.
     StatusTransition = "STA-001", 409, "Statusovergang niet toegestaan";
     /// The same Referentie was used before with different content.

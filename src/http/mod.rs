@@ -149,6 +149,7 @@ pub fn start(config: Arc<Config>, db: Db, listeners: Listeners) -> Result<Runnin
             .configure(|cfg| error::configure_extractors(cfg, body_limit))
             .wrap(from_fn(middleware::observe))
             .configure(crate::rest::configure)
+            .configure(crate::soap::configure)
             .default_service(web::to(error::not_found))
     })
     .on_connect(capture_peer)

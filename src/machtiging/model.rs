@@ -273,6 +273,11 @@ pub struct ToegekendePrestatie {
     pub bedrag_centen: Option<i64>,
 }
 
+/// Euro cents as the wire writes amounts: euro with two decimals, `"12.34"`.
+pub fn euro(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, (cents % 100).abs())
+}
+
 /// The insurer's decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Beslissing {

@@ -103,11 +103,6 @@ pub struct BeslissingJson {
     tijdstip: NaiveDateTime,
 }
 
-/// Cents as `"12.34"`.
-pub fn euro(cents: i64) -> String {
-    format!("{}.{:02}", cents / 100, (cents % 100).abs())
-}
-
 impl From<Beslissing> for BeslissingJson {
     fn from(b: Beslissing) -> Self {
         Self {
@@ -121,7 +116,7 @@ impl From<Beslissing> for BeslissingJson {
                 .map(|p| ToegekendePrestatieJson {
                     code: p.code,
                     aantal: p.aantal,
-                    bedrag: p.bedrag_centen.map(euro),
+                    bedrag: p.bedrag_centen.map(crate::machtiging::model::euro),
                 })
                 .collect(),
             reden_code: b.reden_code,

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod examples;
 mod fixtures;
 mod identity;
 mod jvc;
@@ -12,4 +13,5 @@ mod ops;
 mod registry;
 mod rest_machtigingen;
 mod schema_parity;
+mod soap_machtigingen;
 mod support;

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod soap;
 pub mod tls;
 
 use std::net::{SocketAddr, TcpListener};
