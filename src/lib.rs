@@ -16,6 +16,7 @@ pub mod http;
 pub mod identity;
 pub mod machtiging;
 pub mod metrics;
+pub mod optin;
 pub mod outbox;
 pub mod pki;
 pub mod problem;

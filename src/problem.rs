@@ -118,6 +118,16 @@ codes! {
     SoapMustUnderstand = "SOAP-003", 400, "Header met mustUnderstand niet ondersteund";
     /// The envelope's SOAP version differs from the one the Content-Type announced.
     SoapVersionMismatch = "SOAP-004", 400, "SOAP-versie van de envelope past niet bij het Content-Type";
+    /// Opt-in: the chosen provider has not subscribed to the opt-in service.
+    OptinNotSubscribed = "OPT-001", 422, "Zorgaanbieder is niet aangemeld voor de dienst opt-in";
+    /// Opt-in: the patient's BSN fails the 11-proef.
+    OptinBsn = "OPT-002", 422, "BSN voldoet niet aan de 11-proef";
+    /// Opt-in: the moment of consent is in the future or before the birth date, or the birth date is in the future.
+    OptinMoment = "OPT-003", 422, "Tijdstip van toestemming of geboortedatum niet mogelijk";
+    /// Opt-in: a rejection without a reason.
+    OptinReason = "OPT-004", 422, "Reden verplicht bij Afgewezen";
+    /// Opt-in: the caller is not a provider that can subscribe or handle registrations.
+    OptinNotProvider = "OPT-005", 403, "Alleen een zorgaanbieder kan zich aanmelden en registraties afhandelen";
     /// The request's state does not allow this action.
     StatusTransition = "STA-001", 409, "Statusovergang niet toegestaan";
     /// The same Referentie was used before with different content.

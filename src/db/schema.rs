@@ -150,6 +150,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    optin_abonnementen (provider_agb) {
+        provider_agb -> Text,
+        status -> Text,
+        notificatie_email -> Nullable<Text>,
+        aangemeld_op -> Timestamp,
+        afgemeld_op -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    optin_registraties (id) {
+        id -> Text,
+        portal -> Text,
+        referentie -> Text,
+        content_hash -> Text,
+        provider_agb -> Text,
+        bsn -> Text,
+        geboortedatum -> Date,
+        naam -> Text,
+        toestemming -> Text,
+        gegeven_op -> Timestamp,
+        status -> Text,
+        reden_code -> Nullable<Text>,
+        reden_tekst -> Nullable<Text>,
+        afgehandeld_op -> Nullable<Timestamp>,
+        afgehandeld_door -> Nullable<Text>,
+        opgehaald_op -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(machtiging_events -> machtigingsaanvragen (request_id));
 diesel::joinable!(insurer_inbox -> machtigingsaanvragen (request_id));
 
@@ -160,4 +194,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     catalog_verstrekkingen,
     catalog_prestaties,
     terugkoppelingen,
+    optin_abonnementen,
+    optin_registraties,
 );

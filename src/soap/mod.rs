@@ -9,6 +9,7 @@
 
 pub mod envelope;
 mod machtigingen;
+mod optin;
 pub mod types;
 pub mod writer;
 
@@ -26,6 +27,7 @@ use crate::validation::{El, SchemaSet, xsd};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     machtigingen::configure(cfg);
+    optin::configure(cfg);
 }
 
 /// The SOAP version of a request, from its Content-Type.

@@ -35,24 +35,28 @@ pub const FILES: &[(&str, &str)] = &[
         "machtigingen-v1.xsd",
         include_str!("../../schemas/machtigingen-v1.xsd"),
     ),
+    ("optin-v1.xsd", include_str!("../../schemas/optin-v1.xsd")),
 ];
 
 /// The top-level schemas messages are validated against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SchemaSet {
     Machtigingen,
+    Optin,
 }
 
 impl SchemaSet {
     fn file(self) -> &'static str {
         match self {
             Self::Machtigingen => "machtigingen-v1.xsd",
+            Self::Optin => "optin-v1.xsd",
         }
     }
 
     pub fn namespace(self) -> &'static str {
         match self {
             Self::Machtigingen => "urn:machtigingen:machtigingen:v1",
+            Self::Optin => "urn:machtigingen:optin:v1",
         }
     }
 }

@@ -1,6 +1,6 @@
-//! The examples in `docs/examples/machtigingen/` are the contract a vendor
-//! reads first: every WSDL operation has a request and a response example, and
-//! every example validates against the shipped XSDs — with the service's own
+//! The examples in `docs/examples/<service>/` are the contract a vendor reads
+//! first: every WSDL operation has a request and a response example, and every
+//! example validates against the shipped XSDs — with the service's own
 //! validator and with `xmllint --schema` (libxml2-utils, installed by
 //! `.ci/run`).
 
@@ -9,12 +9,28 @@ use std::process::Command;
 
 use machtigingen::validation::{self, SchemaSet, xsd};
 
+/// Service, its WSDL, its schema set and top-level XSD.
+const SERVICES: &[(&str, &str, SchemaSet, &str)] = &[
+    (
+        "machtigingen",
+        "wsdl/machtigingen-v1.wsdl",
+        SchemaSet::Machtigingen,
+        "schemas/machtigingen-v1.xsd",
+    ),
+    (
+        "optin",
+        "wsdl/optin-v1.wsdl",
+        SchemaSet::Optin,
+        "schemas/optin-v1.xsd",
+    ),
+];
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
 
-fn examples() -> Vec<PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(root().join("docs/examples/machtigingen"))
+fn examples(service: &str) -> Vec<PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(root().join("docs/examples").join(service))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "xml"))
@@ -23,86 +39,99 @@ fn examples() -> Vec<PathBuf> {
     v
 }
 
-fn schema_for(stem: &str) -> &'static str {
-    if stem == "Fout" {
-        "schemas/machtigingen-common-v1.xsd"
-    } else {
-        "schemas/machtigingen-v1.xsd"
-    }
+fn stem(p: &Path) -> String {
+    p.file_stem().unwrap().to_str().unwrap().to_owned()
+}
+
+fn operations(wsdl: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join(wsdl)).unwrap();
+    let portype = text.split("<wsdl:portType").nth(1).unwrap();
+    let portype = portype.split("</wsdl:portType>").next().unwrap();
+    portype
+        .split("<wsdl:operation name=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
 fn every_wsdl_operation_has_request_and_response_examples() {
-    let wsdl = std::fs::read_to_string(root().join("wsdl/machtigingen-v1.wsdl")).unwrap();
-    let portype = wsdl.split("<wsdl:portType").nth(1).unwrap();
-    let portype = portype.split("</wsdl:portType>").next().unwrap();
-    let ops: Vec<&str> = portype
-        .split("<wsdl:operation name=\"")
-        .skip(1)
-        .filter_map(|s| s.split('"').next())
-        .collect();
-    assert_eq!(ops.len(), 7, "{ops:?}");
-    let dir = root().join("docs/examples/machtigingen");
-    for op in ops {
-        for name in [format!("{op}.xml"), format!("{op}Response.xml")] {
-            assert!(dir.join(&name).exists(), "missing example {name}");
+    for (service, wsdl, _, _) in SERVICES {
+        let ops = operations(wsdl);
+        assert_eq!(ops.len(), 7, "{service}: {ops:?}");
+        let dir = root().join("docs/examples").join(service);
+        for op in ops {
+            for name in [format!("{op}.xml"), format!("{op}Response.xml")] {
+                assert!(dir.join(&name).exists(), "missing example {service}/{name}");
+            }
         }
     }
 }
 
 #[test]
 fn examples_validate_with_the_service_validator() {
-    let files = examples();
-    assert!(files.len() >= 16);
-    for path in files {
-        let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
-        let bytes = std::fs::read(&path).unwrap();
-        let result = if stem == "Fout" {
-            let doc = validation::parse_safe(&bytes).unwrap();
-            xsd::validate(SchemaSet::Machtigingen, &doc.get_root_element().unwrap())
-        } else {
-            validation::document(&bytes, SchemaSet::Machtigingen, &stem).map(|_| ())
-        };
-        if let Err(p) = result {
-            panic!("{}: {p:?}", path.display());
+    for (service, _, set, _) in SERVICES {
+        let files = examples(service);
+        assert!(files.len() >= 15, "{service}");
+        for path in files {
+            let bytes = std::fs::read(&path).unwrap();
+            let name = stem(&path);
+            let result = if name == "Fout" {
+                let doc = validation::parse_safe(&bytes).unwrap();
+                xsd::validate(*set, &doc.get_root_element().unwrap())
+            } else {
+                validation::document(&bytes, *set, &name).map(|_| ())
+            };
+            if let Err(p) = result {
+                panic!("{}: {p:?}", path.display());
+            }
         }
     }
 }
 
 #[test]
 fn examples_validate_with_xmllint() {
-    for path in examples() {
-        let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
-        let out = Command::new("xmllint")
-            .current_dir(root())
-            .args(["--noout", "--nonet", "--schema", schema_for(&stem)])
-            .arg(&path)
-            .output()
-            .expect("xmllint (Debian package libxml2-utils) is needed for this test");
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            path.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+    for (service, _, _, schema) in SERVICES {
+        for path in examples(service) {
+            let schema = if stem(&path) == "Fout" {
+                "schemas/machtigingen-common-v1.xsd"
+            } else {
+                schema
+            };
+            let out = Command::new("xmllint")
+                .current_dir(root())
+                .args(["--noout", "--nonet", "--schema", schema])
+                .arg(&path)
+                .output()
+                .expect("xmllint (Debian package libxml2-utils) is needed for this test");
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 }
 
 #[test]
-fn the_wsdl_is_well_formed_and_its_schemas_resolve_with_xmllint() {
-    let out = Command::new("xmllint")
-        .current_dir(root())
-        .args(["--noout", "--nonet", "wsdl/machtigingen-v1.wsdl"])
-        .output()
-        .expect("xmllint");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let wsdl = std::fs::read_to_string(root().join("wsdl/machtigingen-v1.wsdl")).unwrap();
-    for loc in wsdl.split("schemaLocation=\"").skip(1) {
-        let rel = loc.split('"').next().unwrap();
-        assert!(root().join("wsdl").join(rel).exists(), "{rel}");
+fn the_wsdls_are_well_formed_and_their_schemas_resolve() {
+    for (_, wsdl, _, _) in SERVICES {
+        let out = Command::new("xmllint")
+            .current_dir(root())
+            .args(["--noout", "--nonet", wsdl])
+            .output()
+            .expect("xmllint");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(root().join(wsdl)).unwrap();
+        for loc in text.split("schemaLocation=\"").skip(1) {
+            let rel = loc.split('"').next().unwrap();
+            assert!(root().join("wsdl").join(rel).exists(), "{wsdl}: {rel}");
+        }
     }
 }

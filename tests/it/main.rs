@@ -10,6 +10,7 @@ mod fixtures;
 mod identity;
 mod jvc;
 mod ops;
+mod optin;
 mod registry;
 mod rest_machtigingen;
 mod schema_parity;

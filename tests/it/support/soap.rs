@@ -210,7 +210,13 @@ pub async fn read(resp: reqwest::Response, version: Soap) -> Answer {
     } else {
         payload
     };
-    if let Err(p) = xsd::validate(SchemaSet::Machtigingen, &checked) {
+    // The schema set follows the payload's namespace (Fout is in common,
+    // which every set imports).
+    let set = match checked.get_namespace().map(|n| n.get_href()).as_deref() {
+        Some("urn:machtigingen:optin:v1") => SchemaSet::Optin,
+        _ => SchemaSet::Machtigingen,
+    };
+    if let Err(p) = xsd::validate(set, &checked) {
         panic!("answer does not match the XSD: {p:?}\n{body}");
     }
     Answer {

@@ -1,0 +1,2 @@
+DROP TABLE optin_registraties;
+DROP TABLE optin_abonnementen;

@@ -1,0 +1,411 @@
+//! The opt-in operations, shared by the SOAP and REST doors: authorization,
+//! who sees what, idempotency, and one write transaction per command that also
+//! writes the outbox (terugkoppeling) and the audit log.
+//!
+//! A portal (`optin:aanmelden`) sees only the registrations it submitted; a
+//! provider (`optin:afhandelen`, a zorgaanbieder) only those addressed to its
+//! AGB. Anything else is "not found", audited as a refused access.
+
+use chrono::Utc;
+use serde_json::json;
+
+use super::store::{self, Abonnement, Owner, Record};
+use super::{Afhandeling, EVENT_REGISTRATIE, EVENT_STATUS, RegStatus, Registratie};
+use crate::audit::{self, AuditEntry};
+use crate::db::{Db, DbConnection, DbError, write_tx};
+use crate::identity::Caller;
+use crate::outbox::{self, NewTerugkoppeling};
+use crate::problem::{Code, Problem};
+use crate::registry::{PartyKind, Scope};
+
+/// The answer to a registration.
+#[derive(Debug, Clone)]
+pub struct Confirmation {
+    pub id: String,
+    pub status: RegStatus,
+    pub repeated: bool,
+}
+
+fn not_found() -> Problem {
+    Problem::new(Code::NotFound, "Registratie niet gevonden.")
+}
+
+fn audit(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    action: &str,
+    id: Option<&str>,
+    outcome: &str,
+    detail: serde_json::Value,
+) -> Result<(), DbError> {
+    audit::record(
+        conn,
+        &AuditEntry {
+            fingerprint: Some(caller.fingerprint()),
+            actor: caller.party().reference.to_string(),
+            acting_for: None,
+            action,
+            object_type: "optin_registratie",
+            object_id: id.map(str::to_owned),
+            outcome,
+            detail,
+        },
+    )
+}
+
+/// The caller's AGB when it is a provider holding `optin:afhandelen`.
+fn provider_agb(caller: &Caller) -> Result<String, Problem> {
+    caller.require(Scope::OptinAfhandelen)?;
+    let party = caller.party();
+    match party.kind {
+        PartyKind::Zorgaanbieder => Ok(party.reference.code.clone()),
+        _ => Err(Problem::new(
+            Code::OptinNotProvider,
+            "Deze partij is geen zorgaanbieder.",
+        )),
+    }
+}
+
+fn visible(record: &Record, caller: &Caller) -> bool {
+    let party = caller.party();
+    let portal = caller.certificate.scopes.contains(Scope::OptinAanmelden)
+        && record.portal == party.reference.to_string();
+    let provider = caller.certificate.scopes.contains(Scope::OptinAfhandelen)
+        && party.kind == PartyKind::Zorgaanbieder
+        && record.registratie.agb_zorgaanbieder == party.reference.code;
+    portal || provider
+}
+
+fn new_id() -> Result<String, Problem> {
+    let mut bytes = [0u8; 16];
+    openssl::rand::rand_bytes(&mut bytes).map_err(|e| {
+        tracing::error!(error = %e, "no randomness for an id");
+        Problem::new(Code::Internal, "Interne fout.")
+    })?;
+    Ok(format!("OI{}", hex::encode(bytes)))
+}
+
+/// `AanmeldenDienstOptin`.
+pub async fn subscribe(
+    db: &Db,
+    caller: Caller,
+    email: Option<String>,
+) -> Result<Abonnement, Problem> {
+    let agb = provider_agb(&caller)?;
+    db.run(move |conn| {
+        write_tx::<_, DbError, _>(conn, |c| {
+            let a = store::subscribe(c, &agb, email.as_deref())?;
+            audit(
+                c,
+                &caller,
+                "optin.aanmelden",
+                None,
+                "ok",
+                json!({"agb": agb}),
+            )?;
+            Ok(a)
+        })
+        .map_err(Problem::from)
+    })
+    .await
+}
+
+/// `AfmeldenDienstOptin`: new registrations are refused from now on; those
+/// already received stay available to handle.
+pub async fn unsubscribe(db: &Db, caller: Caller) -> Result<Abonnement, Problem> {
+    let agb = provider_agb(&caller)?;
+    db.run(move |conn| {
+        write_tx::<_, DbError, _>(conn, |c| {
+            let a = store::unsubscribe(c, &agb)?;
+            audit(
+                c,
+                &caller,
+                "optin.afmelden",
+                None,
+                "ok",
+                json!({"agb": agb}),
+            )?;
+            Ok(a)
+        })
+        .map_err(Problem::from)?
+        .ok_or_else(|| Problem::new(Code::NotFound, "Geen aanmelding voor de dienst opt-in."))
+    })
+    .await
+}
+
+pub async fn subscription(db: &Db, caller: Caller) -> Result<Abonnement, Problem> {
+    let agb = provider_agb(&caller)?;
+    db.run(move |conn| {
+        store::subscription(conn, &agb)?
+            .ok_or_else(|| Problem::new(Code::NotFound, "Geen aanmelding voor de dienst opt-in."))
+    })
+    .await
+}
+
+/// `RegistrerenToestemming`: checks, idempotency, subscription, then one
+/// transaction with the registration, the provider's terugkoppeling and the
+/// audit row.
+pub async fn register(db: &Db, caller: Caller, r: Registratie) -> Result<Confirmation, Problem> {
+    caller.require(Scope::OptinAanmelden)?;
+    r.check(Utc::now().naive_utc())?;
+    let portal = caller.party().reference.to_string();
+    let hash = r.content_hash();
+    let id = new_id()?;
+    db.run(move |conn| {
+        write_tx::<_, DbError, _>(conn, |c| {
+            if let Some(existing) = store::by_reference(c, &portal, &r.referentie)? {
+                if existing.content_hash != hash {
+                    return Ok(Err(Problem::new(
+                        Code::ReferenceConflict,
+                        format!(
+                            "Referentie '{}' is eerder gebruikt voor registratie {} met andere inhoud.",
+                            r.referentie, existing.id
+                        ),
+                    )));
+                }
+                audit(c, &caller, "optin.registreren", Some(&existing.id), "herhaald", json!({}))?;
+                return Ok(Ok(Confirmation {
+                    id: existing.id,
+                    status: existing.status,
+                    repeated: true,
+                }));
+            }
+            let subscribed = store::subscription(c, &r.agb_zorgaanbieder)?
+                .is_some_and(|a| a.active());
+            if !subscribed {
+                audit(c, &caller, "optin.registreren", None, "geweigerd: niet aangemeld", json!({}))?;
+                return Ok(Err(Problem::new(
+                    Code::OptinNotSubscribed,
+                    format!(
+                        "Zorgaanbieder {} ontvangt geen online toestemmingen via deze dienst.",
+                        r.agb_zorgaanbieder
+                    ),
+                )));
+            }
+            store::insert(c, &id, &portal, &r, &hash)?;
+            let recipient = format!("AGB:{}", r.agb_zorgaanbieder);
+            let record = store::get(c, &id)?.ok_or(DbError::NotFound)?;
+            outbox::enqueue(
+                c,
+                &NewTerugkoppeling {
+                    recipient: &recipient,
+                    event_type: EVENT_REGISTRATIE,
+                    subject_id: &id,
+                    payload: registration_payload(&record),
+                },
+            )?;
+            audit(c, &caller, "optin.registreren", Some(&id), "ok", json!({}))?;
+            Ok(Ok(Confirmation {
+                id: id.clone(),
+                status: RegStatus::NogNietVerwerkt,
+                repeated: false,
+            }))
+        })
+        .map_err(Problem::from)?
+    })
+    .await
+}
+
+/// What the provider receives: the registration itself (it needs the patient
+/// to find the file). Delivered over mTLS to the provider's own endpoint only.
+pub fn registration_payload(r: &Record) -> serde_json::Value {
+    json!({
+        "registratieId": r.id,
+        "agbZorgaanbieder": r.registratie.agb_zorgaanbieder,
+        "patient": {
+            "bsn": r.registratie.bsn,
+            "geboortedatum": r.registratie.geboortedatum,
+            "naam": r.registratie.naam,
+        },
+        "toestemming": r.registratie.toestemming.as_str(),
+        "gegevenOp": r.registratie.gegeven_op,
+        "status": r.status.as_str(),
+        "ontvangenOp": r.created_at,
+    })
+}
+
+/// `RaadplegenToestemming`.
+pub async fn get(db: &Db, caller: Caller, id: String) -> Result<Record, Problem> {
+    if !caller.certificate.scopes.contains(Scope::OptinAanmelden) {
+        caller.require(Scope::OptinAfhandelen)?;
+    }
+    db.run(move |conn| match store::get(conn, &id)? {
+        Some(r) if visible(&r, &caller) => {
+            audit(
+                conn,
+                &caller,
+                "optin.raadplegen",
+                Some(&id),
+                "ok",
+                json!({}),
+            )?;
+            Ok(r)
+        }
+        _ => {
+            audit(
+                conn,
+                &caller,
+                "optin.raadplegen",
+                Some(&id),
+                "geweigerd: niet gevonden",
+                json!({}),
+            )?;
+            Err(not_found())
+        }
+    })
+    .await
+}
+
+/// A listing: a portal its own, a provider those addressed to it.
+pub async fn list(
+    db: &Db,
+    caller: Caller,
+    status: Option<RegStatus>,
+    limit: i64,
+) -> Result<Vec<Record>, Problem> {
+    let limit = limit.clamp(1, 100);
+    let portal = caller.certificate.scopes.contains(Scope::OptinAanmelden);
+    let agb = if portal {
+        None
+    } else {
+        Some(provider_agb(&caller)?)
+    };
+    db.run(move |conn| {
+        let reference = caller.party().reference.to_string();
+        let owner = match &agb {
+            Some(a) => Owner::Provider(a),
+            None => Owner::Portal(&reference),
+        };
+        let items = store::list(conn, owner, status, limit)?;
+        audit(
+            conn,
+            &caller,
+            "optin.zoeken",
+            None,
+            "ok",
+            json!({"aantal": items.len()}),
+        )?;
+        Ok(items)
+    })
+    .await
+}
+
+/// `OphalenToestemmingen`: the provider's unacknowledged registrations.
+pub async fn fetch(db: &Db, caller: Caller, max: i64) -> Result<Vec<Record>, Problem> {
+    let agb = provider_agb(&caller)?;
+    let max = max.clamp(1, 100);
+    db.run(move |conn| {
+        let items = store::pending(conn, &agb, max)?;
+        for r in &items {
+            audit(conn, &caller, "optin.ophalen", Some(&r.id), "ok", json!({}))?;
+        }
+        Ok(items)
+    })
+    .await
+}
+
+/// `BevestigenOntvangst`: only the caller's own registrations are marked.
+pub async fn acknowledge(db: &Db, caller: Caller, ids: Vec<String>) -> Result<usize, Problem> {
+    let agb = provider_agb(&caller)?;
+    db.run(move |conn| {
+        write_tx::<_, DbError, _>(conn, |c| {
+            let n = store::acknowledge(c, &agb, &ids)?;
+            audit(
+                c,
+                &caller,
+                "optin.bevestigen",
+                None,
+                "ok",
+                json!({"aantal": n}),
+            )?;
+            Ok(n)
+        })
+        .map_err(Problem::from)
+    })
+    .await
+}
+
+/// `AfhandelenToestemming`: Verwerkt, or Afgewezen with a reason; the portal
+/// gets a terugkoppeling in the same transaction.
+pub async fn handle(
+    db: &Db,
+    caller: Caller,
+    id: String,
+    a: Afhandeling,
+) -> Result<Confirmation, Problem> {
+    let agb = provider_agb(&caller)?;
+    a.check()?;
+    db.run(move |conn| {
+        let record = match store::get(conn, &id)? {
+            Some(r) if r.registratie.agb_zorgaanbieder == agb => r,
+            _ => {
+                audit(
+                    conn,
+                    &caller,
+                    "optin.afhandelen",
+                    Some(&id),
+                    "geweigerd: niet gevonden",
+                    json!({}),
+                )?;
+                return Err(not_found());
+            }
+        };
+        if record.status != RegStatus::NogNietVerwerkt {
+            return Err(already_handled(record.status));
+        }
+        let by = caller.party().reference.to_string();
+        write_tx::<_, DbError, _>(conn, |c| {
+            let at = store::handle(
+                c,
+                &id,
+                a.status,
+                a.reden_code.as_deref(),
+                a.reden_tekst.as_deref(),
+                &by,
+            )?;
+            outbox::enqueue(
+                c,
+                &NewTerugkoppeling {
+                    recipient: &record.portal,
+                    event_type: EVENT_STATUS,
+                    subject_id: &id,
+                    // No patient data: the portal knows its own registration.
+                    payload: json!({
+                        "registratieId": id,
+                        "referentie": record.registratie.referentie,
+                        "agbZorgaanbieder": agb,
+                        "status": a.status.as_str(),
+                        "redenCode": a.reden_code,
+                        "redenTekst": a.reden_tekst,
+                        "afgehandeldOp": at,
+                    }),
+                },
+            )?;
+            audit(
+                c,
+                &caller,
+                "optin.afhandelen",
+                Some(&id),
+                "ok",
+                json!({"status": a.status.as_str()}),
+            )
+        })
+        .map_err(|e| match e {
+            DbError::Conflict(_) => already_handled(RegStatus::Verwerkt),
+            other => other.into(),
+        })?;
+        Ok(Confirmation {
+            id: id.clone(),
+            status: a.status,
+            repeated: false,
+        })
+    })
+    .await
+}
+
+fn already_handled(status: RegStatus) -> Problem {
+    Problem::new(
+        Code::StatusTransition,
+        format!("De registratie is al afgehandeld ({status})."),
+    )
+}
