@@ -43,6 +43,37 @@ pub fn record(conn: &mut DbConnection, e: &AuditEntry<'_>) -> DbResult<()> {
     Ok(())
 }
 
+/// What a certificate-authenticated caller did to an object of `object_type`.
+pub struct ByCaller<'a> {
+    pub caller: &'a crate::identity::Caller,
+    pub object_type: &'a str,
+}
+
+impl ByCaller<'_> {
+    pub fn record(
+        &self,
+        conn: &mut DbConnection,
+        action: &str,
+        id: Option<&str>,
+        outcome: &str,
+        detail: serde_json::Value,
+    ) -> DbResult<()> {
+        record(
+            conn,
+            &AuditEntry {
+                fingerprint: Some(self.caller.fingerprint()),
+                actor: self.caller.party().reference.to_string(),
+                acting_for: None,
+                action,
+                object_type: self.object_type,
+                object_id: id.map(str::to_owned),
+                outcome,
+                detail,
+            },
+        )
+    }
+}
+
 /// One audit row as read back.
 #[derive(Debug, Clone, Queryable, Serialize)]
 pub struct AuditRecord {

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::jvc::{self, Context};
 use super::model::{Aanvraag, AanvullendeInformatie, Action, Beslissing, Status, transition};
 use super::store::{self, Criteria, Event, NewEvent, NewRecord, Record, StatusChange, Visibility};
-use crate::audit::{self, AuditEntry};
+use crate::audit;
 use crate::catalog::{self, InsurerCatalog};
 use crate::db::{Db, DbConnection, DbError, write_tx};
 use crate::identity::Caller;
@@ -119,19 +119,11 @@ fn audit_request(
     outcome: &str,
     detail: serde_json::Value,
 ) -> Result<(), DbError> {
-    audit::record(
-        conn,
-        &AuditEntry {
-            fingerprint: Some(caller.fingerprint()),
-            actor: caller.party().reference.to_string(),
-            acting_for: None,
-            action,
-            object_type: "machtigingsaanvraag",
-            object_id: id.map(str::to_owned),
-            outcome,
-            detail,
-        },
-    )
+    audit::ByCaller {
+        caller,
+        object_type: "machtigingsaanvraag",
+    }
+    .record(conn, action, id, outcome, detail)
 }
 
 /// Loads a request the caller may see; not found and not visible are the same

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::store::{self, Abonnement, Owner, Record};
 use super::{Afhandeling, EVENT_REGISTRATIE, EVENT_STATUS, RegStatus, Registratie};
-use crate::audit::{self, AuditEntry};
+use crate::audit;
 use crate::db::{Db, DbConnection, DbError, write_tx};
 use crate::identity::Caller;
 use crate::outbox::{self, NewTerugkoppeling};
@@ -38,19 +38,11 @@ fn audit(
     outcome: &str,
     detail: serde_json::Value,
 ) -> Result<(), DbError> {
-    audit::record(
-        conn,
-        &AuditEntry {
-            fingerprint: Some(caller.fingerprint()),
-            actor: caller.party().reference.to_string(),
-            acting_for: None,
-            action,
-            object_type: "optin_registratie",
-            object_id: id.map(str::to_owned),
-            outcome,
-            detail,
-        },
-    )
+    audit::ByCaller {
+        caller,
+        object_type: "optin_registratie",
+    }
+    .record(conn, action, id, outcome, detail)
 }
 
 /// The caller's AGB when it is a provider holding `optin:afhandelen`.

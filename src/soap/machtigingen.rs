@@ -2,11 +2,11 @@
 //! operations, each decoded into a command for `machtiging::service` and its
 //! answer written as the operation's Response element.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::web;
 use futures_util::FutureExt;
 
 use super::writer::Xml;
-use super::{Contract, envelope, serve, types};
+use super::{Contract, envelope, types};
 use crate::catalog::Verstrekking;
 use crate::http::AppState;
 use crate::identity::Caller;
@@ -35,19 +35,7 @@ pub static CONTRACT: Contract = Contract {
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(CONTRACT.path)
-            .route(web::post().to(post))
-            .route(web::get().to(get)),
-    );
-}
-
-async fn get(req: HttpRequest) -> HttpResponse {
-    super::contract_document(&CONTRACT, &req)
-}
-
-async fn post(req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    serve(&CONTRACT, req, payload, decode, execute).await
+    super::mount(cfg, &CONTRACT, decode, execute);
 }
 
 /// A decoded operation.

@@ -153,6 +153,27 @@ fn respond_fault(version: Version, p: &Problem) -> HttpResponse {
 pub type Execute<C> =
     fn(web::Data<AppState>, Caller, C) -> LocalBoxFuture<'static, Result<String, Problem>>;
 
+/// Mounts a service: `POST` calls, `GET ?wsdl` / `?xsd=` the contract.
+pub fn mount<C: Send + 'static>(
+    cfg: &mut web::ServiceConfig,
+    contract: &'static Contract,
+    decode: fn(&str, &El) -> Result<C, Problem>,
+    execute: Execute<C>,
+) {
+    cfg.service(
+        web::resource(contract.path)
+            .route(
+                web::post().to(move |req: HttpRequest, payload: web::Payload| {
+                    serve(contract, req, payload, decode, execute)
+                }),
+            )
+            .route(
+                web::get()
+                    .to(move |req: HttpRequest| async move { contract_document(contract, &req) }),
+            ),
+    );
+}
+
 /// Serves one SOAP call of `contract`.
 pub async fn serve<C: Send + 'static>(
     contract: &'static Contract,

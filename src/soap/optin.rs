@@ -1,11 +1,11 @@
 //! The opt-in SOAP service (`wsdl/optin-v1.wsdl`): seven operations onto
 //! `optin::service`, answered with the operation's Response element.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::web;
 use futures_util::FutureExt;
 
 use super::writer::Xml;
-use super::{Contract, serve, types};
+use super::{Contract, types};
 use crate::http::AppState;
 use crate::identity::Caller;
 use crate::optin::service::{self, Confirmation};
@@ -33,19 +33,7 @@ pub static CONTRACT: Contract = Contract {
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(CONTRACT.path)
-            .route(web::post().to(post))
-            .route(web::get().to(get)),
-    );
-}
-
-async fn get(req: HttpRequest) -> HttpResponse {
-    super::contract_document(&CONTRACT, &req)
-}
-
-async fn post(req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    serve(&CONTRACT, req, payload, decode, execute).await
+    super::mount(cfg, &CONTRACT, decode, execute);
 }
 
 enum Command {

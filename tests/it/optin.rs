@@ -339,7 +339,12 @@ async fn every_operation_over_soap_11_and_12() {
             "<Maximum>10</Maximum>",
         )
         .await;
-        assert_eq!(ans.texts("RegistratieId"), std::slice::from_ref(&id), "{}", ans.body);
+        assert_eq!(
+            ans.texts("RegistratieId"),
+            std::slice::from_ref(&id),
+            "{}",
+            ans.body
+        );
         let ans = call(
             &s.provider,
             v,
