@@ -47,6 +47,8 @@ pub fn record(conn: &mut DbConnection, e: &AuditEntry<'_>) -> DbResult<()> {
 pub struct ByCaller<'a> {
     pub caller: &'a crate::identity::Caller,
     pub object_type: &'a str,
+    /// The provider an intermediary acted for.
+    pub acting_for: Option<String>,
 }
 
 impl ByCaller<'_> {
@@ -63,7 +65,7 @@ impl ByCaller<'_> {
             &AuditEntry {
                 fingerprint: Some(self.caller.fingerprint()),
                 actor: self.caller.party().reference.to_string(),
-                acting_for: None,
+                acting_for: self.acting_for.clone(),
                 action,
                 object_type: self.object_type,
                 object_id: id.map(str::to_owned),
@@ -100,4 +102,27 @@ pub fn for_object(
         .filter(audit_log::object_id.eq(object_id))
         .order(audit_log::id)
         .load(conn)?)
+}
+
+/// A party's change history: changes to the party itself and to any of its
+/// certificates, oldest first (at most the last 1000).
+pub fn for_party(
+    conn: &mut DbConnection,
+    party: &str,
+    fingerprints: &[String],
+) -> DbResult<Vec<AuditRecord>> {
+    let mut rows: Vec<AuditRecord> = audit_log::table
+        .filter(
+            audit_log::object_type
+                .eq("partij")
+                .and(audit_log::object_id.eq(party))
+                .or(audit_log::object_type
+                    .eq("certificaat")
+                    .and(audit_log::object_id.eq_any(fingerprints))),
+        )
+        .order(audit_log::id.desc())
+        .limit(1000)
+        .load(conn)?;
+    rows.reverse();
+    Ok(rows)
 }

@@ -7,6 +7,7 @@
 //! ([`db`]) → outbox/dispatch. See `docs/architecture.md`.
 
 pub mod audit;
+pub mod beheer;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -47,6 +47,8 @@ codes! {
     ScopeMissing = "AUTZ-001", 403, "Niet geautoriseerd: autorisatie ontbreekt";
     /// The certificate's IP allow-list does not contain the caller's address.
     AddressNotAllowed = "AUTZ-002", 403, "Niet geautoriseerd: IP-adres niet toegestaan";
+    /// A software vendor acts for a provider without a valid consent statement.
+    NoConsent = "AUTZ-003", 403, "Niet geautoriseerd: geen geldige toestemmingsverklaring van de zorgaanbieder";
     /// No resource at this address, or not visible to the caller.
     NotFound = "REQ-001", 404, "Niet gevonden";
     /// The request body exceeds the configured limit.
@@ -128,6 +130,16 @@ codes! {
     OptinReason = "OPT-004", 422, "Reden verplicht bij Afgewezen";
     /// Opt-in: the caller is not a provider that can subscribe or handle registrations.
     OptinNotProvider = "OPT-005", 403, "Alleen een zorgaanbieder kan zich aanmelden en registraties afhandelen";
+    /// Gebruikersbeheer: the authorization cannot be held by this party type or certificate kind.
+    ScopeNotAllowed = "BEH-001", 422, "Autorisatie niet toegestaan voor deze partij of dit certificaat";
+    /// Gebruikersbeheer: the CSR is not valid or its key is too weak.
+    CsrRefused = "BEH-002", 422, "CSR ongeldig of sleutel te zwak";
+    /// Gebruikersbeheer: this instance cannot sign certificates (no platform CA).
+    CaUnavailable = "BEH-003", 503, "Certificaat aanvragen niet beschikbaar";
+    /// Gebruikersbeheer: the certificate was revoked already.
+    AlreadyRevoked = "BEH-004", 409, "Certificaat is al ingetrokken";
+    /// Gebruikersbeheer: a consent statement names a party that is not a registered software vendor.
+    UnknownVendor = "BEH-005", 422, "Onbekende softwareleverancier";
     /// The request's state does not allow this action.
     StatusTransition = "STA-001", 409, "Statusovergang niet toegestaan";
     /// The same Referentie was used before with different content.

@@ -1,6 +1,7 @@
 //! The command line: `serve`, `migrate`, and the operator's `pki`, `party` and
 //! `cert` commands. `main.rs` parses [`Cli`] and calls [`run`].
 
+mod beheer;
 mod pki;
 mod registry;
 mod serve;
@@ -53,6 +54,10 @@ pub enum Command {
     /// Registered certificates and their authorizations.
     #[command(subcommand)]
     Cert(registry::CertCommand),
+    /// Gebruikersbeheer as the operator: contact details, consent statements
+    /// of providers for software vendors, a party's change history.
+    #[command(subcommand)]
+    Beheer(beheer::BeheerCommand),
 }
 
 /// Errors a command reports before exiting non-zero.
@@ -76,6 +81,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Pki(cmd) => pki::run(cmd, &config),
         Command::Party(cmd) => registry::run_party(cmd, &config),
         Command::Cert(cmd) => registry::run_cert(cmd, &config),
+        Command::Beheer(cmd) => beheer::run(cmd, &config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

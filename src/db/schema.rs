@@ -184,6 +184,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    party_contacts (party) {
+        party -> Text,
+        contactpersoon_naam -> Nullable<Text>,
+        contactpersoon_email -> Nullable<Text>,
+        contactpersoon_telefoon -> Nullable<Text>,
+        notificatie_emails -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    toestemmingsverklaringen (id) {
+        id -> Text,
+        provider_agb -> Text,
+        vendor -> Text,
+        geldig_tot -> Nullable<Date>,
+        created_at -> Timestamp,
+        created_by -> Text,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(machtiging_events -> machtigingsaanvragen (request_id));
 diesel::joinable!(insurer_inbox -> machtigingsaanvragen (request_id));
 
@@ -196,4 +219,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     terugkoppelingen,
     optin_abonnementen,
     optin_registraties,
+    party_contacts,
+    toestemmingsverklaringen,
 );

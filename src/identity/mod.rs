@@ -27,6 +27,10 @@ pub struct PeerIdentity {
 pub struct Caller {
     pub certificate: Certificate,
     pub addr: IpAddr,
+    /// For a software vendor: the AGB-codes of providers whose valid consent
+    /// statement (toestemmingsverklaring) lets it act for them, read with the
+    /// certificate so a withdrawn statement applies to the next request.
+    pub consented_agbs: Vec<String>,
 }
 
 impl Caller {
@@ -163,18 +167,32 @@ async fn resolve(db: &Db, peer: Option<&PeerIdentity>) -> Result<Caller, AuthErr
     let peer = peer.ok_or(AuthError::NoCertificate)?;
     let fingerprint = peer.fingerprint.clone().ok_or(AuthError::NoCertificate)?;
     let addr = peer.addr.ok_or(AuthError::NoCertificate)?;
-    let cert = db
+    let found = db
         .run(move |c| {
-            store::certificate_by_fingerprint(c, &fingerprint).map_err(|e| match e {
+            let cert = store::certificate_by_fingerprint(c, &fingerprint).map_err(|e| match e {
                 crate::registry::RegistryError::Db(db) => db,
                 other => DbError::Invalid(other.to_string()),
-            })
+            })?;
+            let consented = match &cert {
+                Some(cert)
+                    if cert.party.kind == crate::registry::PartyKind::Softwareleverancier =>
+                {
+                    crate::beheer::store::consented_agbs(
+                        c,
+                        &cert.party.reference.to_string(),
+                        chrono::Utc::now().date_naive(),
+                    )?
+                }
+                _ => Vec::new(),
+            };
+            Ok::<_, DbError>(cert.map(|cert| (cert, consented)))
         })
-        .await?
-        .ok_or(AuthError::Unknown)?;
+        .await?;
+    let (cert, consented_agbs) = found.ok_or(AuthError::Unknown)?;
     check(&cert, addr)?;
     Ok(Caller {
         certificate: cert,
         addr,
+        consented_agbs,
     })
 }

@@ -88,12 +88,13 @@ fn conflict_or(e: DbError) -> Problem {
     }
 }
 
-/// The AGB-codes the caller may act for: a provider its own. (Intermediaries
-/// acting under a consent statement are added by the gebruikersbeheer work.)
+/// The AGB-codes the caller may act for: a provider its own; a software
+/// vendor those of providers with a valid consent statement for it.
 fn provider_agbs(caller: &Caller) -> Vec<String> {
     let party = caller.party();
     match party.kind {
         PartyKind::Zorgaanbieder => vec![party.reference.code.clone()],
+        PartyKind::Softwareleverancier => caller.consented_agbs.clone(),
         _ => Vec::new(),
     }
 }
@@ -119,9 +120,17 @@ fn audit_request(
     outcome: &str,
     detail: serde_json::Value,
 ) -> Result<(), DbError> {
+    // An intermediary's actions name the provider it acted for.
+    let acting_for = match (caller.party().kind, id) {
+        (PartyKind::Softwareleverancier, Some(id)) => {
+            store::get(conn, id)?.map(|r| format!("AGB:{}", r.provider_agb))
+        }
+        _ => None,
+    };
     audit::ByCaller {
         caller,
         object_type: "machtigingsaanvraag",
+        acting_for,
     }
     .record(conn, action, id, outcome, detail)
 }
@@ -158,6 +167,16 @@ fn jvc_check(
     full: bool,
 ) -> Result<(), Problem> {
     let allowed = provider_agbs(caller);
+    if caller.party().kind == PartyKind::Softwareleverancier && !allowed.contains(&a.agb_praktijk) {
+        return Err(Problem::new(
+            Code::NoConsent,
+            format!(
+                "Zorgaanbieder {} heeft geen geldige toestemmingsverklaring voor {}.",
+                a.agb_praktijk,
+                caller.party().reference
+            ),
+        ));
+    }
     if !full {
         // A Concept may be incomplete; only who it is for is checked now.
         if allowed.contains(&a.agb_praktijk) {

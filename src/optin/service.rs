@@ -41,6 +41,7 @@ fn audit(
     audit::ByCaller {
         caller,
         object_type: "optin_registratie",
+        acting_for: None,
     }
     .record(conn, action, id, outcome, detail)
 }

@@ -1,6 +1,7 @@
 //! The REST door under `/api/v1`: JSON (and XML for submitted documents),
 //! errors as `application/problem+json`. Handlers are grouped by area.
 
+mod beheer;
 mod machtigingen;
 pub mod openapi;
 mod optin;
@@ -14,6 +15,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(whoami::configure)
             .configure(machtigingen::configure)
             .configure(optin::configure)
+            .configure(beheer::configure)
             .configure(openapi::configure),
     );
 }

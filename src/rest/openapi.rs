@@ -22,6 +22,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(super::machtigingen::Api::openapi());
     doc.merge(super::optin::Api::openapi());
+    doc.merge(super::beheer::Api::openapi());
     doc
 }
 

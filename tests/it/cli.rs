@@ -296,3 +296,94 @@ async fn zero_config_serve_prints_a_working_curl_line() {
         .unwrap();
     assert!(status.success(), "serve exited with {status}");
 }
+
+#[tokio::test]
+async fn operator_manages_contacts_consents_and_reads_history() {
+    let db = TestDb::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ok = |args: &[&str]| {
+        let o = run(d, &db.url, args);
+        assert!(o.status.success(), "{args:?}: {}{}", stdout(&o), stderr(&o));
+        stdout(&o)
+    };
+    ok(&["party", "add", "--agb", "03123456", "--name", "Praktijk"]);
+    ok(&["party", "add", "--vendor", "pms-x", "--name", "PMS BV"]);
+    let c = ok(&[
+        "beheer",
+        "contact",
+        "--party",
+        "AGB:03123456",
+        "--naam",
+        "M. de Vries",
+        "--notificatie",
+        "ict@praktijk.example",
+    ]);
+    assert!(c.contains("ict@praktijk.example"), "{c}");
+    let added = ok(&[
+        "beheer",
+        "consent",
+        "add",
+        "--provider",
+        "AGB:03123456",
+        "--vendor",
+        "PLATFORM:pms-x",
+        "--tot",
+        "2099-12-31",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&added).unwrap();
+    let id = v["id"].as_str().unwrap();
+    assert!(ok(&["beheer", "consent", "list", "--provider", "AGB:03123456"]).contains(id));
+    // A vendor cannot be the provider side, nor a provider the vendor side.
+    assert!(
+        !run(
+            d,
+            &db.url,
+            &[
+                "beheer",
+                "consent",
+                "add",
+                "--provider",
+                "PLATFORM:pms-x",
+                "--vendor",
+                "AGB:03123456"
+            ]
+        )
+        .status
+        .success()
+    );
+    ok(&[
+        "beheer",
+        "consent",
+        "revoke",
+        "--provider",
+        "AGB:03123456",
+        "--id",
+        id,
+    ]);
+    assert!(
+        !run(
+            d,
+            &db.url,
+            &[
+                "beheer",
+                "consent",
+                "revoke",
+                "--provider",
+                "AGB:03123456",
+                "--id",
+                id
+            ]
+        )
+        .status
+        .success()
+    );
+    let history = ok(&["beheer", "history", "--party", "AGB:03123456"]);
+    for action in [
+        "partij.contact",
+        "toestemmingsverklaring.registreren",
+        "toestemmingsverklaring.intrekken",
+    ] {
+        assert!(history.contains(action), "{action}: {history}");
+    }
+}

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod beheer;
 mod cli;
 mod examples;
 mod fixtures;

@@ -1,0 +1,2 @@
+DROP TABLE toestemmingsverklaringen;
+DROP TABLE party_contacts;

@@ -1,0 +1,371 @@
+//! Gebruikersbeheer: the contact person of a party (a persoonlijk certificate
+//! with `gebruikersbeheer`) manages its own party's certificates, contact
+//! details and — for a provider — consent statements for software vendors.
+//! Every change goes through `registry::admin` or this module's store in one
+//! audited transaction; the party of the caller is the only party it can touch
+//! (any other is "not found").
+
+pub mod store;
+
+use chrono::NaiveDate;
+use serde_json::json;
+
+use crate::audit::{self, AuditEntry, AuditRecord};
+use crate::db::{Db, DbConnection, DbError, write_tx};
+use crate::identity::Caller;
+use crate::pki::{Ca, PkiError, Validity};
+use crate::problem::{Code, Problem};
+use crate::registry::admin::{self, Actor, AdminError, IssueRequest, KeySource};
+use crate::registry::{self, CertKind, Certificate, PartyKind, PartyRef, RegistryError, Scopes};
+
+fn not_found() -> Problem {
+    Problem::new(Code::NotFound, "Certificaat niet gevonden.")
+}
+
+impl From<AdminError> for Problem {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Registry(RegistryError::ScopeNotAllowed { .. }) => {
+                Problem::new(Code::ScopeNotAllowed, e.to_string())
+            }
+            AdminError::Registry(RegistryError::UnknownCertificate(_)) => not_found(),
+            AdminError::Registry(r) => r.into(),
+            AdminError::Pki(PkiError::WeakKey(m) | PkiError::Invalid(m)) => {
+                Problem::new(Code::CsrRefused, m)
+            }
+            AdminError::Pki(p) => {
+                tracing::error!(error = %p, "certificate issuing failed");
+                Problem::new(Code::Internal, "Interne fout bij het ondertekenen.")
+            }
+        }
+    }
+}
+
+fn actor(caller: &Caller) -> Actor {
+    Actor {
+        fingerprint: Some(caller.fingerprint().to_owned()),
+        name: caller.party().reference.to_string(),
+    }
+}
+
+/// The caller's party, once `gebruikersbeheer` is checked.
+fn own_party(caller: &Caller) -> Result<PartyRef, Problem> {
+    caller.require(registry::Scope::Gebruikersbeheer)?;
+    Ok(caller.party().reference.clone())
+}
+
+/// A certificate of the caller's own party; another party's is "not found".
+fn own_certificate(
+    conn: &mut DbConnection,
+    party: &PartyRef,
+    fingerprint: &str,
+) -> Result<Certificate, Problem> {
+    match registry::store::certificate_by_fingerprint(conn, fingerprint)? {
+        Some(c) if &c.party.reference == party => Ok(c),
+        _ => Err(not_found()),
+    }
+}
+
+fn audit_party(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<(), DbError> {
+    audit::record(
+        conn,
+        &AuditEntry {
+            fingerprint: Some(caller.fingerprint()),
+            actor: caller.party().reference.to_string(),
+            acting_for: None,
+            action,
+            object_type: "partij",
+            object_id: Some(caller.party().reference.to_string()),
+            outcome: "ok",
+            detail,
+        },
+    )
+}
+
+pub async fn certificates(db: &Db, caller: Caller) -> Result<Vec<Certificate>, Problem> {
+    let party = own_party(&caller)?;
+    db.run(move |conn| Ok(registry::store::list_certificates(conn, Some(&party))?))
+        .await
+}
+
+/// Grants and withdraws authorizations (indienen implies raadplegen;
+/// withdrawing raadplegen withdraws indienen), within the party-kind limits.
+pub async fn change_scopes(
+    db: &Db,
+    caller: Caller,
+    fingerprint: String,
+    grant: Scopes,
+    withdraw: Scopes,
+) -> Result<Certificate, Problem> {
+    let party = own_party(&caller)?;
+    db.run(move |conn| {
+        let cert = own_certificate(conn, &party, &fingerprint)?;
+        let mut after = cert.scopes;
+        for s in grant.iter() {
+            after.grant(s);
+        }
+        for s in withdraw.iter() {
+            after.withdraw(s);
+        }
+        registry::check_scopes(cert.party.kind, cert.kind, after)
+            .map_err(|e| Problem::new(Code::ScopeNotAllowed, e.to_string()))?;
+        Ok(admin::change_scopes(
+            conn,
+            &fingerprint,
+            grant,
+            withdraw,
+            &actor(&caller),
+        )?)
+    })
+    .await
+}
+
+pub async fn set_allowlist(
+    db: &Db,
+    caller: Caller,
+    fingerprint: String,
+    list: Vec<String>,
+) -> Result<Certificate, Problem> {
+    let party = own_party(&caller)?;
+    let nets = registry::parse_allowlist(&list)?;
+    db.run(move |conn| {
+        let cert = own_certificate(conn, &party, &fingerprint)?;
+        if cert.kind != CertKind::Systeem {
+            return Err(Problem::new(
+                Code::BadRequest,
+                "Een IP-allowlist hoort bij een systeemcertificaat.",
+            ));
+        }
+        Ok(admin::set_allowlist(
+            conn,
+            &fingerprint,
+            &nets,
+            &actor(&caller),
+        )?)
+    })
+    .await
+}
+
+/// Revokes a certificate of the party: refused on the very next request. When
+/// this instance holds the platform CA, the CRL is republished too.
+pub async fn revoke(
+    db: &Db,
+    caller: Caller,
+    fingerprint: String,
+    ca: Option<(Ca, std::path::PathBuf)>,
+) -> Result<Certificate, Problem> {
+    let party = own_party(&caller)?;
+    db.run(move |conn| {
+        let cert = own_certificate(conn, &party, &fingerprint)?;
+        if cert.status == registry::CertStatus::Ingetrokken {
+            return Err(Problem::new(
+                Code::AlreadyRevoked,
+                "Het certificaat is al ingetrokken.",
+            ));
+        }
+        let on_crl = admin::revoke(
+            conn,
+            ca.as_ref().map(|(ca, _)| ca),
+            &cert,
+            "ingetrokken door contactpersoon",
+            &actor(&caller),
+        )?;
+        if let (true, Some((ca, path))) = (on_crl, &ca) {
+            // The registry already refuses it; a stale CRL only delays the TLS
+            // layer, so a failed write is logged, not fatal.
+            if let Err(e) = admin::publish_crl(conn, ca, path, 30) {
+                tracing::warn!(error = %e, "CRL not republished after revocation");
+            }
+        }
+        registry::store::certificate_by_fingerprint(conn, &fingerprint)?.ok_or_else(not_found)
+    })
+    .await
+}
+
+/// A new systeem certificate from the contact person's CSR, signed by the
+/// platform CA with a subject the platform builds, registered with the chosen
+/// authorizations.
+pub async fn request_certificate(
+    db: &Db,
+    caller: Caller,
+    ca: Ca,
+    csr: Vec<u8>,
+    scopes: Scopes,
+    allowlist: Vec<String>,
+    validity_days: u32,
+) -> Result<(Certificate, String), Problem> {
+    let party = own_party(&caller)?;
+    let nets = registry::parse_allowlist(&allowlist)?;
+    db.run(move |conn| {
+        let issued = admin::issue(
+            conn,
+            &ca,
+            IssueRequest {
+                party,
+                kind: CertKind::Systeem,
+                scopes,
+                ip_allowlist: nets,
+                key: KeySource::Csr(csr),
+                common_name: None,
+                validity: Validity::days_from_now(validity_days),
+            },
+            &actor(&caller),
+        )?;
+        let pem = issued
+            .cert
+            .to_pem()
+            .map(|p| String::from_utf8_lossy(&p).into_owned())
+            .map_err(|e| Problem::new(Code::Internal, format!("PEM: {e}")))?;
+        Ok((issued.registered, pem))
+    })
+    .await
+}
+
+pub async fn contact(db: &Db, caller: Caller) -> Result<store::Contact, Problem> {
+    let party = own_party(&caller)?;
+    db.run(move |conn| Ok(store::contact(conn, &party.to_string())?))
+        .await
+}
+
+pub async fn set_contact(
+    db: &Db,
+    caller: Caller,
+    c: store::Contact,
+) -> Result<store::Contact, Problem> {
+    let party = own_party(&caller)?;
+    for e in c.contactpersoon_email.iter().chain(&c.notificatie_emails) {
+        if !plausible_email(e) {
+            return Err(Problem::new(
+                Code::BadRequest,
+                format!("'{e}' is geen e-mailadres."),
+            ));
+        }
+    }
+    db.run(move |conn| {
+        write_tx::<_, DbError, _>(conn, |tx| {
+            let key = party.to_string();
+            let before = store::contact(tx, &key)?;
+            store::set_contact(tx, &key, &c)?;
+            audit_party(
+                tx,
+                &caller,
+                "partij.contact",
+                json!({"voor": before, "na": c}),
+            )?;
+            Ok(c)
+        })
+        .map_err(Problem::from)
+    })
+    .await
+}
+
+fn plausible_email(e: &str) -> bool {
+    let e = e.trim();
+    matches!(e.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+        && e.len() <= 254
+        && !e.chars().any(char::is_whitespace)
+}
+
+/// The provider's consent for `vendor` (a softwareleverancier) to act for it.
+pub async fn add_consent(
+    db: &Db,
+    caller: Caller,
+    vendor: String,
+    geldig_tot: Option<NaiveDate>,
+) -> Result<store::Verklaring, Problem> {
+    let party = own_party(&caller)?;
+    if caller.party().kind != PartyKind::Zorgaanbieder {
+        return Err(Problem::new(
+            Code::BadRequest,
+            "Alleen een zorgaanbieder geeft een toestemmingsverklaring.",
+        ));
+    }
+    let vendor_ref: PartyRef = vendor
+        .parse()
+        .map_err(|e: RegistryError| Problem::new(Code::BadRequest, e.to_string()))?;
+    let id = new_id()?;
+    db.run(move |conn| {
+        match registry::store::find_party(conn, &vendor_ref) {
+            Ok(p) if p.kind == PartyKind::Softwareleverancier => {}
+            Ok(_) | Err(RegistryError::UnknownParty(_)) => {
+                return Err(Problem::new(
+                    Code::UnknownVendor,
+                    format!("{vendor_ref} is geen geregistreerde softwareleverancier."),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        write_tx::<_, DbError, _>(conn, |tx| {
+            let v = store::add_consent(
+                tx,
+                &id,
+                &party.code,
+                &vendor_ref.to_string(),
+                geldig_tot,
+                &party.to_string(),
+            )?;
+            audit_party(
+                tx,
+                &caller,
+                "toestemmingsverklaring.registreren",
+                json!({"id": id, "leverancier": vendor_ref.to_string(), "geldigTot": geldig_tot}),
+            )?;
+            Ok(v)
+        })
+        .map_err(Problem::from)
+    })
+    .await
+}
+
+pub async fn consents(db: &Db, caller: Caller) -> Result<Vec<store::Verklaring>, Problem> {
+    let party = own_party(&caller)?;
+    db.run(move |conn| Ok(store::consents_of_provider(conn, &party.code)?))
+        .await
+}
+
+pub async fn revoke_consent(db: &Db, caller: Caller, id: String) -> Result<(), Problem> {
+    let party = own_party(&caller)?;
+    db.run(move |conn| {
+        write_tx::<_, DbError, _>(conn, |tx| {
+            if !store::revoke_consent(tx, &party.code, &id)? {
+                return Ok(false);
+            }
+            audit_party(
+                tx,
+                &caller,
+                "toestemmingsverklaring.intrekken",
+                json!({"id": id}),
+            )?;
+            Ok(true)
+        })
+        .map_err(Problem::from)?
+        .then_some(())
+        .ok_or_else(|| Problem::new(Code::NotFound, "Toestemmingsverklaring niet gevonden."))
+    })
+    .await
+}
+
+/// The party's change history: its own changes and those to its certificates.
+pub async fn history(db: &Db, caller: Caller) -> Result<Vec<AuditRecord>, Problem> {
+    let party = own_party(&caller)?;
+    db.run(move |conn| {
+        let fingerprints: Vec<String> = registry::store::list_certificates(conn, Some(&party))?
+            .into_iter()
+            .map(|c| c.fingerprint)
+            .collect();
+        Ok(audit::for_party(conn, &party.to_string(), &fingerprints)?)
+    })
+    .await
+}
+
+fn new_id() -> Result<String, Problem> {
+    let mut bytes = [0u8; 16];
+    openssl::rand::rand_bytes(&mut bytes)
+        .map_err(|_| Problem::new(Code::Internal, "Interne fout."))?;
+    Ok(format!("TV{}", hex::encode(bytes)))
+}

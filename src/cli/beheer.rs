@@ -1,0 +1,204 @@
+//! `machtigingen beheer …`: the operator's side of gebruikersbeheer — contact
+//! details, consent statements and a party's change history — next to the
+//! `cert` commands for certificates. Audited as the operator.
+
+use chrono::NaiveDate;
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{CliResult, open_db};
+use crate::audit::{self, AuditEntry};
+use crate::beheer::store::{self, Contact};
+use crate::config::Config;
+use crate::db::{DbConnection, DbError, write_tx};
+use crate::registry::{PartyKind, PartyRef, store as registry};
+
+#[derive(Debug, Subcommand)]
+pub enum BeheerCommand {
+    /// Show or change a party's contact person and notification addresses.
+    Contact {
+        #[arg(long)]
+        party: PartyRef,
+        #[arg(long)]
+        naam: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        telefoon: Option<String>,
+        /// Notification address (repeatable); replaces the list when given.
+        #[arg(long = "notificatie")]
+        notificatie: Vec<String>,
+    },
+    /// Consent statements (toestemmingsverklaringen) of providers for vendors.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// A party's change history (who, what, before/after) as JSON lines.
+    History {
+        #[arg(long)]
+        party: PartyRef,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Let a softwareleverancier act for a provider.
+    Add {
+        /// The provider, e.g. AGB:03123456.
+        #[arg(long)]
+        provider: PartyRef,
+        /// The vendor, e.g. PLATFORM:pms-leverancier.
+        #[arg(long)]
+        vendor: PartyRef,
+        /// Last valid day (YYYY-MM-DD); open-ended when absent.
+        #[arg(long)]
+        tot: Option<NaiveDate>,
+    },
+    List {
+        #[arg(long)]
+        provider: PartyRef,
+    },
+    Revoke {
+        #[arg(long)]
+        provider: PartyRef,
+        #[arg(long)]
+        id: String,
+    },
+}
+
+fn audit_op(
+    conn: &mut DbConnection,
+    action: &str,
+    party: &PartyRef,
+    detail: serde_json::Value,
+) -> Result<(), DbError> {
+    audit::record(
+        conn,
+        &AuditEntry {
+            fingerprint: None,
+            actor: audit::OPERATOR.into(),
+            acting_for: None,
+            action,
+            object_type: "partij",
+            object_id: Some(party.to_string()),
+            outcome: "ok",
+            detail,
+        },
+    )
+}
+
+fn provider_of(conn: &mut DbConnection, r: &PartyRef) -> Result<(), Box<dyn std::error::Error>> {
+    let p = registry::find_party(conn, r)?;
+    if p.kind != PartyKind::Zorgaanbieder {
+        return Err(format!("{r} is not a zorgaanbieder").into());
+    }
+    Ok(())
+}
+
+pub fn run(cmd: BeheerCommand, config: &Config) -> CliResult {
+    let db = open_db(config)?;
+    let mut conn = db.conn()?;
+    match cmd {
+        BeheerCommand::Contact {
+            party,
+            naam,
+            email,
+            telefoon,
+            notificatie,
+        } => {
+            registry::find_party(&mut conn, &party)?;
+            let key = party.to_string();
+            let before = store::contact(&mut conn, &key)?;
+            if naam.is_none() && email.is_none() && telefoon.is_none() && notificatie.is_empty() {
+                println!("{}", serde_json::to_string_pretty(&before)?);
+                return Ok(());
+            }
+            let after = Contact {
+                contactpersoon_naam: naam.or(before.contactpersoon_naam.clone()),
+                contactpersoon_email: email.or(before.contactpersoon_email.clone()),
+                contactpersoon_telefoon: telefoon.or(before.contactpersoon_telefoon.clone()),
+                notificatie_emails: if notificatie.is_empty() {
+                    before.notificatie_emails.clone()
+                } else {
+                    notificatie
+                },
+            };
+            write_tx::<_, DbError, _>(&mut conn, |c| {
+                store::set_contact(c, &key, &after)?;
+                audit_op(
+                    c,
+                    "partij.contact",
+                    &party,
+                    json!({"voor": before, "na": after}),
+                )
+            })?;
+            println!("{}", serde_json::to_string_pretty(&after)?);
+        }
+        BeheerCommand::Consent(ConsentCommand::Add {
+            provider,
+            vendor,
+            tot,
+        }) => {
+            provider_of(&mut conn, &provider)?;
+            if registry::find_party(&mut conn, &vendor)?.kind != PartyKind::Softwareleverancier {
+                return Err(format!("{vendor} is not a softwareleverancier").into());
+            }
+            let mut bytes = [0u8; 16];
+            openssl::rand::rand_bytes(&mut bytes)?;
+            let id = format!("TV{}", hex::encode(bytes));
+            let v = write_tx::<_, DbError, _>(&mut conn, |c| {
+                let v = store::add_consent(
+                    c,
+                    &id,
+                    &provider.code,
+                    &vendor.to_string(),
+                    tot,
+                    audit::OPERATOR,
+                )?;
+                audit_op(
+                    c,
+                    "toestemmingsverklaring.registreren",
+                    &provider,
+                    json!({"id": id, "leverancier": vendor.to_string(), "geldigTot": tot}),
+                )?;
+                Ok(v)
+            })?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        BeheerCommand::Consent(ConsentCommand::List { provider }) => {
+            provider_of(&mut conn, &provider)?;
+            for v in store::consents_of_provider(&mut conn, &provider.code)? {
+                println!("{}", serde_json::to_string(&v)?);
+            }
+        }
+        BeheerCommand::Consent(ConsentCommand::Revoke { provider, id }) => {
+            provider_of(&mut conn, &provider)?;
+            let done = write_tx::<_, DbError, _>(&mut conn, |c| {
+                let done = store::revoke_consent(c, &provider.code, &id)?;
+                if done {
+                    audit_op(
+                        c,
+                        "toestemmingsverklaring.intrekken",
+                        &provider,
+                        json!({"id": id}),
+                    )?;
+                }
+                Ok(done)
+            })?;
+            if !done {
+                return Err(format!("no active consent statement {id} of {provider}").into());
+            }
+            println!("revoked {id}");
+        }
+        BeheerCommand::History { party } => {
+            registry::find_party(&mut conn, &party)?;
+            let fingerprints: Vec<String> = registry::list_certificates(&mut conn, Some(&party))?
+                .into_iter()
+                .map(|c| c.fingerprint)
+                .collect();
+            for row in audit::for_party(&mut conn, &party.to_string(), &fingerprints)? {
+                println!("{}", serde_json::to_string(&row)?);
+            }
+        }
+    }
+    Ok(())
+}
