@@ -2,6 +2,7 @@
 //! `cert` commands. `main.rs` parses [`Cli`] and calls [`run`].
 
 mod pki;
+mod receiver;
 mod registry;
 mod serve;
 
@@ -53,6 +54,9 @@ pub enum Command {
     /// Registered certificates and their authorizations.
     #[command(subcommand)]
     Cert(registry::CertCommand),
+    /// Reference callback receiver: requires the platform's client certificate,
+    /// verifies signatures, deduplicates, appends JSON lines (docs/callbacks.md).
+    Receiver(receiver::ReceiverArgs),
 }
 
 /// Errors a command reports before exiting non-zero.
@@ -76,6 +80,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Pki(cmd) => pki::run(cmd, &config),
         Command::Party(cmd) => registry::run_party(cmd, &config),
         Command::Cert(cmd) => registry::run_cert(cmd, &config),
+        Command::Receiver(args) => receiver::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

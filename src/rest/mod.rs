@@ -3,6 +3,7 @@
 
 mod machtigingen;
 pub mod openapi;
+mod terugkoppeling;
 mod whoami;
 
 use actix_web::web;
@@ -12,6 +13,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .configure(whoami::configure)
             .configure(machtigingen::configure)
+            .configure(terugkoppeling::configure)
             .configure(openapi::configure),
     );
 }

@@ -21,6 +21,7 @@ struct ApiDoc;
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(super::machtigingen::Api::openapi());
+    doc.merge(super::terugkoppeling::Api::openapi());
     doc
 }
 

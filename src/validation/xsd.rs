@@ -35,24 +35,32 @@ pub const FILES: &[(&str, &str)] = &[
         "machtigingen-v1.xsd",
         include_str!("../../schemas/machtigingen-v1.xsd"),
     ),
+    (
+        "terugkoppeling-v1.xsd",
+        include_str!("../../schemas/terugkoppeling-v1.xsd"),
+    ),
 ];
 
 /// The top-level schemas messages are validated against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SchemaSet {
     Machtigingen,
+    /// The callback message providers receive (terugkoppelingen).
+    Terugkoppeling,
 }
 
 impl SchemaSet {
     fn file(self) -> &'static str {
         match self {
             Self::Machtigingen => "machtigingen-v1.xsd",
+            Self::Terugkoppeling => "terugkoppeling-v1.xsd",
         }
     }
 
     pub fn namespace(self) -> &'static str {
         match self {
             Self::Machtigingen => "urn:machtigingen:machtigingen:v1",
+            Self::Terugkoppeling => "urn:machtigingen:terugkoppeling:v1",
         }
     }
 }

@@ -13,3 +13,6 @@ mod registry;
 mod rest_machtigingen;
 mod schema_parity;
 mod support;
+mod terugkoppeling;
+mod terugkoppeling_dispatch;
+mod terugkoppeling_support;
