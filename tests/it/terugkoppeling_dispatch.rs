@@ -264,3 +264,34 @@ async fn two_instances_on_postgres_never_deliver_twice() {
     drop(b);
     drop(a);
 }
+
+#[tokio::test]
+async fn an_endpoint_that_only_fails_is_disabled_with_a_reason() {
+    let app = TestApp::builder()
+        .config(&config_with(
+            r#"["0s", "100ms", "100ms", "100ms", "100ms", "100ms", "100ms"]"#,
+            "disable_after = \"300ms\"",
+        ))
+        .spawn()
+        .await;
+    let client = provider(&app);
+    let r = receiver();
+    register(&client, &r, "json").await;
+    r.respond_with(Some(500), None);
+    let id = enqueue(&app, "MA-f", "F-1");
+    let disabled = eventually(10, || async {
+        let (_, v) = client.get_json("/api/v1/terugkoppeling/abonnement").await;
+        v["status"] == "uitgeschakeld"
+    })
+    .await;
+    assert!(disabled);
+    let (_, v) = client.get_json("/api/v1/terugkoppeling/abonnement").await;
+    let reason = v["uitgeschakeldReden"].as_str().unwrap();
+    assert!(
+        reason.contains("Alleen mislukte") && reason.contains("HTTP 500"),
+        "{v}"
+    );
+    // Not a dead letter: it waits for the endpoint to come back.
+    let d = detail(&client, &id).await;
+    assert_eq!(d["afleveringen"][0]["status"], "wachtend", "{d}");
+}
