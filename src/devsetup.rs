@@ -68,7 +68,31 @@ pub fn init_pki(
     pki::write_file(&config.tls.key, &key.private_key_to_pem_pkcs8()?, true)?;
     let crl = ca.crl(&[], 30)?;
     pki::write_file(&crl_path(config), &crl.to_pem()?, false)?;
+    issue_platform_client(config, &ca)?;
     Ok(ca)
+}
+
+/// The platform's own client certificate, presented on every callback
+/// (`terugkoppeling.client_cert`/`client_key`).
+pub fn issue_platform_client(config: &Config, ca: &Ca) -> Result<(), SetupError> {
+    let key = pki::generate_key(config.pki.key_type)?;
+    let subject = pki::ClientSubject {
+        common_name: "machtigingen platform terugkoppeling (ONTWIKKELING)".into(),
+        organization: DEV_ORG.into(),
+        organizational_unit: "PLATFORM:machtigingen".into(),
+    };
+    let cert = ca.issue_client(
+        &subject,
+        &key,
+        Validity::days_from_now(config.pki.cert_validity_days),
+    )?;
+    pki::write_file(&config.terugkoppeling.client_cert, &cert.to_pem()?, false)?;
+    pki::write_file(
+        &config.terugkoppeling.client_key,
+        &key.private_key_to_pem_pkcs8()?,
+        true,
+    )?;
+    Ok(())
 }
 
 /// One demo party with its system certificate.

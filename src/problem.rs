@@ -144,6 +144,16 @@ codes! {
     StatusTransition = "STA-001", 409, "Statusovergang niet toegestaan";
     /// The same Referentie was used before with different content.
     ReferenceConflict = "DUP-001", 409, "Referentie al gebruikt met andere inhoud";
+    /// The callback URL is not an https:// URL without credentials or fragment.
+    CallbackUrl = "TKP-001", 400, "Callback-URL ongeldig";
+    /// The callback host resolves to an internal address (SSRF protection) or not at all.
+    CallbackAddress = "TKP-002", 422, "Callback-adres niet toegestaan";
+    /// The CA bundle for the provider's server holds no PEM certificate.
+    CallbackCaBundle = "TKP-003", 400, "CA-bundel ongeldig";
+    /// Unknown callback format or event type.
+    CallbackEventType = "TKP-004", 400, "Formaat of gebeurtenis onbekend";
+    /// The party has no (active) callback registration for this action.
+    SubscriptionMissing = "TKP-005", 409, "Geen terugkoppelingsabonnement";
     /// An unexpected error; details are in the server log under the request id.
     Internal = "SYS-001", 500, "Interne fout";
     /// The database cannot be reached in time; retry later.

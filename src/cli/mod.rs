@@ -3,6 +3,7 @@
 
 mod beheer;
 mod pki;
+mod receiver;
 mod registry;
 mod serve;
 
@@ -58,6 +59,9 @@ pub enum Command {
     /// of providers for software vendors, a party's change history.
     #[command(subcommand)]
     Beheer(beheer::BeheerCommand),
+    /// Reference callback receiver: requires the platform's client certificate,
+    /// verifies signatures, deduplicates, appends JSON lines (docs/callbacks.md).
+    Receiver(receiver::ReceiverArgs),
 }
 
 /// Errors a command reports before exiting non-zero.
@@ -82,6 +86,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Party(cmd) => registry::run_party(cmd, &config),
         Command::Cert(cmd) => registry::run_cert(cmd, &config),
         Command::Beheer(cmd) => beheer::run(cmd, &config),
+        Command::Receiver(args) => receiver::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

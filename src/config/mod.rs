@@ -11,6 +11,9 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
+pub mod terugkoppeling;
+pub use terugkoppeling::TerugkoppelingConfig;
+
 /// The defaults, compiled into the binary so `serve` works without any file.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
 
@@ -35,6 +38,7 @@ pub struct Config {
     pub pki: PkiConfig,
     pub dev: DevConfig,
     pub log: LogConfig,
+    pub terugkoppeling: TerugkoppelingConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -187,6 +191,7 @@ impl Config {
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return invalid("log.level", &e.to_string());
         }
+        self.terugkoppeling.validate()?;
         Ok(())
     }
 
@@ -258,6 +263,11 @@ mod tests {
         assert!(err.to_string().contains("database.pool_size"), "{err}");
         let err = Config::from_toml_str("[log]\nformat = \"xml\"").unwrap_err();
         assert!(err.to_string().contains("log.format"), "{err}");
+        let err = Config::from_toml_str("[terugkoppeling]\nretry_schedule = [\"5x\"]").unwrap_err();
+        assert!(
+            err.to_string().contains("terugkoppeling.retry_schedule"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -222,3 +222,83 @@ diesel::allow_tables_to_appear_in_same_query!(
     party_contacts,
     toestemmingsverklaringen,
 );
+
+diesel::table! {
+    terugkoppeling_endpoints (id) {
+        id -> BigInt,
+        party -> Text,
+        url -> Text,
+        format -> Text,
+        ca_bundle -> Nullable<Text>,
+        event_types -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamp>,
+        status -> Text,
+        disabled_reason -> Nullable<Text>,
+        failing_since -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    terugkoppeling_deliveries (id) {
+        id -> BigInt,
+        terugkoppeling_id -> BigInt,
+        endpoint_id -> BigInt,
+        subject_id -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    terugkoppeling_attempts (id) {
+        id -> BigInt,
+        delivery_id -> BigInt,
+        at -> Timestamp,
+        http_status -> Nullable<Integer>,
+        latency_ms -> BigInt,
+        error -> Nullable<Text>,
+        instance -> Text,
+    }
+}
+
+diesel::table! {
+    terugkoppeling_fanout (terugkoppeling_id) {
+        terugkoppeling_id -> BigInt,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    terugkoppeling_acks (terugkoppeling_id) {
+        terugkoppeling_id -> BigInt,
+        party -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    terugkoppeling_state (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    terugkoppelingen,
+    terugkoppeling_endpoints,
+    terugkoppeling_deliveries,
+    terugkoppeling_attempts,
+    terugkoppeling_fanout,
+    terugkoppeling_acks,
+);

@@ -134,6 +134,11 @@ pub fn start(config: Arc<Config>, db: Db, listeners: Listeners) -> Result<Runnin
         config.crl_reload_interval(),
     );
 
+    let mut background = vec![reloader];
+    if config.terugkoppeling.dispatcher {
+        background.extend(crate::dispatch::spawn(db.clone(), &config.terugkoppeling));
+    }
+
     let api_addr = listeners.api.local_addr()?;
     let ops_addr = listeners.ops.local_addr()?;
     let state = web::Data::new(AppState {
@@ -181,6 +186,6 @@ pub fn start(config: Arc<Config>, db: Db, listeners: Listeners) -> Result<Runnin
         ops_addr,
         api,
         ops,
-        background: vec![reloader],
+        background,
     })
 }

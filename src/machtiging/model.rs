@@ -266,6 +266,7 @@ pub struct AanvullendeInformatie {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ToegekendePrestatie {
     pub code: String,
     pub aantal: u32,
@@ -280,6 +281,7 @@ pub fn euro(cents: i64) -> String {
 
 /// The insurer's decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Beslissing {
     pub uitkomst: Outcome,
     pub machtigingsnummer: Option<String>,
@@ -295,6 +297,7 @@ pub struct Beslissing {
 
 /// A question of the insurer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Vraag {
     pub vraag_id: String,
     pub tekst: String,

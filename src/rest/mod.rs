@@ -5,6 +5,7 @@ mod beheer;
 mod machtigingen;
 pub mod openapi;
 mod optin;
+mod terugkoppeling;
 mod whoami;
 
 use actix_web::web;
@@ -16,6 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(machtigingen::configure)
             .configure(optin::configure)
             .configure(beheer::configure)
+            .configure(terugkoppeling::configure)
             .configure(openapi::configure),
     );
 }

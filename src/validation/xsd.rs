@@ -36,6 +36,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../schemas/machtigingen-v1.xsd"),
     ),
     ("optin-v1.xsd", include_str!("../../schemas/optin-v1.xsd")),
+    (
+        "terugkoppeling-v1.xsd",
+        include_str!("../../schemas/terugkoppeling-v1.xsd"),
+    ),
 ];
 
 /// The top-level schemas messages are validated against.
@@ -43,6 +47,8 @@ pub const FILES: &[(&str, &str)] = &[
 pub enum SchemaSet {
     Machtigingen,
     Optin,
+    /// The callback message providers receive (terugkoppelingen).
+    Terugkoppeling,
 }
 
 impl SchemaSet {
@@ -50,6 +56,7 @@ impl SchemaSet {
         match self {
             Self::Machtigingen => "machtigingen-v1.xsd",
             Self::Optin => "optin-v1.xsd",
+            Self::Terugkoppeling => "terugkoppeling-v1.xsd",
         }
     }
 
@@ -57,6 +64,7 @@ impl SchemaSet {
         match self {
             Self::Machtigingen => "urn:machtigingen:machtigingen:v1",
             Self::Optin => "urn:machtigingen:optin:v1",
+            Self::Terugkoppeling => "urn:machtigingen:terugkoppeling:v1",
         }
     }
 }

@@ -17,3 +17,6 @@ mod rest_machtigingen;
 mod schema_parity;
 mod soap_machtigingen;
 mod support;
+mod terugkoppeling;
+mod terugkoppeling_dispatch;
+mod terugkoppeling_support;

@@ -79,11 +79,12 @@ pub struct TestApp {
     pub crl_path: PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
-    _testdb: TestDb,
+    _testdb: Option<TestDb>,
 }
 
 pub struct TestAppBuilder {
     overrides: String,
+    database_url: Option<String>,
 }
 
 impl TestAppBuilder {
@@ -91,6 +92,13 @@ impl TestAppBuilder {
     pub fn config(mut self, toml: &str) -> Self {
         self.overrides.push('\n');
         self.overrides.push_str(toml);
+        self
+    }
+
+    /// Use another app's database (a second instance, or a restart); the
+    /// first app owns it and must outlive this one.
+    pub fn database_of(mut self, other: &TestApp) -> Self {
+        self.database_url = Some(other.config.database.url.clone());
         self
     }
 
@@ -102,7 +110,14 @@ impl TestAppBuilder {
             .unwrap();
         let crl_path = dir.path().join("ca.crl");
         std::fs::write(&crl_path, pki.ca.crl(&[], 30).unwrap().to_pem().unwrap()).unwrap();
-        let testdb = TestDb::create().await;
+        let (testdb, db_url) = match self.database_url.clone() {
+            Some(url) => (None, url),
+            None => {
+                let t = TestDb::create().await;
+                let url = t.url.clone();
+                (Some(t), url)
+            }
+        };
         let toml = format!(
             r#"
 [server]
@@ -125,7 +140,7 @@ dir = "{pkidir}"
 [dev]
 bootstrap = false
 "#,
-            db = testdb.url,
+            db = db_url,
             cert = pki.server_cert.display(),
             key = pki.server_key.display(),
             ca = pki.ca_pem.display(),
@@ -172,12 +187,7 @@ bootstrap = false
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.shutdown();
     }
 }
 
@@ -185,6 +195,18 @@ impl TestApp {
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder {
             overrides: String::new(),
+            database_url: None,
+        }
+    }
+
+    /// Stops the server (background tasks are cut off mid-work, like a
+    /// crash of the dispatcher); the database stays for another instance.
+    pub fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 

@@ -1,0 +1,403 @@
+//! The delivery queue in the database: fan-out of outbox rows into one
+//! delivery per matching endpoint, leasing due deliveries (PostgreSQL: `FOR
+//! UPDATE SKIP LOCKED`, so several instances share the work; SQLite: one
+//! dispatcher, `BEGIN IMMEDIATE`), and recording each attempt's outcome.
+//!
+//! FIFO per subject: a delivery is due only when no earlier terugkoppeling
+//! (lower outbox id) with the same subject for the same endpoint is still
+//! waiting. A dead letter no longer waits, so it unblocks the queue behind it
+//! (see docs/callbacks.md).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+
+use super::endpoints::{self, Endpoint, VERWIJDERD};
+use super::schedule::{self, Verdict};
+use super::transport::AttemptOutcome;
+use crate::db::schema::{
+    terugkoppeling_attempts as att, terugkoppeling_deliveries as del, terugkoppeling_endpoints,
+    terugkoppeling_fanout as fan, terugkoppeling_state as state, terugkoppelingen as tk,
+};
+use crate::db::{DbConnection, DbResult, write_tx};
+
+pub const WACHTEND: &str = "wachtend";
+pub const AFGELEVERD: &str = "afgeleverd";
+pub const DOOD: &str = "dood";
+pub const VERVALLEN: &str = "vervallen";
+
+const LOW_WATER: &str = "fanout_low_water";
+/// Outbox rows this old are assumed committed; the low-water mark never
+/// passes a younger row, so a slow transaction's row is still fanned out.
+const SETTLE: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+fn add(t: NaiveDateTime, d: Duration) -> NaiveDateTime {
+    t + chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::days(365))
+}
+
+#[derive(QueryableByName, Debug)]
+struct Unfanned {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    recipient: String,
+    #[diesel(sql_type = Text)]
+    event_type: String,
+    #[diesel(sql_type = Text)]
+    subject_id: String,
+}
+
+const FANOUT_PG: &str = "SELECT t.id, t.recipient, t.event_type, t.subject_id FROM terugkoppelingen t \
+    WHERE t.id > $1 AND NOT EXISTS (SELECT 1 FROM terugkoppeling_fanout f WHERE f.terugkoppeling_id = t.id) \
+    ORDER BY t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED";
+const FANOUT_SQLITE: &str = "SELECT t.id, t.recipient, t.event_type, t.subject_id FROM terugkoppelingen t \
+    WHERE t.id > ?1 AND NOT EXISTS (SELECT 1 FROM terugkoppeling_fanout f WHERE f.terugkoppeling_id = t.id) \
+    ORDER BY t.id LIMIT ?2";
+
+fn low_water(conn: &mut DbConnection) -> DbResult<i64> {
+    Ok(state::table
+        .find(LOW_WATER)
+        .select(state::value)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Turns new outbox rows into deliveries for the recipients' endpoints
+/// (subscribed to the event type, not removed). A recipient without an
+/// endpoint gets none: the terugkoppeling is then only available by pull.
+/// Returns how many outbox rows were handled.
+pub fn fan_out(conn: &mut DbConnection, limit: i64, now: NaiveDateTime) -> DbResult<usize> {
+    write_tx(conn, |conn| {
+        let low = low_water(conn)?;
+        let rows: Vec<Unfanned> = match conn {
+            DbConnection::Pg(c) => diesel::sql_query(FANOUT_PG)
+                .bind::<BigInt, _>(low)
+                .bind::<BigInt, _>(limit)
+                .load(c)?,
+            DbConnection::Sqlite(c) => diesel::sql_query(FANOUT_SQLITE)
+                .bind::<BigInt, _>(low)
+                .bind::<BigInt, _>(limit)
+                .load(c)?,
+        };
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let recipients: Vec<&str> = rows.iter().map(|r| r.recipient.as_str()).collect();
+        let eps: Vec<Endpoint> = terugkoppeling_endpoints::table
+            .filter(terugkoppeling_endpoints::party.eq_any(&recipients))
+            .filter(terugkoppeling_endpoints::status.ne(VERWIJDERD))
+            .select(Endpoint::as_select())
+            .load(conn)?;
+        for r in &rows {
+            diesel::insert_into(fan::table)
+                .values((fan::terugkoppeling_id.eq(r.id), fan::at.eq(now)))
+                .execute(conn)?;
+            for e in eps
+                .iter()
+                .filter(|e| e.party == r.recipient && e.subscribes(&r.event_type))
+            {
+                diesel::insert_into(del::table)
+                    .values((
+                        del::terugkoppeling_id.eq(r.id),
+                        del::endpoint_id.eq(e.id),
+                        del::subject_id.eq(&r.subject_id),
+                        del::status.eq(WACHTEND),
+                        del::attempts.eq(0),
+                        del::next_attempt_at.eq(now),
+                        del::created_at.eq(now),
+                        del::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+        Ok(rows.len())
+    })
+}
+
+/// Moves the fan-out low-water mark up to the last outbox row that is both
+/// settled and has every lower row fanned out, so the fan-out query stays a
+/// short range scan.
+pub fn advance_low_water(conn: &mut DbConnection, now: NaiveDateTime) -> DbResult<()> {
+    write_tx(conn, |conn| {
+        let low = low_water(conn)?;
+        let settled: Option<i64> = tk::table
+            .filter(tk::id.gt(low))
+            .filter(tk::created_at.lt(now - SETTLE))
+            .select(diesel::dsl::max(tk::id))
+            .first(conn)?;
+        let Some(settled) = settled else {
+            return Ok(());
+        };
+        let first_open: Option<i64> = tk::table
+            .filter(tk::id.gt(low))
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                fan::table.filter(fan::terugkoppeling_id.eq(tk::id)),
+            )))
+            .select(diesel::dsl::min(tk::id))
+            .first(conn)?;
+        let new = first_open.map_or(settled, |f| settled.min(f - 1));
+        if new > low {
+            diesel::update(state::table.find(LOW_WATER))
+                .set(state::value.eq(new))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+#[derive(QueryableByName, Debug, Clone)]
+pub struct Candidate {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub endpoint_id: i64,
+}
+
+const LEASE_PG: &str = "SELECT d.id, d.endpoint_id FROM terugkoppeling_deliveries d \
+    JOIN terugkoppeling_endpoints e ON e.id = d.endpoint_id \
+    WHERE d.status = 'wachtend' AND d.next_attempt_at <= $1 \
+    AND (d.lease_until IS NULL OR d.lease_until < $1) AND e.status = 'actief' \
+    AND NOT EXISTS (SELECT 1 FROM terugkoppeling_deliveries p WHERE p.endpoint_id = d.endpoint_id \
+        AND p.subject_id = d.subject_id AND p.status = 'wachtend' AND p.terugkoppeling_id < d.terugkoppeling_id) \
+    ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED";
+const LEASE_SQLITE: &str = "SELECT d.id, d.endpoint_id FROM terugkoppeling_deliveries d \
+    JOIN terugkoppeling_endpoints e ON e.id = d.endpoint_id \
+    WHERE d.status = 'wachtend' AND d.next_attempt_at <= ?1 \
+    AND (d.lease_until IS NULL OR d.lease_until < ?1) AND e.status = 'actief' \
+    AND NOT EXISTS (SELECT 1 FROM terugkoppeling_deliveries p WHERE p.endpoint_id = d.endpoint_id \
+        AND p.subject_id = d.subject_id AND p.status = 'wachtend' AND p.terugkoppeling_id < d.terugkoppeling_id) \
+    ORDER BY d.next_attempt_at, d.id LIMIT ?2";
+
+/// A leased delivery with everything needed to send it.
+#[derive(Debug, Clone)]
+pub struct Leased {
+    pub delivery_id: i64,
+    pub attempts: i32,
+    pub public_id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub created_at: NaiveDateTime,
+    pub endpoint: Endpoint,
+}
+
+/// Leases up to `free(endpoint)` due deliveries per endpoint, at most
+/// `limit` in all, for `lease`.
+pub fn lease(
+    conn: &mut DbConnection,
+    owner: &str,
+    limit: i64,
+    lease: Duration,
+    free: &HashMap<i64, usize>,
+    default_free: usize,
+    now: NaiveDateTime,
+) -> DbResult<Vec<Leased>> {
+    let until = add(now, lease);
+    let ids = write_tx(conn, |conn| -> DbResult<Vec<i64>> {
+        // Ask for more than we may take: candidates of a saturated endpoint
+        // are skipped here and stay unleased.
+        let ask = limit.saturating_mul(4);
+        let cands: Vec<Candidate> = match conn {
+            DbConnection::Pg(c) => diesel::sql_query(LEASE_PG)
+                .bind::<Timestamp, _>(now)
+                .bind::<BigInt, _>(ask)
+                .load(c)?,
+            DbConnection::Sqlite(c) => diesel::sql_query(LEASE_SQLITE)
+                .bind::<Timestamp, _>(now)
+                .bind::<BigInt, _>(ask)
+                .load(c)?,
+        };
+        let mut taken: HashMap<i64, usize> = HashMap::new();
+        let mut ids = Vec::new();
+        for c in cands {
+            if ids.len() as i64 >= limit {
+                break;
+            }
+            let used = taken.entry(c.endpoint_id).or_default();
+            if *used >= free.get(&c.endpoint_id).copied().unwrap_or(default_free) {
+                continue;
+            }
+            *used += 1;
+            ids.push(c.id);
+        }
+        if !ids.is_empty() {
+            diesel::update(del::table.filter(del::id.eq_any(&ids)))
+                .set((
+                    del::lease_owner.eq(owner),
+                    del::lease_until.eq(until),
+                    del::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        Ok(ids)
+    })?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(i64, i32, String, String, String, NaiveDateTime, Endpoint)> = del::table
+        .inner_join(tk::table.on(tk::id.eq(del::terugkoppeling_id)))
+        .inner_join(
+            terugkoppeling_endpoints::table.on(terugkoppeling_endpoints::id.eq(del::endpoint_id)),
+        )
+        .filter(del::id.eq_any(&ids))
+        .select((
+            del::id,
+            del::attempts,
+            tk::public_id,
+            tk::event_type,
+            tk::payload,
+            tk::created_at,
+            Endpoint::as_select(),
+        ))
+        .order(del::id)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(delivery_id, attempts, public_id, event_type, payload, created_at, endpoint)| {
+                Leased {
+                    delivery_id,
+                    attempts,
+                    public_id,
+                    event_type,
+                    payload,
+                    created_at,
+                    endpoint,
+                }
+            },
+        )
+        .collect())
+}
+
+/// The retry policy the queue applies.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub schedule: Vec<Duration>,
+    pub jitter: f64,
+    pub disable_after: Duration,
+}
+
+/// What completing an attempt led to (for metrics and logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    Delivered,
+    Retry,
+    Dead,
+    EndpointDisabled,
+    /// Our lease had expired and another instance took over.
+    LeaseLost,
+}
+
+/// Records an attempt and moves the delivery on, if we still hold its lease.
+pub fn complete(
+    conn: &mut DbConnection,
+    owner: &str,
+    l: &Leased,
+    o: &AttemptOutcome,
+    policy: &Policy,
+    now: NaiveDateTime,
+) -> DbResult<Completion> {
+    write_tx(conn, |conn| {
+        let latency_ms = i64::try_from(o.latency.as_millis()).unwrap_or(i64::MAX);
+        diesel::insert_into(att::table)
+            .values((
+                att::delivery_id.eq(l.delivery_id),
+                att::at.eq(now),
+                att::http_status.eq(o.status.map(i32::from)),
+                att::latency_ms.eq(latency_ms),
+                att::error.eq(&o.error),
+                att::instance.eq(owner),
+            ))
+            .execute(conn)?;
+        let mine = del::table
+            .filter(del::id.eq(l.delivery_id))
+            .filter(del::lease_owner.eq(owner))
+            .filter(del::status.eq(WACHTEND));
+        let verdict = schedule::verdict(o.status);
+        let attempts = l.attempts + 1;
+        let (status, next, completion) = match verdict {
+            Verdict::Delivered => (AFGELEVERD, now, Completion::Delivered),
+            Verdict::Gone => (WACHTEND, now, Completion::EndpointDisabled),
+            Verdict::Failed => {
+                let done = usize::try_from(l.attempts).unwrap_or(usize::MAX);
+                match schedule::next_delay(
+                    &policy.schedule,
+                    done,
+                    policy.jitter,
+                    schedule::random_unit(),
+                    o.retry_after,
+                ) {
+                    Some(d) => (WACHTEND, add(now, d), Completion::Retry),
+                    None => (DOOD, now, Completion::Dead),
+                }
+            }
+        };
+        let changed = diesel::update(mine)
+            .set((
+                del::status.eq(status),
+                del::attempts.eq(attempts),
+                del::next_attempt_at.eq(next),
+                del::lease_owner.eq(None::<String>),
+                del::lease_until.eq(None::<NaiveDateTime>),
+                del::last_error.eq(&o.error),
+                del::updated_at.eq(now),
+                del::delivered_at.eq((status == AFGELEVERD).then_some(now)),
+            ))
+            .execute(conn)?;
+        if changed == 0 {
+            return Ok(Completion::LeaseLost);
+        }
+        let failing_since =
+            endpoints::note_outcome(conn, l.endpoint.id, verdict == Verdict::Delivered, now)?;
+        if verdict == Verdict::Gone {
+            endpoints::disable(
+                conn,
+                l.endpoint.id,
+                &format!(
+                    "HTTP 410 Gone ontvangen op {}",
+                    now.format("%Y-%m-%d %H:%M:%S UTC")
+                ),
+                now,
+            )?;
+            return Ok(Completion::EndpointDisabled);
+        }
+        if let Some(since) = failing_since {
+            if now - since
+                >= chrono::TimeDelta::from_std(policy.disable_after)
+                    .unwrap_or(chrono::TimeDelta::MAX)
+            {
+                endpoints::disable(
+                    conn,
+                    l.endpoint.id,
+                    &format!(
+                        "Alleen mislukte afleveringen sinds {}; laatste fout: {}",
+                        since.format("%Y-%m-%d %H:%M:%S UTC"),
+                        o.error.as_deref().unwrap_or("onbekend")
+                    ),
+                    now,
+                )?;
+                return Ok(Completion::EndpointDisabled);
+            }
+        }
+        Ok(completion)
+    })
+}
+
+#[derive(QueryableByName, Debug)]
+struct Depth {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    oldest: Option<NaiveDateTime>,
+}
+
+/// Undelivered deliveries and the creation time of the oldest.
+pub fn depth(conn: &mut DbConnection) -> DbResult<(i64, Option<NaiveDateTime>)> {
+    let q = "SELECT COUNT(*) AS n, MIN(t.created_at) AS oldest FROM terugkoppeling_deliveries d \
+             JOIN terugkoppelingen t ON t.id = d.terugkoppeling_id WHERE d.status = 'wachtend'";
+    let d: Depth = diesel::sql_query(q).get_result(conn)?;
+    Ok((d.n, d.oldest))
+}

@@ -1,0 +1,220 @@
+//! The two callback body formats, rendered from a terugkoppeling's JSON
+//! payload: `json` (`{"id","type","tijdstip","data"}`) and `soap` (a SOAP 1.1
+//! envelope with `OntvangenTerugkoppeling`, schemas/terugkoppeling-v1.xsd).
+//! Bodies are never logged.
+
+use std::io;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use quick_xml::Writer;
+use quick_xml::events::BytesText;
+use serde_json::Value;
+
+use crate::machtiging::model::Beslissing;
+use crate::outbox::{MACHTIGING_STATUS, MachtigingStatus};
+
+/// Event type of the call made when a callback is registered.
+pub const VERIFICATIE: &str = "terugkoppeling.verificatie";
+pub const NAMESPACE: &str = "urn:machtigingen:terugkoppeling:v1";
+pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+pub const SOAP_ACTION: &str = "urn:machtigingen:terugkoppeling:v1/OntvangenTerugkoppeling";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Soap,
+    Json,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Soap => "soap",
+            Self::Json => "json",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "soap" => Some(Self::Soap),
+            "json" => Some(Self::Json),
+            _ => None,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Soap => "text/xml; charset=utf-8",
+            Self::Json => "application/json",
+        }
+    }
+}
+
+/// One message to render.
+#[derive(Debug, Clone)]
+pub struct Message<'a> {
+    pub id: &'a str,
+    pub event_type: &'a str,
+    pub created_at: NaiveDateTime,
+    pub payload: &'a Value,
+}
+
+pub fn timestamp(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn date(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+pub fn render(format: Format, m: &Message<'_>) -> Result<Vec<u8>, String> {
+    match format {
+        Format::Json => json(m),
+        Format::Soap => soap(m),
+    }
+}
+
+pub fn json(m: &Message<'_>) -> Result<Vec<u8>, String> {
+    serde_json::to_vec(&serde_json::json!({
+        "id": m.id,
+        "type": m.event_type,
+        "tijdstip": timestamp(m.created_at),
+        "data": m.payload,
+    }))
+    .map_err(|e| e.to_string())
+}
+
+type W = Writer<Vec<u8>>;
+
+fn text(w: &mut W, name: &str, value: &str) -> io::Result<()> {
+    w.create_element(name)
+        .write_text_content(BytesText::new(value))?;
+    Ok(())
+}
+
+fn opt(w: &mut W, name: &str, value: Option<&str>) -> io::Result<()> {
+    match value {
+        Some(v) => text(w, name, v),
+        None => Ok(()),
+    }
+}
+
+fn euro(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, (cents % 100).abs())
+}
+
+fn beslissing(w: &mut W, b: &Beslissing) -> io::Result<()> {
+    w.create_element("Beslissing").write_inner_content(|w| {
+        text(w, "Uitkomst", b.uitkomst.as_str())?;
+        opt(w, "Machtigingsnummer", b.machtigingsnummer.as_deref())?;
+        opt(w, "GeldigVan", b.geldig_van.map(date).as_deref())?;
+        opt(w, "GeldigTot", b.geldig_tot.map(date).as_deref())?;
+        if !b.toegekende_prestaties.is_empty() {
+            w.create_element("ToegekendePrestaties")
+                .write_inner_content(|w| {
+                    for p in &b.toegekende_prestaties {
+                        w.create_element("Prestatie").write_inner_content(|w| {
+                            text(w, "Code", &p.code)?;
+                            text(w, "Aantal", &p.aantal.to_string())?;
+                            opt(w, "Bedrag", p.bedrag_centen.map(euro).as_deref())
+                        })?;
+                    }
+                    Ok(())
+                })?;
+        }
+        opt(w, "RedenCode", b.reden_code.as_deref())?;
+        opt(w, "RedenTekst", b.reden_tekst.as_deref())?;
+        text(
+            w,
+            "Automatisch",
+            if b.automatisch { "true" } else { "false" },
+        )?;
+        text(w, "Tijdstip", &timestamp(b.tijdstip))
+    })?;
+    Ok(())
+}
+
+fn machtiging_status(w: &mut W, s: &MachtigingStatus) -> io::Result<()> {
+    w.create_element("MachtigingStatus")
+        .write_inner_content(|w| {
+            text(w, "MachtigingsaanvraagId", &s.machtigingsaanvraag_id)?;
+            text(w, "Referentie", &s.referentie)?;
+            text(w, "AgbPraktijk", &s.agb_praktijk)?;
+            text(w, "Uzovi", &s.uzovi)?;
+            text(w, "Status", s.status.as_str())?;
+            text(w, "Tijdstip", &timestamp(s.tijdstip))?;
+            if let Some(b) = &s.beslissing {
+                beslissing(w, b)?;
+            }
+            if !s.vragen.is_empty() {
+                w.create_element("Vragen").write_inner_content(|w| {
+                    for v in &s.vragen {
+                        w.create_element("Vraag").write_inner_content(|w| {
+                            text(w, "VraagId", &v.vraag_id)?;
+                            text(w, "Tekst", &v.tekst)
+                        })?;
+                    }
+                    Ok(())
+                })?;
+            }
+            Ok(())
+        })?;
+    Ok(())
+}
+
+/// The `OntvangenTerugkoppeling` element alone (what the XSD validates).
+pub fn soap_operation(m: &Message<'_>) -> Result<Vec<u8>, String> {
+    let mut w = Writer::new(Vec::new());
+    operation(&mut w, m).map_err(|e| e.to_string())?;
+    Ok(w.into_inner())
+}
+
+fn operation(w: &mut W, m: &Message<'_>) -> io::Result<()> {
+    // Typed first: a payload that does not fit its event type is a bug in
+    // the producer, reported rather than sent half-rendered.
+    let status = if m.event_type == MACHTIGING_STATUS {
+        Some(
+            serde_json::from_value::<MachtigingStatus>(m.payload.clone())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+        )
+    } else {
+        None
+    };
+    w.create_element("OntvangenTerugkoppeling")
+        .with_attribute(("xmlns", NAMESPACE))
+        .write_inner_content(|w| {
+            w.create_element("Terugkoppeling")
+                .write_inner_content(|w| {
+                    text(w, "TerugkoppelingId", m.id)?;
+                    text(w, "Soort", m.event_type)?;
+                    text(w, "Tijdstip", &timestamp(m.created_at))?;
+                    if let Some(s) = &status {
+                        machtiging_status(w, s)
+                    } else if m.event_type == VERIFICATIE {
+                        let partij = m.payload.get("partij").and_then(Value::as_str);
+                        w.create_element("Verificatie")
+                            .write_inner_content(|w| text(w, "Partij", partij.unwrap_or("")))?;
+                        Ok(())
+                    } else {
+                        text(w, "Gegevens", &m.payload.to_string())
+                    }
+                })?;
+            Ok(())
+        })?;
+    Ok(())
+}
+
+pub fn soap(m: &Message<'_>) -> Result<Vec<u8>, String> {
+    let mut w = Writer::new(Vec::new());
+    let io = |e: io::Error| e.to_string();
+    w.get_mut()
+        .extend_from_slice(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+    w.create_element("soap:Envelope")
+        .with_attribute(("xmlns:soap", SOAP11_NS))
+        .write_inner_content(|w| {
+            w.create_element("soap:Body")
+                .write_inner_content(|w| operation(w, m))?;
+            Ok(())
+        })
+        .map_err(io)?;
+    Ok(w.into_inner())
+}

@@ -1,0 +1,233 @@
+//! Sending one callback: HTTPS only, the platform's client certificate on
+//! every connection, the server verified against system roots or the
+//! endpoint's own CA bundle, redirects not followed, no proxy, connect/total
+//! timeouts, and the SSRF check at every send (connecting to the address that
+//! was checked). Clients are cached per endpoint version and address.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDateTime;
+use ipnet::IpNet;
+
+use super::render::{self, Format, Message};
+use super::{schedule, signature, ssrf};
+use crate::config::TerugkoppelingConfig;
+
+/// Where and how to deliver.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub endpoint_id: i64,
+    pub url: String,
+    pub format: Format,
+    pub ca_bundle: Option<String>,
+    /// Secrets that sign now (current first).
+    pub secrets: Vec<String>,
+    /// Changes whenever the endpoint does, so cached clients are replaced.
+    pub version: NaiveDateTime,
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone)]
+pub struct AttemptOutcome {
+    pub status: Option<u16>,
+    pub latency: Duration,
+    pub retry_after: Option<Duration>,
+    /// Transport or rendering error; never contains a body.
+    pub error: Option<String>,
+}
+
+impl AttemptOutcome {
+    fn error(e: impl Into<String>, latency: Duration) -> Self {
+        Self {
+            status: None,
+            latency,
+            retry_after: None,
+            error: Some(e.into()),
+        }
+    }
+}
+
+type ClientKey = (i64, NaiveDateTime, SocketAddr);
+
+/// The platform side of callbacks. Cheap to share behind an `Arc`.
+pub struct Transport {
+    identity: Option<reqwest::Identity>,
+    identity_error: Option<String>,
+    connect_timeout: Duration,
+    timeout: Duration,
+    allow: Vec<IpNet>,
+    clients: Mutex<HashMap<ClientKey, reqwest::Client>>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("has_identity", &self.identity.is_some())
+            .finish()
+    }
+}
+
+impl Transport {
+    /// Reads the client certificate. A missing certificate does not stop the
+    /// service: every send then fails with a message naming the key.
+    pub fn from_config(c: &TerugkoppelingConfig) -> Self {
+        let timing = c.timing().ok();
+        let (identity, identity_error) = match load_identity(c) {
+            Ok(i) => (Some(i), None),
+            Err(e) => (None, Some(e)),
+        };
+        Self {
+            identity,
+            identity_error,
+            connect_timeout: timing
+                .as_ref()
+                .map_or(Duration::from_secs(5), |t| t.connect_timeout),
+            timeout: timing
+                .as_ref()
+                .map_or(Duration::from_secs(15), |t| t.timeout),
+            allow: c.toegestane_netwerken.clone(),
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn identity_error(&self) -> Option<&str> {
+        self.identity_error.as_deref()
+    }
+
+    pub fn allow_list(&self) -> &[IpNet] {
+        &self.allow
+    }
+
+    fn client(&self, t: &Target, addr: SocketAddr, host: &str) -> Result<reqwest::Client, String> {
+        let key = (t.endpoint_id, t.version, addr);
+        if let Ok(map) = self.clients.lock() {
+            if let Some(c) = map.get(&key) {
+                return Ok(c.clone());
+            }
+        }
+        let identity = self.identity.clone().ok_or_else(|| {
+            self.identity_error
+                .clone()
+                .unwrap_or_else(|| "no client certificate".into())
+        })?;
+        let mut b = reqwest::Client::builder()
+            .tls_backend_native()
+            .identity(identity)
+            .https_only(true)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.timeout)
+            .resolve(host, addr);
+        if let Some(pem) = &t.ca_bundle {
+            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| format!("caBundle: {e}"))?;
+            b = b.tls_certs_only(certs);
+        }
+        let client = b.build().map_err(|e| format!("HTTP client: {e}"))?;
+        if let Ok(mut map) = self.clients.lock() {
+            // A small cache: endpoints are few; drop everything when it grows.
+            if map.len() > 1024 {
+                map.clear();
+            }
+            map.insert(key, client.clone());
+        }
+        Ok(client)
+    }
+
+    /// Renders, signs and sends one message; never panics, never logs a body.
+    pub async fn send(&self, t: &Target, m: &Message<'_>) -> AttemptOutcome {
+        let started = Instant::now();
+        let body = match render::render(t.format, m) {
+            Ok(b) => b,
+            Err(e) => return AttemptOutcome::error(format!("rendering: {e}"), started.elapsed()),
+        };
+        let url = match ssrf::parse_url(&t.url) {
+            Ok(u) => u,
+            Err(e) => return AttemptOutcome::error(e.to_string(), started.elapsed()),
+        };
+        let addr = match ssrf::resolve(&url, &self.allow).await {
+            Ok(a) => a,
+            Err(e) => return AttemptOutcome::error(e.to_string(), started.elapsed()),
+        };
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let client = match self.client(t, addr, &host) {
+            Ok(c) => c,
+            Err(e) => return AttemptOutcome::error(e, started.elapsed()),
+        };
+        let ts = chrono::Utc::now().timestamp();
+        let secrets: Vec<&str> = t.secrets.iter().map(String::as_str).collect();
+        let sig = match signature::header(&secrets, m.id, ts, &body) {
+            Ok(s) => s,
+            Err(e) => return AttemptOutcome::error(format!("signing: {e}"), started.elapsed()),
+        };
+        let mut req = client
+            .post(url)
+            .header("content-type", t.format.content_type())
+            .header("webhook-id", m.id)
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", sig)
+            .header(
+                "user-agent",
+                concat!("machtigingen/", env!("CARGO_PKG_VERSION")),
+            );
+        if t.format == Format::Soap {
+            req = req.header("soapaction", format!("\"{}\"", render::SOAP_ACTION));
+        }
+        match req.body(body).send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let retry_after = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| schedule::retry_after(v, chrono::Utc::now()));
+                // Read (and discard) a bounded part of the body so the
+                // connection can be reused; its content is not ours to keep.
+                let _ = tokio::time::timeout(Duration::from_secs(1), resp.bytes()).await;
+                AttemptOutcome {
+                    status: Some(status),
+                    latency: started.elapsed(),
+                    retry_after,
+                    error: (!(200..300).contains(&status)).then(|| format!("HTTP {status}")),
+                }
+            }
+            Err(e) => AttemptOutcome::error(describe(&e), started.elapsed()),
+        }
+    }
+}
+
+fn load_identity(c: &TerugkoppelingConfig) -> Result<reqwest::Identity, String> {
+    let cert = std::fs::read(&c.client_cert).map_err(|e| {
+        format!(
+            "terugkoppeling.client_cert {}: {e}",
+            c.client_cert.display()
+        )
+    })?;
+    let key = std::fs::read(&c.client_key)
+        .map_err(|e| format!("terugkoppeling.client_key {}: {e}", c.client_key.display()))?;
+    reqwest::Identity::from_pkcs8_pem(&cert, &key)
+        .map_err(|e| format!("terugkoppeling.client_cert/client_key: {e}"))
+}
+
+/// A short, body-free description of a transport error.
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error;
+    let kind = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else {
+        "request"
+    };
+    let mut msg = format!("{kind}: {e}");
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    msg.chars().take(500).collect()
+}

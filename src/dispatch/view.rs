@@ -1,0 +1,266 @@
+//! The provider's view of its terugkoppelingen: the delivery log of one,
+//! replaying one, recovering every dead letter since a time, and the pull
+//! fallback with acknowledgement. Every query is limited to the caller's own
+//! party reference.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::endpoints;
+use super::queue::{DOOD, WACHTEND};
+use crate::db::schema::{
+    terugkoppeling_acks as ack, terugkoppeling_attempts as att, terugkoppeling_deliveries as del,
+    terugkoppelingen as tk,
+};
+use crate::db::{DbConnection, DbError, DbResult, write_tx};
+
+/// One terugkoppeling as stored.
+#[derive(Debug, Clone, Queryable)]
+pub struct Stored {
+    pub id: i64,
+    pub public_id: String,
+    pub recipient: String,
+    pub event_type: String,
+    pub subject_id: String,
+    pub payload: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct Attempt {
+    pub at: NaiveDateTime,
+    pub http_status: Option<i32>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+}
+
+/// id, endpoint, status, attempts, next attempt, delivered at, last error.
+type DeliveryRow = (
+    i64,
+    i64,
+    String,
+    i32,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<String>,
+);
+
+#[derive(Debug, Clone)]
+pub struct DeliveryLog {
+    pub endpoint_url: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub delivered_at: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub log: Vec<Attempt>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Detail {
+    pub stored: Stored,
+    pub acknowledged_at: Option<NaiveDateTime>,
+    pub deliveries: Vec<DeliveryLog>,
+}
+
+fn own(conn: &mut DbConnection, party: &str, public_id: &str) -> DbResult<Stored> {
+    Ok(tk::table
+        .filter(tk::public_id.eq(public_id))
+        .filter(tk::recipient.eq(party))
+        .first(conn)?)
+}
+
+/// A terugkoppeling with its deliveries and every attempt.
+pub fn detail(conn: &mut DbConnection, party: &str, public_id: &str) -> DbResult<Detail> {
+    let stored = own(conn, party, public_id)?;
+    let acknowledged_at = ack::table
+        .find(stored.id)
+        .select(ack::at)
+        .first(conn)
+        .optional()?;
+    let rows: Vec<DeliveryRow> = del::table
+        .filter(del::terugkoppeling_id.eq(stored.id))
+        .select((
+            del::id,
+            del::endpoint_id,
+            del::status,
+            del::attempts,
+            del::next_attempt_at,
+            del::delivered_at,
+            del::last_error,
+        ))
+        .order(del::id)
+        .load(conn)?;
+    let mut deliveries = Vec::new();
+    for (id, endpoint_id, status, attempts, next, delivered_at, last_error) in rows {
+        let endpoint_url = endpoints::by_id(conn, endpoint_id)?.url;
+        let log = att::table
+            .filter(att::delivery_id.eq(id))
+            .select((att::at, att::http_status, att::latency_ms, att::error))
+            .order(att::id)
+            .load(conn)?;
+        deliveries.push(DeliveryLog {
+            endpoint_url,
+            next_attempt_at: (status == WACHTEND).then_some(next),
+            status,
+            attempts,
+            delivered_at,
+            last_error,
+            log,
+        });
+    }
+    Ok(Detail {
+        stored,
+        acknowledged_at,
+        deliveries,
+    })
+}
+
+fn requeue(conn: &mut DbConnection, delivery: i64, now: NaiveDateTime) -> DbResult<()> {
+    diesel::update(del::table.find(delivery))
+        .set((
+            del::status.eq(WACHTEND),
+            del::attempts.eq(0),
+            del::next_attempt_at.eq(now),
+            del::lease_owner.eq(None::<String>),
+            del::lease_until.eq(None::<NaiveDateTime>),
+            del::delivered_at.eq(None::<NaiveDateTime>),
+            del::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Sends one terugkoppeling again to the party's endpoint, whatever became
+/// of it before (delivered, dead, or never pushed). `NotFound` when the party
+/// has no endpoint or the terugkoppeling is not theirs.
+pub fn replay(
+    conn: &mut DbConnection,
+    party: &str,
+    public_id: &str,
+    now: NaiveDateTime,
+) -> DbResult<()> {
+    write_tx(conn, |conn| {
+        let stored = own(conn, party, public_id)?;
+        let ep =
+            endpoints::find(conn, party)?.ok_or_else(|| DbError::Conflict("no endpoint".into()))?;
+        let existing: Option<i64> = del::table
+            .filter(del::terugkoppeling_id.eq(stored.id))
+            .filter(del::endpoint_id.eq(ep.id))
+            .select(del::id)
+            .first(conn)
+            .optional()?;
+        match existing {
+            Some(id) => requeue(conn, id, now),
+            None => {
+                diesel::insert_into(del::table)
+                    .values((
+                        del::terugkoppeling_id.eq(stored.id),
+                        del::endpoint_id.eq(ep.id),
+                        del::subject_id.eq(&stored.subject_id),
+                        del::status.eq(WACHTEND),
+                        del::attempts.eq(0),
+                        del::next_attempt_at.eq(now),
+                        del::created_at.eq(now),
+                        del::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                Ok(())
+            }
+        }
+    })
+}
+
+/// Re-queues every dead letter of the party's endpoint whose terugkoppeling
+/// was created at or after `since`; returns how many.
+pub fn recover(
+    conn: &mut DbConnection,
+    party: &str,
+    since: NaiveDateTime,
+    now: NaiveDateTime,
+) -> DbResult<usize> {
+    write_tx(conn, |conn| {
+        let ep =
+            endpoints::find(conn, party)?.ok_or_else(|| DbError::Conflict("no endpoint".into()))?;
+        let ids: Vec<i64> = del::table
+            .inner_join(tk::table.on(tk::id.eq(del::terugkoppeling_id)))
+            .filter(del::endpoint_id.eq(ep.id))
+            .filter(del::status.eq(DOOD))
+            .filter(tk::created_at.ge(since))
+            .select(del::id)
+            .load(conn)?;
+        for id in &ids {
+            requeue(conn, *id, now)?;
+        }
+        Ok(ids.len())
+    })
+}
+
+/// Pull: the party's terugkoppelingen after outbox position `after`, oldest
+/// first; unacknowledged only unless `all`.
+pub fn pull(
+    conn: &mut DbConnection,
+    party: &str,
+    after: i64,
+    limit: i64,
+    all: bool,
+) -> DbResult<Vec<(Stored, Option<NaiveDateTime>)>> {
+    let mut q = tk::table
+        .left_join(ack::table.on(ack::terugkoppeling_id.eq(tk::id)))
+        .filter(tk::recipient.eq(party))
+        .filter(tk::id.gt(after))
+        .into_boxed();
+    if !all {
+        q = q.filter(ack::at.is_null());
+    }
+    Ok(q.select((
+        (
+            tk::id,
+            tk::public_id,
+            tk::recipient,
+            tk::event_type,
+            tk::subject_id,
+            tk::payload,
+            tk::created_at,
+        ),
+        ack::at.nullable(),
+    ))
+    .order(tk::id)
+    .limit(limit)
+    .load(conn)?)
+}
+
+/// Acknowledges pulled terugkoppelingen (idempotent); ids that are not the
+/// party's are reported back as unknown.
+pub fn acknowledge(
+    conn: &mut DbConnection,
+    party: &str,
+    public_ids: &[String],
+    now: NaiveDateTime,
+) -> DbResult<Vec<String>> {
+    write_tx(conn, |conn| {
+        let found: Vec<(i64, String)> = tk::table
+            .filter(tk::recipient.eq(party))
+            .filter(tk::public_id.eq_any(public_ids))
+            .select((tk::id, tk::public_id))
+            .load(conn)?;
+        let already: Vec<i64> = ack::table
+            .filter(ack::terugkoppeling_id.eq_any(found.iter().map(|f| f.0)))
+            .select(ack::terugkoppeling_id)
+            .load(conn)?;
+        for (id, _) in found.iter().filter(|f| !already.contains(&f.0)) {
+            diesel::insert_into(ack::table)
+                .values((
+                    ack::terugkoppeling_id.eq(id),
+                    ack::party.eq(party),
+                    ack::at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        Ok(public_ids
+            .iter()
+            .filter(|p| !found.iter().any(|f| &f.1 == *p))
+            .cloned()
+            .collect())
+    })
+}

@@ -1,0 +1,507 @@
+//! REST area `/api/v1/terugkoppeling`: the provider registers its callback
+//! (`abonnement`), rotates the signing secret, reads the delivery log, replays
+//! or recovers, and pulls terugkoppelingen with acknowledgement
+//! (`OphalenTerugkoppelingen`). Only the caller's own party's data.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::db::{DbError, now};
+use crate::dispatch::endpoints::Endpoint;
+use crate::dispatch::registration::{self, Verification};
+use crate::dispatch::render::timestamp;
+use crate::dispatch::view;
+use crate::http::AppState;
+use crate::http::auth::Authenticated;
+use crate::http::error::json;
+use crate::identity::Caller;
+use crate::problem::{Code, Problem};
+use crate::registry::Scope;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/terugkoppeling/abonnement")
+            .route(web::put().to(registreren))
+            .route(web::get().to(abonnement))
+            .route(web::delete().to(opzeggen)),
+    )
+    .route("/terugkoppeling/abonnement/geheim", web::post().to(roteren))
+    .route("/terugkoppeling/berichten", web::get().to(ophalen))
+    .route(
+        "/terugkoppeling/berichten/bevestiging",
+        web::post().to(bevestigen),
+    )
+    .route("/terugkoppeling/berichten/{id}", web::get().to(bericht))
+    .route(
+        "/terugkoppeling/berichten/{id}/opnieuw",
+        web::post().to(opnieuw),
+    )
+    .route("/terugkoppeling/herstel", web::post().to(herstel));
+}
+
+fn party(caller: &Caller) -> String {
+    caller.party().reference.to_string()
+}
+
+/// Pull and the log are open to `terugkoppeling:beheren` and to
+/// `machtigingen:raadplegen` (software that reads its requests may read their feedback).
+fn require_read(caller: &Caller) -> Result<(), Problem> {
+    if caller
+        .certificate
+        .scopes
+        .contains(Scope::MachtigingenRaadplegen)
+    {
+        return Ok(());
+    }
+    caller
+        .require(Scope::TerugkoppelingBeheren)
+        .map_err(Problem::from)
+}
+
+/// A callback registration.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AbonnementVerzoek {
+    /// `https://` URL of the provider's webservice.
+    url: String,
+    /// `soap` (wsdl/terugkoppeling-v1.wsdl) or `json`.
+    formaat: String,
+    /// PEM of the CA(s) of the provider's server certificate; default: public roots.
+    #[serde(default)]
+    ca_bundle: Option<String>,
+    /// Event types; default `["machtiging.status"]`.
+    #[serde(default)]
+    gebeurtenissen: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerificatieJson {
+    /// The `webhook-id` of the verification call (`TKV…`).
+    webhook_id: String,
+    geslaagd: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_status: Option<u16>,
+    latentie_ms: u128,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fout: Option<String>,
+}
+
+impl From<Verification> for VerificatieJson {
+    fn from(v: Verification) -> Self {
+        Self {
+            webhook_id: v.id,
+            geslaagd: v.ok,
+            http_status: v.http_status,
+            latentie_ms: v.latency.as_millis(),
+            fout: v.error,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AbonnementJson {
+    partij: String,
+    url: String,
+    formaat: String,
+    gebeurtenissen: Vec<String>,
+    eigen_ca: bool,
+    /// `actief` or `uitgeschakeld`.
+    status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uitgeschakeld_reden: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mislukt_sinds: Option<String>,
+    /// Only in the answer to registration and rotation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    geheim: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vorig_geheim_geldig_tot: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verificatie: Option<VerificatieJson>,
+}
+
+impl AbonnementJson {
+    fn from(e: Endpoint, with_secret: bool) -> Self {
+        let n = now();
+        Self {
+            gebeurtenissen: e.event_types().into_iter().map(str::to_owned).collect(),
+            partij: e.party,
+            url: e.url,
+            formaat: e.format,
+            eigen_ca: e.ca_bundle.is_some(),
+            status: e.status,
+            uitgeschakeld_reden: e.disabled_reason,
+            mislukt_sinds: e.failing_since.map(timestamp),
+            geheim: with_secret.then_some(e.secret),
+            vorig_geheim_geldig_tot: e.previous_secret_until.filter(|u| *u > n).map(timestamp),
+            verificatie: None,
+        }
+    }
+}
+
+/// Register or replace the caller's callback; sends a verification call and
+/// reports its outcome. The secret is kept on a change, new on a first registration.
+#[utoipa::path(put, path = "/api/v1/terugkoppeling/abonnement", tag = "terugkoppeling",
+    request_body = AbonnementVerzoek,
+    responses((status = 200, body = AbonnementJson), (status = 400, description = "TKP-001, TKP-003, TKP-004"),
+        (status = 422, description = "TKP-002 (SSRF)")))]
+async fn registreren(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    body: web::Json<AbonnementVerzoek>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Scope::TerugkoppelingBeheren)?;
+    let b = body.into_inner();
+    let (e, v) = registration::register(
+        &state.db,
+        &state.config,
+        &caller,
+        registration::Request {
+            url: b.url,
+            format: b.formaat,
+            ca_bundle: b.ca_bundle,
+            event_types: b.gebeurtenissen,
+        },
+    )
+    .await?;
+    let mut out = AbonnementJson::from(e, true);
+    out.verificatie = Some(v.into());
+    Ok(json(StatusCode::OK, &out))
+}
+
+/// The caller's registration (without the secret).
+#[utoipa::path(get, path = "/api/v1/terugkoppeling/abonnement", tag = "terugkoppeling",
+    responses((status = 200, body = AbonnementJson), (status = 404)))]
+async fn abonnement(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Scope::TerugkoppelingBeheren)?;
+    let p = party(&caller);
+    let e = state
+        .db
+        .run(move |c| crate::dispatch::endpoints::find(c, &p))
+        .await?
+        .ok_or_else(|| Problem::new(Code::NotFound, "Geen terugkoppelingsabonnement."))?;
+    Ok(json(StatusCode::OK, &AbonnementJson::from(e, false)))
+}
+
+/// Remove the registration; undelivered pushes lapse (pull still has them).
+#[utoipa::path(delete, path = "/api/v1/terugkoppeling/abonnement", tag = "terugkoppeling",
+    responses((status = 204), (status = 404)))]
+async fn opzeggen(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Scope::TerugkoppelingBeheren)?;
+    if registration::remove(&state.db, &caller).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(Problem::new(
+            Code::NotFound,
+            "Geen terugkoppelingsabonnement.",
+        ))
+    }
+}
+
+/// A new signing secret; the previous one keeps signing during the grace period.
+#[utoipa::path(post, path = "/api/v1/terugkoppeling/abonnement/geheim", tag = "terugkoppeling",
+    responses((status = 200, body = AbonnementJson), (status = 409, description = "TKP-005")))]
+async fn roteren(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Scope::TerugkoppelingBeheren)?;
+    let (e, until) = registration::rotate(&state.db, &state.config, &caller).await?;
+    let mut out = AbonnementJson::from(e, true);
+    out.vorig_geheim_geldig_tot = Some(timestamp(until));
+    Ok(json(StatusCode::OK, &out))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OphalenQuery {
+    /// Only after this `volgnummer` (default 0).
+    na: Option<i64>,
+    /// At most this many (1–500, default 100).
+    max: Option<i64>,
+    /// Also acknowledged ones (default false).
+    alle: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BerichtJson {
+    /// Position for `na`: increases with every terugkoppeling.
+    volgnummer: i64,
+    id: String,
+    #[serde(rename = "type")]
+    soort: String,
+    onderwerp: String,
+    tijdstip: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bevestigd_op: Option<String>,
+    #[schema(value_type = Object)]
+    data: serde_json::Value,
+}
+
+fn bericht_json(s: view::Stored, acked: Option<NaiveDateTime>) -> BerichtJson {
+    BerichtJson {
+        volgnummer: s.id,
+        data: serde_json::from_str(&s.payload).unwrap_or(serde_json::Value::Null),
+        id: s.public_id,
+        soort: s.event_type,
+        onderwerp: s.subject_id,
+        tijdstip: timestamp(s.created_at),
+        bevestigd_op: acked.map(timestamp),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BerichtenJson {
+    berichten: Vec<BerichtJson>,
+    /// Pass as `na` for the next page.
+    laatste_volgnummer: Option<i64>,
+}
+
+/// Pull (OphalenTerugkoppelingen): the caller's unacknowledged terugkoppelingen, oldest first.
+#[utoipa::path(get, path = "/api/v1/terugkoppeling/berichten", tag = "terugkoppeling",
+    params(OphalenQuery), responses((status = 200, body = BerichtenJson)))]
+async fn ophalen(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    q: web::Query<OphalenQuery>,
+) -> Result<HttpResponse, Problem> {
+    require_read(&caller)?;
+    let p = party(&caller);
+    let q = q.into_inner();
+    let (after, limit, all) = (
+        q.na.unwrap_or(0),
+        q.max.unwrap_or(100).clamp(1, 500),
+        q.alle.unwrap_or(false),
+    );
+    let rows = state
+        .db
+        .run(move |c| view::pull(c, &p, after, limit, all))
+        .await?;
+    let berichten: Vec<BerichtJson> = rows.into_iter().map(|(s, a)| bericht_json(s, a)).collect();
+    let laatste_volgnummer = berichten.last().map(|b| b.volgnummer);
+    Ok(json(
+        StatusCode::OK,
+        &BerichtenJson {
+            berichten,
+            laatste_volgnummer,
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BevestigingVerzoek {
+    /// Terugkoppeling ids (`TK…`).
+    ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BevestigingAntwoord {
+    bevestigd: usize,
+    /// Ids that are not the caller's terugkoppelingen.
+    onbekend: Vec<String>,
+}
+
+/// Acknowledge pulled terugkoppelingen (idempotent).
+#[utoipa::path(post, path = "/api/v1/terugkoppeling/berichten/bevestiging", tag = "terugkoppeling",
+    request_body = BevestigingVerzoek, responses((status = 200, body = BevestigingAntwoord)))]
+async fn bevestigen(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    body: web::Json<BevestigingVerzoek>,
+) -> Result<HttpResponse, Problem> {
+    require_read(&caller)?;
+    let ids = body.into_inner().ids;
+    if ids.len() > 1000 {
+        return Err(Problem::new(
+            Code::BadRequest,
+            "Ten hoogste 1000 ids per bevestiging.",
+        ));
+    }
+    let p = party(&caller);
+    let n = ids.len();
+    let onbekend = state
+        .db
+        .run(move |c| view::acknowledge(c, &p, &ids, now()))
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &BevestigingAntwoord {
+            bevestigd: n - onbekend.len(),
+            onbekend,
+        },
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PogingJson {
+    tijdstip: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_status: Option<i32>,
+    latentie_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fout: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AfleveringJson {
+    url: String,
+    /// `wachtend`, `afgeleverd`, `dood` (dead letter) or `vervallen`.
+    status: String,
+    pogingen: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    volgende_poging: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    afgeleverd_op: Option<String>,
+    log: Vec<PogingJson>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BerichtDetailJson {
+    bericht: BerichtJson,
+    afleveringen: Vec<AfleveringJson>,
+}
+
+/// One terugkoppeling with its delivery log.
+#[utoipa::path(get, path = "/api/v1/terugkoppeling/berichten/{id}", tag = "terugkoppeling",
+    params(("id" = String, Path)), responses((status = 200, body = BerichtDetailJson), (status = 404)))]
+async fn bericht(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    require_read(&caller)?;
+    let p = party(&caller);
+    let id = id.into_inner();
+    let d = state.db.run(move |c| view::detail(c, &p, &id)).await?;
+    let afleveringen = d
+        .deliveries
+        .into_iter()
+        .map(|a| AfleveringJson {
+            url: a.endpoint_url,
+            status: a.status,
+            pogingen: a.attempts,
+            volgende_poging: a.next_attempt_at.map(timestamp),
+            afgeleverd_op: a.delivered_at.map(timestamp),
+            log: a
+                .log
+                .into_iter()
+                .map(|l| PogingJson {
+                    tijdstip: timestamp(l.at),
+                    http_status: l.http_status,
+                    latentie_ms: l.latency_ms,
+                    fout: l.error,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &BerichtDetailJson {
+            bericht: bericht_json(d.stored, d.acknowledged_at),
+            afleveringen,
+        },
+    ))
+}
+
+fn conflict_as_missing(e: DbError) -> Problem {
+    match e {
+        DbError::Conflict(_) => registration::no_subscription(),
+        other => other.into(),
+    }
+}
+
+/// Send one terugkoppeling again (also a delivered or dead one). A replay is
+/// outside the FIFO order of what was already delivered.
+#[utoipa::path(post, path = "/api/v1/terugkoppeling/berichten/{id}/opnieuw", tag = "terugkoppeling",
+    params(("id" = String, Path)), responses((status = 202), (status = 404), (status = 409, description = "TKP-005")))]
+async fn opnieuw(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Scope::TerugkoppelingBeheren)?;
+    let p = party(&caller);
+    let id = id.into_inner();
+    state
+        .db
+        .run(move |c| view::replay(c, &p, &id, now()))
+        .await
+        .map_err(conflict_as_missing)?;
+    Ok(json(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({ "ingepland": 1 }),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HerstelVerzoek {
+    /// UTC; dead letters of terugkoppelingen created at or after this time are sent again.
+    sinds: NaiveDateTime,
+}
+
+/// Recover: send every dead letter since a time again.
+#[utoipa::path(post, path = "/api/v1/terugkoppeling/herstel", tag = "terugkoppeling",
+    request_body = HerstelVerzoek, responses((status = 202), (status = 409, description = "TKP-005")))]
+async fn herstel(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    body: web::Json<HerstelVerzoek>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Scope::TerugkoppelingBeheren)?;
+    let p = party(&caller);
+    let since = body.into_inner().sinds;
+    let n = state
+        .db
+        .run(move |c| view::recover(c, &p, since, now()))
+        .await
+        .map_err(conflict_as_missing)?;
+    Ok(json(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({ "ingepland": n }),
+    ))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        registreren,
+        abonnement,
+        opzeggen,
+        roteren,
+        ophalen,
+        bevestigen,
+        bericht,
+        opnieuw,
+        herstel
+    ),
+    components(schemas(
+        AbonnementVerzoek,
+        AbonnementJson,
+        BerichtenJson,
+        BevestigingVerzoek,
+        BevestigingAntwoord,
+        BerichtDetailJson,
+        HerstelVerzoek
+    ))
+)]
+pub struct Api;
