@@ -428,3 +428,85 @@ async fn every_operation_over_soap_11_and_12() {
         "{wsdl}"
     );
 }
+
+#[tokio::test]
+async fn push_reaches_the_provider_and_the_outcome_reaches_the_portal() {
+    use crate::terugkoppeling_support as tk;
+    let app = tk::app(r#"["0s", "200ms", "500ms"]"#).await;
+    let p = app.party(
+        PartyKind::Patientportaal,
+        &format!("portaal-{}", random_suffix()),
+    );
+    let portal = app.client(&app.issue(
+        &p,
+        CertKind::Systeem,
+        &[Scope::OptinAanmelden, Scope::TerugkoppelingBeheren],
+        &[],
+    ));
+    let provider = app.provider(
+        SUBSCRIBED,
+        &[Scope::OptinAfhandelen, Scope::TerugkoppelingBeheren],
+    );
+    put_json(&provider, "/api/v1/optin/abonnement", &json!({})).await;
+    let (provider_rx, portal_rx) = (tk::receiver(), tk::receiver());
+    for (client, rx, event) in [
+        (&provider, &provider_rx, "optin.registratie"),
+        (&portal, &portal_rx, "optin.status"),
+    ] {
+        let body = json!({
+            "url": format!("https://localhost:{}/optin", rx.addr.port()),
+            "formaat": "json",
+            "caBundle": tk::ca_pem(),
+            "gebeurtenissen": [event],
+        });
+        let (status, v) = tk::put_abonnement(client, &body).await;
+        assert_eq!(status, 200, "{v}");
+        rx.set_secrets(vec![v["geheim"].as_str().unwrap().to_owned()]);
+    }
+
+    let (status, body) = post_xml(
+        &portal,
+        registratie(&format!("P-{}", random_suffix()), "999999990", SUBSCRIBED),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["registratieId"].as_str().unwrap().to_owned();
+    let of_type = |rx: &machtigingen::receiver::Receiver, t: &str| -> Vec<serde_json::Value> {
+        rx.received()
+            .iter()
+            .filter_map(|m| serde_json::from_str::<serde_json::Value>(&m.body).ok())
+            .filter(|v| v["type"] == t)
+            .collect()
+    };
+    assert!(
+        crate::support::eventually(10, || async {
+            !of_type(&provider_rx, "optin.registratie").is_empty()
+        })
+        .await,
+        "provider got no push"
+    );
+    let pushed = &of_type(&provider_rx, "optin.registratie")[0];
+    assert_eq!(pushed["data"]["registratieId"], id.as_str());
+    assert_eq!(pushed["data"]["patient"]["bsn"], "999999990");
+
+    let (status, _) = provider
+        .post_json(
+            &format!("/api/v1/optin/registraties/{id}/afhandeling"),
+            &json!({"status": "Verwerkt"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        crate::support::eventually(10, || async {
+            !of_type(&portal_rx, "optin.status").is_empty()
+        })
+        .await,
+        "portal got no push"
+    );
+    let outcome = &of_type(&portal_rx, "optin.status")[0];
+    assert_eq!(outcome["data"]["status"], "Verwerkt");
+    assert!(
+        !outcome.to_string().contains("999999990"),
+        "BSN pushed to the portal"
+    );
+}
