@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod beheer;
+pub mod beoordeling;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -140,6 +140,14 @@ codes! {
     AlreadyRevoked = "BEH-004", 409, "Certificaat is al ingetrokken";
     /// Gebruikersbeheer: a consent statement names a party that is not a registered software vendor.
     UnknownVendor = "BEH-005", 422, "Onbekende softwareleverancier";
+    /// Beoordeling: the decision is incomplete or inconsistent; findings name each problem.
+    DecisionInvalid = "BEO-001", 422, "Beoordeling ongeldig";
+    /// Beoordeling: the Machtigingsnummer is already used by this insurer.
+    NumberTaken = "BEO-002", 409, "Machtigingsnummer al in gebruik bij deze verzekeraar";
+    /// Beoordeling: the caller's party is not a zorgverzekeraar or zorgkantoor.
+    NotInsurer = "BEO-003", 403, "Alleen een zorgverzekeraar of zorgkantoor kan beoordelen";
+    /// Beoordeling: the catalog's UZOVI-code is not the caller's.
+    CatalogNotOwn = "BEO-004", 403, "Catalogus van een andere verzekeraar";
     /// The request's state does not allow this action.
     StatusTransition = "STA-001", 409, "Statusovergang niet toegestaan";
     /// The same Referentie was used before with different content.
@@ -240,6 +248,14 @@ impl From<crate::db::DbError> for Problem {
                 Problem::new(Code::Internal, "Interne fout.")
             }
         }
+    }
+}
+
+/// So a write transaction can return a `Problem` directly (a refusal decided
+/// inside it rolls it back).
+impl From<diesel::result::Error> for Problem {
+    fn from(e: diesel::result::Error) -> Self {
+        crate::db::DbError::from(e).into()
     }
 }
 

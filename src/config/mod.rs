@@ -39,6 +39,24 @@ pub struct Config {
     pub dev: DevConfig,
     pub log: LogConfig,
     pub terugkoppeling: TerugkoppelingConfig,
+    pub retentie: RetentieConfig,
+}
+
+/// How long patient data of finished requests is kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentieConfig {
+    pub bewaartermijn_dagen: u32,
+    pub purge_interval: String,
+}
+
+impl RetentieConfig {
+    /// The purge interval; `None` when the background purge is off.
+    pub fn interval(&self) -> Option<std::time::Duration> {
+        terugkoppeling::parse_duration(&self.purge_interval)
+            .ok()
+            .filter(|d| !d.is_zero())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -192,6 +210,18 @@ impl Config {
             return invalid("log.level", &e.to_string());
         }
         self.terugkoppeling.validate()?;
+        if self.retentie.bewaartermijn_dagen < 183 {
+            return invalid(
+                "retentie.bewaartermijn_dagen",
+                "must be at least 183 (six months)",
+            );
+        }
+        if let Err(e) = terugkoppeling::parse_duration(&self.retentie.purge_interval) {
+            return Err(ConfigError::Invalid {
+                key: "retentie.purge_interval",
+                message: e,
+            });
+        }
         Ok(())
     }
 

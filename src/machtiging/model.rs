@@ -279,6 +279,24 @@ pub fn euro(cents: i64) -> String {
     format!("{}.{:02}", cents / 100, (cents % 100).abs())
 }
 
+/// The inverse of [`euro`]: `"12.34"`, `"12.3"` or `"12"` to cents; `None`
+/// for anything else (negative, more than two decimals, not a number).
+pub fn parse_euro(s: &str) -> Option<i64> {
+    let (whole, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
+    if whole.is_empty() || !whole.chars().all(|c| c.is_ascii_digit()) || frac.len() > 2 {
+        return None;
+    }
+    if !frac.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let cents = format!("{frac:0<2}").parse::<i64>().ok()?;
+    whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)
+}
+
 /// The insurer's decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -321,6 +339,17 @@ pub fn bsn_valid(bsn: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn euro_round_trip() {
+        assert_eq!(parse_euro("12.34"), Some(1234));
+        assert_eq!(parse_euro("12.3"), Some(1230));
+        assert_eq!(parse_euro("7"), Some(700));
+        assert_eq!(parse_euro("-1"), None);
+        assert_eq!(parse_euro("1.234"), None);
+        assert_eq!(parse_euro("1e3"), None);
+        assert_eq!(euro(parse_euro("1250.05").unwrap()), "1250.05");
+    }
 
     #[test]
     fn eleven_test() {

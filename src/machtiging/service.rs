@@ -290,8 +290,12 @@ fn submit_blocking(
             c,
             &event(caller, &submitter, &id, action, status, json!({})),
         )?;
+        let mut decided = None;
         if status == Status::Ingediend {
             store::add_inbox(c, &s.aanvraag.uzovi, &id, event_id, action.as_str(), status)?;
+            // The insurer's automatic rules may decide at once, in this
+            // same transaction; the decision is then in the answer.
+            decided = crate::beoordeling::automatic(c, &id)?;
         }
         audit_request(
             c,
@@ -301,14 +305,14 @@ fn submit_blocking(
             "ok",
             json!({"status": status.as_str()}),
         )?;
-        Ok::<_, DbError>(())
+        Ok::<_, DbError>(decided)
     });
     match result {
-        Ok(()) => Ok(Confirmation {
+        Ok(decided) => Ok(Confirmation {
             id,
-            status,
+            status: decided.as_ref().map_or(status, |b| b.uitkomst.status()),
             repeated: false,
-            beslissing: None,
+            beslissing: decided,
         }),
         // A concurrent identical submission won the race for the reference.
         Err(DbError::Conflict(_)) => {
@@ -389,11 +393,16 @@ fn modify_blocking(
     jvc_check(conn, caller, &s.aanvraag, status != Status::Concept)?;
     let hash = s.aanvraag.content_hash();
     let actor = caller.party().reference.to_string();
-    write_tx(conn, |c| {
+    let decided = write_tx(conn, |c| {
         store::update_content(c, &record, &s.aanvraag, &hash, &s.document, status)?;
         let event_id = store::add_event(c, &event(caller, &actor, id, action, status, json!({})))?;
+        let mut decided = None;
         if status == Status::Ingediend {
             store::add_inbox(c, &s.aanvraag.uzovi, id, event_id, action.as_str(), status)?;
+            if record.status == Status::Concept {
+                // A Concept submitted now meets the automatic rules as a new one would.
+                decided = crate::beoordeling::automatic(c, id)?;
+            }
         }
         audit_request(
             c,
@@ -402,14 +411,15 @@ fn modify_blocking(
             Some(id),
             "ok",
             json!({"status": status.as_str()}),
-        )
+        )?;
+        Ok(decided)
     })
     .map_err(conflict_or)?;
     Ok(Confirmation {
         id: id.to_owned(),
-        status,
+        status: decided.as_ref().map_or(status, |b| b.uitkomst.status()),
         repeated: false,
-        beslissing: None,
+        beslissing: decided,
     })
 }
 

@@ -2,6 +2,7 @@
 //! errors as `application/problem+json`. Handlers are grouped by area.
 
 mod beheer;
+mod beoordeling;
 mod machtigingen;
 pub mod openapi;
 mod optin;
@@ -17,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(machtigingen::configure)
             .configure(optin::configure)
             .configure(beheer::configure)
+            .configure(beoordeling::configure)
             .configure(terugkoppeling::configure)
             .configure(openapi::configure),
     );

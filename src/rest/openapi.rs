@@ -23,6 +23,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(super::machtigingen::Api::openapi());
     doc.merge(super::optin::Api::openapi());
     doc.merge(super::beheer::Api::openapi());
+    doc.merge(super::beoordeling::Api::openapi());
     doc.merge(super::terugkoppeling::Api::openapi());
     doc
 }

@@ -7,7 +7,7 @@
 use base64::Engine;
 use chrono::{Days, NaiveDate, Utc};
 use machtigingen::catalog::CatalogFile;
-use machtigingen::registry::{PartyKind, Scope};
+use machtigingen::registry::{CertKind, PartyKind, Scope};
 
 use crate::support::{TestApp, TestClient};
 
@@ -269,13 +269,43 @@ pub fn stored_requests(app: &TestApp) -> i64 {
         .unwrap()
 }
 
-/// Sets a request's status directly (what the insurer side will do), to test
-/// the provider's transitions from states it cannot reach itself.
-pub fn force_status(app: &TestApp, id: &str, status: &str) {
-    use diesel::prelude::*;
-    use machtigingen::db::schema::machtigingsaanvragen as ma;
-    diesel::update(ma::table.filter(ma::id.eq(id)))
-        .set(ma::status.eq(status))
-        .execute(&mut *app.db.conn().unwrap())
-        .unwrap();
+/// An insurer (UZOVI 3311) system certificate with `beoordelen`.
+pub fn insurer(app: &TestApp) -> TestClient {
+    let p = app.party(PartyKind::Zorgverzekeraar, "3311");
+    app.client(&app.issue(&p, CertKind::Systeem, &[Scope::Beoordelen], &[]))
+}
+
+/// The decision body that brings a request to `status`.
+pub fn beoordeling(status: &str) -> serde_json::Value {
+    match status {
+        "InBehandeling" => serde_json::json!({"status": status}),
+        "AanvullendeInformatieGevraagd" => serde_json::json!({
+            "status": status,
+            "vragen": [{"vraagId": "FOTO-ZIJ", "tekst": "Graag ook een foto van opzij."}]
+        }),
+        "Toegekend" => {
+            serde_json::json!({"status": status, "geldigVan": days(7), "geldigTot": days(180)})
+        }
+        "DeelsToegekend" => serde_json::json!({
+            "status": status, "geldigVan": days(7), "geldigTot": days(90),
+            "toegekendePrestaties": [{"code": "DBC-OOGLID", "aantal": 1, "bedrag": "1250.00"}]
+        }),
+        "Afgewezen" => {
+            serde_json::json!({"status": status, "redenCode": "MEDISCH", "redenTekst": "Geen medische noodzaak."})
+        }
+        other => panic!("no decision reaches {other}"),
+    }
+}
+
+/// Brings a request to `status` the way the insurer does: over its own API
+/// (from Ingediend; InBehandeling first where the state machine asks for it).
+pub async fn insurer_sets(app: &TestApp, id: &str, status: &str) {
+    if status == "Ingediend" {
+        return;
+    }
+    let client = insurer(app);
+    let path = format!("/api/v1/beoordeling/machtigingsaanvragen/{id}/beoordeling");
+    let (code, body) = client.post_json(&path, &beoordeling(status)).await;
+    assert_eq!(code, 200, "{status}: {body}");
+    assert_eq!(body["status"], status, "{body}");
 }

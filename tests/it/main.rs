@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod beheer;
+mod beoordeling;
 mod cli;
 mod examples;
 mod fixtures;

@@ -159,7 +159,7 @@ async fn modify_only_before_the_insurer_starts() {
     let (status, _) = put_xml(&client, &format!("{BASE}/{id}"), &other_ref.xml()).await;
     assert_eq!(status, 400);
 
-    fixtures::force_status(&app, &id, "InBehandeling");
+    fixtures::insurer_sets(&app, &id, "InBehandeling").await;
     let (status, body) = put_xml(&client, &format!("{BASE}/{id}"), &doc.xml()).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["code"], "STA-001");
@@ -174,7 +174,7 @@ async fn withdraw_from_any_open_state_and_never_twice() {
         "AanvullendeInformatieGevraagd",
     ] {
         let id = submit(&client, &Aanvraag::default()).await;
-        fixtures::force_status(&app, &id, state);
+        fixtures::insurer_sets(&app, &id, state).await;
         let (status, body) = client
             .post_json(
                 &format!("{BASE}/{id}/intrekking"),
@@ -194,7 +194,7 @@ async fn withdraw_from_any_open_state_and_never_twice() {
     }
     for final_state in ["Toegekend", "DeelsToegekend", "Afgewezen"] {
         let id = submit(&client, &Aanvraag::default()).await;
-        fixtures::force_status(&app, &id, final_state);
+        fixtures::insurer_sets(&app, &id, final_state).await;
         let (status, body) = client
             .post_json(&format!("{BASE}/{id}/intrekking"), &json!({}))
             .await;
@@ -212,7 +212,7 @@ async fn additional_information_only_when_asked() {
     let (status, body) = post_xml(&client, &path, &info).await;
     assert_eq!(status, 409, "{body}");
 
-    fixtures::force_status(&app, &id, "AanvullendeInformatieGevraagd");
+    fixtures::insurer_sets(&app, &id, "AanvullendeInformatieGevraagd").await;
     let empty = fixtures::aanvulling_element(&[], None);
     let (status, body) = post_xml(&client, &path, &empty).await;
     assert_eq!(status, 422, "{body}");
@@ -338,7 +338,7 @@ async fn another_provider_sees_and_touches_nothing() {
         .post_json(&format!("{BASE}/{id}/intrekking"), &json!({}))
         .await;
     assert_eq!(status, 404);
-    fixtures::force_status(&app, &id, "AanvullendeInformatieGevraagd");
+    fixtures::insurer_sets(&app, &id, "AanvullendeInformatieGevraagd").await;
     let (status, _) = post_xml(
         &other,
         &format!("{BASE}/{id}/aanvullende-informatie"),

@@ -152,7 +152,7 @@ async fn every_operation_over_soap_11_and_12() {
         );
 
         // AanleverenAanvullendeInformatie once the insurer asked.
-        fixtures::force_status(&app, &id, "AanvullendeInformatieGevraagd");
+        fixtures::insurer_sets(&app, &id, "AanvullendeInformatieGevraagd").await;
         let ans = call(
             &client,
             v,

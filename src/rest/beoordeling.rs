@@ -1,0 +1,333 @@
+//! REST for insurers under `/api/v1/beoordeling` (inbox, the request,
+//! decisions, their own catalog) and `/api/v1/machtigingen/controle` (the
+//! validity check for providers and insurers). JSON only.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::machtigingen::{BeslissingJson, DetailsJson};
+use crate::beoordeling::controle::{self, Controle};
+use crate::beoordeling::{self, Beoordeling, Besluit, store::InboxEntry};
+use crate::catalog::InsurerCatalog;
+use crate::http::AppState;
+use crate::http::auth::Authenticated;
+use crate::http::error::json;
+use crate::machtiging::model::{Outcome, Status, ToegekendePrestatie, Vraag, parse_euro};
+use crate::machtiging::service::Details;
+use crate::problem::{Code, Problem};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/beoordeling/inbox", web::get().to(inbox))
+        .route("/beoordeling/inbox/ontvangst", web::post().to(ontvangst))
+        .route(
+            "/beoordeling/machtigingsaanvragen/{id}",
+            web::get().to(aanvraag),
+        )
+        .route(
+            "/beoordeling/machtigingsaanvragen/{id}/beoordeling",
+            web::post().to(beoordelen),
+        )
+        .service(
+            web::resource("/beoordeling/catalogus")
+                .route(web::get().to(catalogus))
+                .route(web::put().to(catalogus_vervangen)),
+        )
+        .route("/machtigingen/controle", web::post().to(controleren));
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MaxQuery {
+    /// At most 500 (default 100).
+    maximum: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxJson {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<InboxEntry>,
+}
+
+/// `OphalenInbox`: new and changed requests for the caller's UZOVI, oldest
+/// first; they come again until acknowledged.
+#[utoipa::path(get, path = "/api/v1/beoordeling/inbox", tag = "beoordeling", params(MaxQuery),
+    responses((status = 200, body = InboxJson), (status = 403, description = "AUTZ-001, BEO-003")))]
+async fn inbox(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    q: web::Query<MaxQuery>,
+) -> Result<HttpResponse, Problem> {
+    let items = beoordeling::inbox(&state.db, caller, q.maximum.unwrap_or(100)).await?;
+    Ok(json(StatusCode::OK, &InboxJson { items }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OntvangstJson {
+    inbox_ids: Vec<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BevestigdJson {
+    bevestigd: usize,
+}
+
+/// `BevestigenInbox`: acknowledge entries by `inboxId`.
+#[utoipa::path(post, path = "/api/v1/beoordeling/inbox/ontvangst", tag = "beoordeling",
+    request_body = OntvangstJson, responses((status = 200, body = BevestigdJson)))]
+async fn ontvangst(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    body: web::Json<OntvangstJson>,
+) -> Result<HttpResponse, Problem> {
+    let ids = body.into_inner().inbox_ids;
+    if ids.len() > 500 {
+        return Err(Problem::new(Code::BadRequest, "Hoogstens 500 per keer."));
+    }
+    let n = beoordeling::acknowledge(&state.db, caller, ids).await?;
+    Ok(json(StatusCode::OK, &BevestigdJson { bevestigd: n }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DossierJson {
+    machtigingsaanvraag: DetailsJson,
+    /// The Machtigingsaanvraag document as submitted (XML).
+    document: String,
+}
+
+/// `RaadplegenAanvraag`: the request, its document and history.
+#[utoipa::path(get, path = "/api/v1/beoordeling/machtigingsaanvragen/{id}", tag = "beoordeling",
+    params(("id" = String, Path)), responses((status = 200, body = DossierJson), (status = 404)))]
+async fn aanvraag(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let d = beoordeling::get(&state.db, caller, id.into_inner()).await?;
+    Ok(json(
+        StatusCode::OK,
+        &DossierJson {
+            machtigingsaanvraag: DetailsJson::from(Details {
+                record: d.record,
+                history: d.history,
+            }),
+            document: d.document,
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VraagJson {
+    vraag_id: String,
+    tekst: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ToegekendJson {
+    code: String,
+    aantal: u32,
+    /// Euro, e.g. `"1250.00"`.
+    bedrag: Option<String>,
+}
+
+/// A decision. `status` picks which other fields apply.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BeoordelingJson {
+    /// `InBehandeling`, `AanvullendeInformatieGevraagd`, `Toegekend`,
+    /// `DeelsToegekend` or `Afgewezen`.
+    status: String,
+    #[serde(default)]
+    vragen: Vec<VraagJson>,
+    /// Given by the insurer (1-15 letters/digits) or generated.
+    machtigingsnummer: Option<String>,
+    geldig_van: Option<NaiveDate>,
+    geldig_tot: Option<NaiveDate>,
+    /// For Toegekend: empty grants everything requested.
+    #[serde(default)]
+    toegekende_prestaties: Vec<ToegekendJson>,
+    reden_code: Option<String>,
+    reden_tekst: Option<String>,
+}
+
+impl BeoordelingJson {
+    fn into_domain(self) -> Result<Beoordeling, Problem> {
+        let outcome = |o| {
+            let mut prestaties = Vec::new();
+            for p in &self.toegekende_prestaties {
+                let bedrag_centen = match &p.bedrag {
+                    None => None,
+                    Some(b) => Some(parse_euro(b).ok_or_else(|| {
+                        Problem::new(
+                            Code::BadRequest,
+                            format!("Bedrag '{b}' is geen euro-bedrag."),
+                        )
+                    })?),
+                };
+                prestaties.push(ToegekendePrestatie {
+                    code: p.code.clone(),
+                    aantal: p.aantal,
+                    bedrag_centen,
+                });
+            }
+            Ok::<_, Problem>(Beoordeling::Besluit(Besluit {
+                uitkomst: o,
+                machtigingsnummer: self.machtigingsnummer.clone(),
+                geldig_van: self.geldig_van,
+                geldig_tot: self.geldig_tot,
+                prestaties,
+                reden_code: self.reden_code.clone(),
+                reden_tekst: self.reden_tekst.clone(),
+            }))
+        };
+        match Status::parse(&self.status) {
+            Some(Status::InBehandeling) => Ok(Beoordeling::InBehandeling),
+            Some(Status::AanvullendeInformatieGevraagd) => Ok(Beoordeling::Vragen(
+                self.vragen
+                    .iter()
+                    .map(|v| Vraag {
+                        vraag_id: v.vraag_id.clone(),
+                        tekst: v.tekst.clone(),
+                    })
+                    .collect(),
+            )),
+            Some(Status::Toegekend) => outcome(Outcome::Toegekend),
+            Some(Status::DeelsToegekend) => outcome(Outcome::DeelsToegekend),
+            Some(Status::Afgewezen) => outcome(Outcome::Afgewezen),
+            _ => Err(Problem::new(
+                Code::BadRequest,
+                format!(
+                    "Status '{}' kan een verzekeraar niet vastleggen.",
+                    self.status
+                ),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BeoordeeldJson {
+    machtigingsaanvraag_id: String,
+    status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    beslissing: Option<BeslissingJson>,
+}
+
+/// `VastleggenBeoordeling`: only legal transitions; the provider's
+/// terugkoppeling is written in the same transaction.
+#[utoipa::path(post, path = "/api/v1/beoordeling/machtigingsaanvragen/{id}/beoordeling", tag = "beoordeling",
+    params(("id" = String, Path)), request_body = BeoordelingJson,
+    responses((status = 200, body = BeoordeeldJson), (status = 404), (status = 409, description = "STA-001, BEO-002"), (status = 422, description = "BEO-001")))]
+async fn beoordelen(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<BeoordelingJson>,
+) -> Result<HttpResponse, Problem> {
+    let id = id.into_inner();
+    let b = body.into_inner().into_domain()?;
+    let (status, beslissing) = beoordeling::decide(&state.db, caller, id.clone(), b).await?;
+    Ok(json(
+        StatusCode::OK,
+        &BeoordeeldJson {
+            machtigingsaanvraag_id: id,
+            status: status.as_str().to_owned(),
+            beslissing: beslissing.map(BeslissingJson::from),
+        },
+    ))
+}
+
+/// The insurer's own catalog, with its automatic rules.
+#[utoipa::path(get, path = "/api/v1/beoordeling/catalogus", tag = "beoordeling",
+    responses((status = 200, body = Object)))]
+async fn catalogus(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    Ok(json(
+        StatusCode::OK,
+        &beoordeling::catalog(&state.db, caller).await?,
+    ))
+}
+
+/// Replace the insurer's own catalog (format of `docs/examples/catalogus.json`,
+/// one insurer).
+#[utoipa::path(put, path = "/api/v1/beoordeling/catalogus", tag = "beoordeling",
+    request_body(content = Object), responses((status = 200, body = Object), (status = 400), (status = 403, description = "BEO-004")))]
+async fn catalogus_vervangen(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    body: web::Json<InsurerCatalog>,
+) -> Result<HttpResponse, Problem> {
+    let c = beoordeling::replace_catalog(&state.db, caller, body.into_inner()).await?;
+    Ok(json(StatusCode::OK, &c))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ControleJson {
+    uzovi: String,
+    machtigingsnummer: String,
+    bsn: String,
+    prestatie: String,
+    datum: NaiveDate,
+}
+
+/// `ControlerenMachtiging`: valid or not, and why.
+#[utoipa::path(post, path = "/api/v1/machtigingen/controle", tag = "beoordeling",
+    request_body = ControleJson, responses((status = 200, body = Object)))]
+async fn controleren(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    body: web::Json<ControleJson>,
+) -> Result<HttpResponse, Problem> {
+    let b = body.into_inner();
+    let u = controle::check(
+        &state.db,
+        caller,
+        Controle {
+            uzovi: b.uzovi,
+            machtigingsnummer: b.machtigingsnummer,
+            bsn: b.bsn,
+            prestatie: b.prestatie,
+            datum: b.datum,
+        },
+    )
+    .await?;
+    Ok(json(StatusCode::OK, &u))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        inbox,
+        ontvangst,
+        aanvraag,
+        beoordelen,
+        catalogus,
+        catalogus_vervangen,
+        controleren
+    ),
+    components(schemas(
+        InboxJson,
+        OntvangstJson,
+        BevestigdJson,
+        DossierJson,
+        BeoordelingJson,
+        VraagJson,
+        ToegekendJson,
+        BeoordeeldJson,
+        ControleJson
+    ))
+)]
+pub struct Api;
