@@ -110,7 +110,11 @@ const DEMOS: &[Demo] = &[
         kind: PartyKind::Zorgaanbieder,
         reference: ("AGB", "03123456"),
         name: "Demo Zorgaanbieder (ontwikkeling)",
-        scopes: &[Scope::MachtigingenIndienen, Scope::TerugkoppelingBeheren],
+        scopes: &[
+            Scope::MachtigingenIndienen,
+            Scope::TerugkoppelingBeheren,
+            Scope::OptinAfhandelen,
+        ],
     },
     Demo {
         file: "zorgverzekeraar",
@@ -170,6 +174,33 @@ pub fn bootstrap(config: &Config, db: &Db) -> Result<(), SetupError> {
             &ca.cert,
             "",
         )?;
+    }
+    load_sample_catalog(&mut conn)
+}
+
+/// The sample catalog of `docs/examples/catalogus.json`, so the demo provider
+/// can submit at once; its other insurers are registered without certificates.
+fn load_sample_catalog(conn: &mut crate::db::DbConnection) -> Result<(), SetupError> {
+    let file: crate::catalog::CatalogFile =
+        serde_json::from_str(include_str!("../docs/examples/catalogus.json"))
+            .map_err(|e| RegistryError::Invalid(format!("sample catalog: {e}")))?;
+    for c in &file.verzekeraars {
+        let reference = PartyRef::new(crate::registry::IdScheme::Uzovi, &c.uzovi)?;
+        if let Err(RegistryError::UnknownParty(_)) = store::find_party(conn, &reference) {
+            let kind = if c.uzovi.starts_with('9') {
+                PartyKind::Zorgkantoor
+            } else {
+                PartyKind::Zorgverzekeraar
+            };
+            store::add_party(
+                conn,
+                kind,
+                &reference,
+                &format!("Demo verzekeraar {} (ontwikkeling)", c.uzovi),
+            )?;
+        }
+        crate::catalog::store::replace(conn, c)
+            .map_err(|e| RegistryError::Invalid(format!("sample catalog: {e}")))?;
     }
     Ok(())
 }

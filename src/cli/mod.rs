@@ -2,6 +2,7 @@
 //! `cert` commands. `main.rs` parses [`Cli`] and calls [`run`].
 
 mod beheer;
+mod catalog;
 mod pki;
 mod receiver;
 mod registry;
@@ -59,6 +60,11 @@ pub enum Command {
     /// of providers for software vendors, a party's change history.
     #[command(subcommand)]
     Beheer(beheer::BeheerCommand),
+    /// Insurers' verstrekkingen catalogs (the JVC checks and automatic rules use them).
+    #[command(subcommand)]
+    Catalog(catalog::CatalogCommand),
+    /// Remove requests past the retention period (retentie.bewaartermijn_dagen) now.
+    Purge,
     /// Reference callback receiver: requires the platform's client certificate,
     /// verifies signatures, deduplicates, appends JSON lines (docs/callbacks.md).
     Receiver(receiver::ReceiverArgs),
@@ -86,6 +92,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Party(cmd) => registry::run_party(cmd, &config),
         Command::Cert(cmd) => registry::run_cert(cmd, &config),
         Command::Beheer(cmd) => beheer::run(cmd, &config),
+        Command::Catalog(cmd) => catalog::run(cmd, &config),
+        Command::Purge => catalog::purge(&config),
         Command::Receiver(args) => receiver::run(args),
     };
     match result {

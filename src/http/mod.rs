@@ -122,6 +122,27 @@ fn capture_peer(conn: &dyn Any, ext: &mut Extensions) {
     }
 }
 
+/// The retention purge, now and then every `every`; several instances may run
+/// it (deleting what is already gone is a no-op).
+fn spawn_purge(db: Db, every: Duration, days: u32) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let result = db
+                .run(move |c| {
+                    crate::beoordeling::purge(c, days).map_err(crate::problem::Problem::from)
+                })
+                .await;
+            if let Err(p) = result {
+                tracing::warn!(
+                    code = p.code.as_str(),
+                    "retention purge failed; retrying later"
+                );
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}
+
 /// Starts both listeners and the background tasks. Must run inside a tokio
 /// (actix) runtime. Signals are not handled here: the caller decides (see
 /// `cli::serve`), so tests can run many servers in one process.
@@ -137,6 +158,13 @@ pub fn start(config: Arc<Config>, db: Db, listeners: Listeners) -> Result<Runnin
     let mut background = vec![reloader];
     if config.terugkoppeling.dispatcher {
         background.extend(crate::dispatch::spawn(db.clone(), &config.terugkoppeling));
+    }
+    if let Some(every) = config.retentie.interval() {
+        background.push(spawn_purge(
+            db.clone(),
+            every,
+            config.retentie.bewaartermijn_dagen,
+        ));
     }
 
     let api_addr = listeners.api.local_addr()?;

@@ -7,6 +7,7 @@
 //! REST door uses. `GET ?wsdl` and `GET ?xsd=NAME` serve the contract with
 //! addresses pointing at the serving host.
 
+mod beoordeling;
 pub mod envelope;
 mod machtigingen;
 mod optin;
@@ -28,6 +29,7 @@ use crate::validation::{El, SchemaSet, xsd};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     machtigingen::configure(cfg);
     optin::configure(cfg);
+    beoordeling::configure(cfg);
 }
 
 /// The SOAP version of a request, from its Content-Type.

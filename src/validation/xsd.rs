@@ -37,6 +37,10 @@ pub const FILES: &[(&str, &str)] = &[
     ),
     ("optin-v1.xsd", include_str!("../../schemas/optin-v1.xsd")),
     (
+        "beoordeling-v1.xsd",
+        include_str!("../../schemas/beoordeling-v1.xsd"),
+    ),
+    (
         "terugkoppeling-v1.xsd",
         include_str!("../../schemas/terugkoppeling-v1.xsd"),
     ),
@@ -47,6 +51,7 @@ pub const FILES: &[(&str, &str)] = &[
 pub enum SchemaSet {
     Machtigingen,
     Optin,
+    Beoordeling,
     /// The callback message providers receive (terugkoppelingen).
     Terugkoppeling,
 }
@@ -56,6 +61,7 @@ impl SchemaSet {
         match self {
             Self::Machtigingen => "machtigingen-v1.xsd",
             Self::Optin => "optin-v1.xsd",
+            Self::Beoordeling => "beoordeling-v1.xsd",
             Self::Terugkoppeling => "terugkoppeling-v1.xsd",
         }
     }
@@ -64,6 +70,7 @@ impl SchemaSet {
         match self {
             Self::Machtigingen => "urn:machtigingen:machtigingen:v1",
             Self::Optin => "urn:machtigingen:optin:v1",
+            Self::Beoordeling => "urn:machtigingen:beoordeling:v1",
             Self::Terugkoppeling => "urn:machtigingen:terugkoppeling:v1",
         }
     }

@@ -421,3 +421,96 @@ async fn purge_removes_what_passed_the_retention_period() {
         );
     }
 }
+
+async fn soap_call(
+    c: &TestClient,
+    v: crate::support::soap::Soap,
+    op: &str,
+    inner: &str,
+) -> crate::support::soap::Answer {
+    const NS: &str = "urn:machtigingen:beoordeling:v1";
+    crate::support::soap::call(
+        c,
+        "/soap/beoordeling/v1",
+        v,
+        NS,
+        op,
+        &format!("<{op} xmlns=\"{NS}\">{inner}</{op}>"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn every_insurer_operation_over_soap_11_and_12() {
+    use crate::support::soap::BOTH;
+    let (app, provider) = app_with_provider().await;
+    let ins = insurer(&app);
+    for v in BOTH {
+        let id = submit(&provider, &Aanvraag::default()).await;
+        let inbox = soap_call(&ins, v, "OphalenInbox", "<Maximum>500</Maximum>").await;
+        assert!(
+            inbox.texts("MachtigingsaanvraagId").contains(&id),
+            "{}",
+            inbox.body
+        );
+        let ids: Vec<String> = inbox.texts("InboxId");
+        let ack: String = ids
+            .iter()
+            .map(|i| format!("<InboxId>{i}</InboxId>"))
+            .collect();
+        let ans = soap_call(&ins, v, "BevestigenInbox", &ack).await;
+        assert_eq!(
+            ans.text("Bevestigd"),
+            Some(ids.len().to_string()),
+            "{}",
+            ans.body
+        );
+
+        let ans = soap_call(
+            &ins,
+            v,
+            "RaadplegenAanvraag",
+            &format!("<MachtigingsaanvraagId>{id}</MachtigingsaanvraagId>"),
+        )
+        .await;
+        assert_eq!(
+            ans.text("Status").as_deref(),
+            Some("Ingediend"),
+            "{}",
+            ans.body
+        );
+        assert_eq!(ans.text("Bsn").as_deref(), Some("999999990"));
+
+        let ans = soap_call(
+            &ins,
+            v,
+            "VastleggenBeoordeling",
+            &format!("<MachtigingsaanvraagId>{id}</MachtigingsaanvraagId><InBehandeling/>"),
+        )
+        .await;
+        assert_eq!(
+            ans.text("Status").as_deref(),
+            Some("InBehandeling"),
+            "{}",
+            ans.body
+        );
+        let ans = soap_call(&ins, v, "VastleggenBeoordeling", &format!("<MachtigingsaanvraagId>{id}</MachtigingsaanvraagId><Toekenning><Uitkomst>DeelsToegekend</Uitkomst><GeldigVan>{}</GeldigVan><GeldigTot>{}</GeldigTot><Prestatie><Code>DBC-OOGLID</Code><Aantal>1</Aantal><Bedrag>1250.00</Bedrag></Prestatie></Toekenning>", days(7), days(90))).await;
+        assert_eq!(
+            ans.text("Status").as_deref(),
+            Some("DeelsToegekend"),
+            "{}",
+            ans.body
+        );
+        let number = ans.text("Machtigingsnummer").unwrap();
+        assert_eq!(ans.text("Bedrag").as_deref(), Some("1250.00"));
+
+        let ans = soap_call(&ins, v, "ControlerenMachtiging", &format!("<Uzovi>3311</Uzovi><Machtigingsnummer>{number}</Machtigingsnummer><Bsn>999999990</Bsn><Prestatie>DBC-OOGLID</Prestatie><Datum>{}</Datum>", days(30))).await;
+        assert_eq!(ans.text("Geldig").as_deref(), Some("true"), "{}", ans.body);
+
+        // Faults: a rejection without reason is schema-invalid; a second decision is STA-001.
+        let f = soap_call(&ins, v, "VastleggenBeoordeling", &format!("<MachtigingsaanvraagId>{id}</MachtigingsaanvraagId><Afwijzing><RedenCode>X</RedenCode><RedenTekst>Te laat.</RedenTekst></Afwijzing>")).await;
+        assert_eq!(f.fault_code().as_deref(), Some("STA-001"), "{}", f.body);
+        let f = soap_call(&provider, v, "OphalenInbox", "").await;
+        assert_eq!(f.fault_code().as_deref(), Some("AUTZ-001"), "{}", f.body);
+    }
+}

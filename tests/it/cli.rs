@@ -387,3 +387,49 @@ async fn operator_manages_contacts_consents_and_reads_history() {
         assert!(history.contains(action), "{action}: {history}");
     }
 }
+
+#[tokio::test]
+async fn operator_loads_catalogs_and_purges() {
+    let db = TestDb::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ok = |args: &[&str]| {
+        let o = run(d, &db.url, args);
+        assert!(o.status.success(), "{args:?}: {}{}", stdout(&o), stderr(&o));
+        stdout(&o)
+    };
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/catalogus.json");
+    let sample = sample.to_str().unwrap();
+    // Unregistered insurers: refused, nothing loaded.
+    let o = run(d, &db.url, &["catalog", "load", sample]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not registered"), "{}", stderr(&o));
+    ok(&["party", "add", "--uzovi", "3311", "--name", "Noord"]);
+    ok(&["party", "add", "--uzovi", "3312", "--name", "Zuid"]);
+    ok(&[
+        "party",
+        "add",
+        "--uzovi",
+        "9901",
+        "--zorgkantoor",
+        "--name",
+        "Zorgkantoor",
+    ]);
+    let out = ok(&["catalog", "load", sample]);
+    assert!(out.contains("UZOVI:3311"), "{out}");
+    let shown = ok(&["catalog", "show", "--uzovi", "3311"]);
+    assert!(shown.contains("PLAST-OOGLID"), "{shown}");
+    // A broken file names the problem.
+    std::fs::write(
+        d.join("kapot.json"),
+        "{\"verzekeraars\": [{\"uzovi\": 3311}]}",
+    )
+    .unwrap();
+    assert!(
+        !run(d, &db.url, &["catalog", "load", "kapot.json"])
+            .status
+            .success()
+    );
+    let purged = ok(&["purge"]);
+    assert!(purged.contains("removed 0 request(s)"), "{purged}");
+}

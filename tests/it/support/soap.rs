@@ -214,6 +214,7 @@ pub async fn read(resp: reqwest::Response, version: Soap) -> Answer {
     // which every set imports).
     let set = match checked.get_namespace().map(|n| n.get_href()).as_deref() {
         Some("urn:machtigingen:optin:v1") => SchemaSet::Optin,
+        Some("urn:machtigingen:beoordeling:v1") => SchemaSet::Beoordeling,
         _ => SchemaSet::Machtigingen,
     };
     if let Err(p) = xsd::validate(set, &checked) {

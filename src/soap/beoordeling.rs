@@ -1,0 +1,219 @@
+//! The insurer's SOAP service (`wsdl/beoordeling-v1.wsdl`): inbox,
+//! acknowledge, the request as submitted, decisions and the validity check,
+//! onto `beoordeling`.
+
+use actix_web::web;
+use futures_util::FutureExt;
+
+use super::writer::Xml;
+use super::{Contract, types};
+use crate::beoordeling::controle::{self, Controle};
+use crate::beoordeling::{self, Beoordeling, Besluit};
+use crate::http::AppState;
+use crate::identity::Caller;
+use crate::machtiging::model::{Outcome, ToegekendePrestatie, Vraag, parse_euro};
+use crate::problem::{Code, Problem};
+use crate::validation::{El, SchemaSet};
+
+const NS: &str = "urn:machtigingen:beoordeling:v1";
+
+pub static CONTRACT: Contract = Contract {
+    path: "/soap/beoordeling/v1",
+    namespace: NS,
+    schema: SchemaSet::Beoordeling,
+    operations: &[
+        "OphalenInbox",
+        "BevestigenInbox",
+        "RaadplegenAanvraag",
+        "VastleggenBeoordeling",
+        "ControlerenMachtiging",
+    ],
+    wsdl: include_str!("../../wsdl/beoordeling-v1.wsdl"),
+};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    super::mount(cfg, &CONTRACT, decode, execute);
+}
+
+enum Command {
+    Inbox(i64),
+    Bevestigen(Vec<i64>),
+    Raadplegen(String),
+    Vastleggen(String, Beoordeling),
+    Controleren(Controle),
+}
+
+fn vraag(v: &El) -> Result<Vraag, Problem> {
+    Ok(Vraag {
+        vraag_id: v.str("VraagId")?,
+        tekst: v.str("Tekst")?,
+    })
+}
+
+fn beoordeling(op: &El) -> Result<Beoordeling, Problem> {
+    if op.opt("InBehandeling").is_some() {
+        return Ok(Beoordeling::InBehandeling);
+    }
+    if let Some(a) = op.opt("AanvullendeInformatieGevraagd") {
+        return Ok(Beoordeling::Vragen(
+            a.all("Vraag").iter().map(vraag).collect::<Result<_, _>>()?,
+        ));
+    }
+    if let Some(t) = op.opt("Toekenning") {
+        let uitkomst = match t.str("Uitkomst")?.as_str() {
+            "DeelsToegekend" => Outcome::DeelsToegekend,
+            _ => Outcome::Toegekend,
+        };
+        let mut prestaties = Vec::new();
+        for p in t.all("Prestatie") {
+            prestaties.push(ToegekendePrestatie {
+                code: p.str("Code")?,
+                aantal: p.number("Aantal")?,
+                // The schema guarantees two decimals at most.
+                bedrag_centen: p.opt_str("Bedrag").as_deref().and_then(parse_euro),
+            });
+        }
+        return Ok(Beoordeling::Besluit(Besluit {
+            uitkomst,
+            machtigingsnummer: t.opt_str("Machtigingsnummer"),
+            geldig_van: Some(t.date("GeldigVan")?),
+            geldig_tot: Some(t.date("GeldigTot")?),
+            prestaties,
+            reden_code: None,
+            reden_tekst: None,
+        }));
+    }
+    let a = op.req("Afwijzing")?;
+    Ok(Beoordeling::Besluit(Besluit {
+        uitkomst: Outcome::Afgewezen,
+        machtigingsnummer: None,
+        geldig_van: None,
+        geldig_tot: None,
+        prestaties: Vec::new(),
+        reden_code: a.opt_str("RedenCode"),
+        reden_tekst: a.opt("RedenTekst").map(|t| t.text()),
+    }))
+}
+
+fn decode(operation: &str, op: &El) -> Result<Command, Problem> {
+    Ok(match operation {
+        "OphalenInbox" => Command::Inbox(match op.opt("Maximum") {
+            Some(_) => op.number("Maximum")?,
+            None => 100,
+        }),
+        "BevestigenInbox" => Command::Bevestigen(
+            op.all("InboxId")
+                .iter()
+                .map(|e| e.text().trim().parse::<i64>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| Problem::new(Code::BadRequest, "InboxId te groot."))?,
+        ),
+        "RaadplegenAanvraag" => Command::Raadplegen(op.str("MachtigingsaanvraagId")?),
+        "VastleggenBeoordeling" => {
+            Command::Vastleggen(op.str("MachtigingsaanvraagId")?, beoordeling(op)?)
+        }
+        "ControlerenMachtiging" => Command::Controleren(Controle {
+            uzovi: op.str("Uzovi")?,
+            machtigingsnummer: op.str("Machtigingsnummer")?,
+            bsn: op.str("Bsn")?,
+            prestatie: op.str("Prestatie")?,
+            datum: op.date("Datum")?,
+        }),
+        other => {
+            return Err(Problem::new(
+                Code::SoapOperation,
+                format!("Onbekende operatie {other}."),
+            ));
+        }
+    })
+}
+
+/// The stored document without its XML declaration, to embed.
+fn embeddable(document: &str) -> &str {
+    let d = document.trim_start();
+    match d.strip_prefix("<?xml") {
+        Some(rest) => rest
+            .split_once("?>")
+            .map_or(d, |(_, body)| body.trim_start()),
+        None => d,
+    }
+}
+
+fn execute(
+    state: web::Data<AppState>,
+    caller: Caller,
+    command: Command,
+) -> futures_util::future::LocalBoxFuture<'static, Result<String, Problem>> {
+    async move {
+        let db = &state.db;
+        let mut x = Xml::new();
+        match command {
+            Command::Inbox(max) => {
+                x.open_ns("OphalenInboxResponse", NS);
+                for i in beoordeling::inbox(db, caller, max).await? {
+                    x.open("Item")
+                        .leaf("InboxId", i.id)
+                        .leaf("MachtigingsaanvraagId", &i.request_id)
+                        .leaf("Soort", &i.action)
+                        .leaf("Status", &i.status)
+                        .leaf("Tijdstip", types::timestamp(i.created_at))
+                        .close("Item");
+                }
+                x.close("OphalenInboxResponse");
+            }
+            Command::Bevestigen(ids) => {
+                let n = beoordeling::acknowledge(db, caller, ids).await?;
+                x.open_ns("BevestigenInboxResponse", NS)
+                    .leaf("Bevestigd", n)
+                    .close("BevestigenInboxResponse");
+            }
+            Command::Raadplegen(id) => {
+                let d = beoordeling::get(db, caller, id).await?;
+                let r = &d.record;
+                x.open_ns("RaadplegenAanvraagResponse", NS)
+                    .leaf("MachtigingsaanvraagId", &r.id)
+                    .leaf("Status", r.status)
+                    .leaf("AgbPraktijk", &r.provider_agb)
+                    .opt_leaf("IngediendOp", r.submitted_at.map(types::timestamp));
+                if !r.open_vragen.is_empty() {
+                    x.open("OpenVragen");
+                    for v in &r.open_vragen {
+                        types::vraag(&mut x, "Vraag", v);
+                    }
+                    x.close("OpenVragen");
+                }
+                if let Some(b) = &r.beslissing {
+                    types::beslissing(&mut x, "Beslissing", b);
+                }
+                // The document was schema-valid when stored; it is our own.
+                x.open("Document")
+                    .raw(embeddable(&d.document))
+                    .close("Document")
+                    .close("RaadplegenAanvraagResponse");
+            }
+            Command::Vastleggen(id, b) => {
+                let (status, beslissing) = beoordeling::decide(db, caller, id.clone(), b).await?;
+                x.open_ns("VastleggenBeoordelingResponse", NS)
+                    .leaf("MachtigingsaanvraagId", &id)
+                    .leaf("Status", status);
+                if let Some(b) = &beslissing {
+                    types::beslissing(&mut x, "Beslissing", b);
+                }
+                x.close("VastleggenBeoordelingResponse");
+            }
+            Command::Controleren(c) => {
+                let u = controle::check(db, caller, c).await?;
+                x.open_ns("ControlerenMachtigingResponse", NS)
+                    .leaf("Geldig", u.geldig)
+                    .leaf("RedenCode", u.reden_code)
+                    .leaf("Reden", u.reden)
+                    .opt_leaf("GeldigVan", u.geldig_van)
+                    .opt_leaf("GeldigTot", u.geldig_tot)
+                    .opt_leaf("Aantal", u.aantal)
+                    .close("ControlerenMachtigingResponse");
+            }
+        }
+        Ok(x.finish())
+    }
+    .boxed_local()
+}
