@@ -514,3 +514,67 @@ async fn every_insurer_operation_over_soap_11_and_12() {
         assert_eq!(f.fault_code().as_deref(), Some("AUTZ-001"), "{}", f.body);
     }
 }
+
+#[tokio::test]
+async fn a_decision_reaches_the_providers_callback_signed_and_in_order() {
+    use crate::terugkoppeling_support as tk;
+    let app = tk::app(r#"["0s", "200ms", "500ms"]"#).await;
+    fixtures::load_sample_catalog(&app);
+    let provider = tk::provider(&app);
+    let rx = tk::receiver();
+    tk::register(&provider, &rx, "json").await;
+    let ins = insurer(&app);
+    let id = submit(&provider, &Aanvraag::default()).await;
+    for status in ["InBehandeling", "AanvullendeInformatieGevraagd"] {
+        assert_eq!(decide(&ins, &id, beoordeling(status)).await.0, 200);
+    }
+    let info = fixtures::aanvulling_element(&[("GRADEN", "30")], None);
+    post_xml(
+        &provider,
+        &format!("/api/v1/machtigingsaanvragen/{id}/aanvullende-informatie"),
+        &info,
+    )
+    .await;
+    assert_eq!(
+        decide(&ins, &id, beoordeling("DeelsToegekend")).await.0,
+        200
+    );
+
+    let statuses = || -> Vec<serde_json::Value> {
+        rx.received()
+            .iter()
+            .filter_map(|m| serde_json::from_str::<serde_json::Value>(&m.body).ok())
+            .filter(|v| v["type"] == "machtiging.status")
+            .collect()
+    };
+    assert!(
+        crate::support::eventually(10, || async { statuses().len() == 3 }).await,
+        "{:?}",
+        statuses()
+    );
+    let got = statuses();
+    let order: Vec<&str> = got
+        .iter()
+        .map(|v| v["data"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "InBehandeling",
+            "AanvullendeInformatieGevraagd",
+            "DeelsToegekend"
+        ]
+    );
+    let last = &got[2]["data"];
+    assert_eq!(last["machtigingsaanvraagId"], id.as_str());
+    assert_eq!(
+        last["beslissing"]["toegekendePrestaties"][0]["bedragCenten"],
+        125000
+    );
+    assert!(
+        !got.iter().any(|v| v.to_string().contains("999999990")),
+        "BSN in a terugkoppeling"
+    );
+    // The receiver checked every signature and saw the platform's client certificate.
+    assert_eq!(rx.duplicates(), 0);
+}
