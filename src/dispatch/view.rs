@@ -264,3 +264,19 @@ pub fn acknowledge(
             .collect())
     })
 }
+
+/// Pull and the log are open to `terugkoppeling:beheren` and to
+/// `machtigingen:raadplegen` (software that reads its requests may read their feedback).
+pub fn require_read(caller: &crate::identity::Caller) -> Result<(), crate::problem::Problem> {
+    use crate::registry::Scope;
+    if caller
+        .certificate
+        .scopes
+        .contains(Scope::MachtigingenRaadplegen)
+    {
+        return Ok(());
+    }
+    caller
+        .require(Scope::TerugkoppelingBeheren)
+        .map_err(crate::problem::Problem::from)
+}

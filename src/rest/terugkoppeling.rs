@@ -46,20 +46,7 @@ fn party(caller: &Caller) -> String {
     caller.party().reference.to_string()
 }
 
-/// Pull and the log are open to `terugkoppeling:beheren` and to
-/// `machtigingen:raadplegen` (software that reads its requests may read their feedback).
-fn require_read(caller: &Caller) -> Result<(), Problem> {
-    if caller
-        .certificate
-        .scopes
-        .contains(Scope::MachtigingenRaadplegen)
-    {
-        return Ok(());
-    }
-    caller
-        .require(Scope::TerugkoppelingBeheren)
-        .map_err(Problem::from)
-}
+use crate::dispatch::view::require_read;
 
 /// A callback registration.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -11,6 +11,7 @@ mod beoordeling;
 pub mod envelope;
 mod machtigingen;
 mod optin;
+mod terugkoppeling;
 pub mod types;
 pub mod writer;
 
@@ -30,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     machtigingen::configure(cfg);
     optin::configure(cfg);
     beoordeling::configure(cfg);
+    terugkoppeling::configure(cfg);
 }
 
 /// The SOAP version of a request, from its Content-Type.

@@ -41,6 +41,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../schemas/beoordeling-v1.xsd"),
     ),
     (
+        "terugkoppelingbeheer-v1.xsd",
+        include_str!("../../schemas/terugkoppelingbeheer-v1.xsd"),
+    ),
+    (
         "terugkoppeling-v1.xsd",
         include_str!("../../schemas/terugkoppeling-v1.xsd"),
     ),
@@ -52,6 +56,7 @@ pub enum SchemaSet {
     Machtigingen,
     Optin,
     Beoordeling,
+    TerugkoppelingBeheer,
     /// The callback message providers receive (terugkoppelingen).
     Terugkoppeling,
 }
@@ -62,6 +67,7 @@ impl SchemaSet {
             Self::Machtigingen => "machtigingen-v1.xsd",
             Self::Optin => "optin-v1.xsd",
             Self::Beoordeling => "beoordeling-v1.xsd",
+            Self::TerugkoppelingBeheer => "terugkoppelingbeheer-v1.xsd",
             Self::Terugkoppeling => "terugkoppeling-v1.xsd",
         }
     }
@@ -71,6 +77,7 @@ impl SchemaSet {
             Self::Machtigingen => "urn:machtigingen:machtigingen:v1",
             Self::Optin => "urn:machtigingen:optin:v1",
             Self::Beoordeling => "urn:machtigingen:beoordeling:v1",
+            Self::TerugkoppelingBeheer => "urn:machtigingen:terugkoppelingbeheer:v1",
             Self::Terugkoppeling => "urn:machtigingen:terugkoppeling:v1",
         }
     }

@@ -408,3 +408,78 @@ async fn pull_and_acknowledge_show_only_the_callers_own() {
     assert_eq!(s, 404, "another party's terugkoppeling is invisible");
     let _ = pki();
 }
+
+#[tokio::test]
+async fn registration_and_pull_over_soap_11_and_12() {
+    use crate::support::soap::{self, BOTH};
+    const NS: &str = "urn:machtigingen:terugkoppelingbeheer:v1";
+    const PATH: &str = "/soap/terugkoppelingbeheer/v1";
+    use crate::terugkoppeling_support as tk;
+    let call = |c: crate::support::TestClient, v, op: &'static str, inner: String| async move {
+        soap::call(
+            &c,
+            PATH,
+            v,
+            NS,
+            op,
+            &format!("<{op} xmlns=\"{NS}\">{inner}</{op}>"),
+        )
+        .await
+    };
+    let app = tk::app(r#"["0s"]"#).await;
+    let provider = tk::provider(&app);
+    let rx = tk::receiver();
+    for v in BOTH {
+        let ca = quick_xml::escape::escape(tk::ca_pem()).into_owned();
+        let ans = call(
+            provider.clone(),
+            v,
+            "RegistrerenAbonnement",
+            format!("<Url>https://localhost:{}/tk</Url><Formaat>soap</Formaat><CaBundle>{ca}</CaBundle>", rx.addr.port()),
+        )
+        .await;
+        assert!(!ans.is_fault(), "{}", ans.body);
+        assert!(ans.text("Geheim").unwrap().starts_with("whsec_"));
+        let ans = call(provider.clone(), v, "RoterenGeheim", String::new()).await;
+        assert!(ans.text("VorigGeheimGeldigTot").is_some(), "{}", ans.body);
+
+        let subject = format!("MA{}", "0".repeat(32));
+        let id = tk::enqueue(&app, &subject, "SOAP-PULL");
+        let ans = call(
+            provider.clone(),
+            v,
+            "OphalenTerugkoppelingen",
+            "<Maximum>500</Maximum>".into(),
+        )
+        .await;
+        assert!(ans.texts("TerugkoppelingId").contains(&id), "{}", ans.body);
+        let ans = call(provider.clone(), v, "BevestigenTerugkoppelingen", format!("<TerugkoppelingId>{id}</TerugkoppelingId><TerugkoppelingId>TKonbekend</TerugkoppelingId>")).await;
+        assert_eq!(ans.text("Bevestigd").as_deref(), Some("1"), "{}", ans.body);
+        assert_eq!(ans.texts("Onbekend"), ["TKonbekend"]);
+        let ans = call(
+            provider.clone(),
+            v,
+            "OphalenTerugkoppelingen",
+            String::new(),
+        )
+        .await;
+        assert!(!ans.texts("TerugkoppelingId").contains(&id));
+
+        // SSRF: an internal address outside the allow-list is refused.
+        let f = call(
+            provider.clone(),
+            v,
+            "RegistrerenAbonnement",
+            "<Url>https://10.1.2.3/tk</Url><Formaat>json</Formaat>".into(),
+        )
+        .await;
+        assert_eq!(f.fault_code().as_deref(), Some("TKP-002"), "{}", f.body);
+        let ans = call(provider.clone(), v, "OpzeggenAbonnement", String::new()).await;
+        assert_eq!(
+            ans.text("Opgezegd").as_deref(),
+            Some("true"),
+            "{}",
+            ans.body
+        );
+    }
+}

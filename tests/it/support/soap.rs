@@ -215,6 +215,7 @@ pub async fn read(resp: reqwest::Response, version: Soap) -> Answer {
     let set = match checked.get_namespace().map(|n| n.get_href()).as_deref() {
         Some("urn:machtigingen:optin:v1") => SchemaSet::Optin,
         Some("urn:machtigingen:beoordeling:v1") => SchemaSet::Beoordeling,
+        Some("urn:machtigingen:terugkoppelingbeheer:v1") => SchemaSet::TerugkoppelingBeheer,
         _ => SchemaSet::Machtigingen,
     };
     if let Err(p) = xsd::validate(set, &checked) {

@@ -1,0 +1,185 @@
+//! Managing terugkoppelingen over SOAP (`wsdl/terugkoppelingbeheer-v1.wsdl`):
+//! the callback registration, secret rotation, and pull with acknowledge —
+//! the same functions the REST door uses. Pulled messages carry the very
+//! `OntvangenTerugkoppeling` element a push would have sent.
+
+use actix_web::web;
+use futures_util::FutureExt;
+
+use super::writer::Xml;
+use super::{Contract, types};
+use crate::db::now;
+use crate::dispatch::endpoints::Endpoint;
+use crate::dispatch::registration::{self, Request};
+use crate::dispatch::render::{self, Message};
+use crate::dispatch::view;
+use crate::http::AppState;
+use crate::identity::Caller;
+use crate::problem::{Code, Problem};
+use crate::registry::Scope;
+use crate::validation::{El, SchemaSet};
+
+const NS: &str = "urn:machtigingen:terugkoppelingbeheer:v1";
+
+pub static CONTRACT: Contract = Contract {
+    path: "/soap/terugkoppelingbeheer/v1",
+    namespace: NS,
+    schema: SchemaSet::TerugkoppelingBeheer,
+    operations: &[
+        "RegistrerenAbonnement",
+        "OpzeggenAbonnement",
+        "RoterenGeheim",
+        "OphalenTerugkoppelingen",
+        "BevestigenTerugkoppelingen",
+    ],
+    wsdl: include_str!("../../wsdl/terugkoppelingbeheer-v1.wsdl"),
+};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    super::mount(cfg, &CONTRACT, decode, execute);
+}
+
+enum Command {
+    Registreren(Request),
+    Opzeggen,
+    Roteren,
+    Ophalen(i64, i64),
+    Bevestigen(Vec<String>),
+}
+
+fn decode(operation: &str, op: &El) -> Result<Command, Problem> {
+    Ok(match operation {
+        "RegistrerenAbonnement" => Command::Registreren(Request {
+            url: op.str("Url")?,
+            format: op.str("Formaat")?,
+            ca_bundle: op.opt("CaBundle").map(|e| e.text()),
+            event_types: op
+                .all("Gebeurtenis")
+                .iter()
+                .map(|e| e.text().trim().to_owned())
+                .collect(),
+        }),
+        "OpzeggenAbonnement" => Command::Opzeggen,
+        "RoterenGeheim" => Command::Roteren,
+        "OphalenTerugkoppelingen" => Command::Ophalen(
+            op.opt("Na")
+                .map(|_| op.number("Na"))
+                .transpose()?
+                .unwrap_or(0),
+            op.opt("Maximum")
+                .map(|_| op.number("Maximum"))
+                .transpose()?
+                .unwrap_or(100),
+        ),
+        "BevestigenTerugkoppelingen" => Command::Bevestigen(
+            op.all("TerugkoppelingId")
+                .iter()
+                .map(|e| e.text().trim().to_owned())
+                .collect(),
+        ),
+        other => {
+            return Err(Problem::new(
+                Code::SoapOperation,
+                format!("Onbekende operatie {other}."),
+            ));
+        }
+    })
+}
+
+fn abonnement(x: &mut Xml, e: &Endpoint, secret: bool) {
+    x.open("Abonnement")
+        .leaf("Url", &e.url)
+        .leaf("Formaat", &e.format);
+    for t in e.event_types() {
+        x.leaf("Gebeurtenis", t);
+    }
+    x.leaf("Status", &e.status)
+        .opt_leaf("UitgeschakeldReden", e.disabled_reason.as_deref())
+        .opt_leaf("Geheim", secret.then_some(e.secret.as_str()))
+        .close("Abonnement");
+}
+
+fn execute(
+    state: web::Data<AppState>,
+    caller: Caller,
+    command: Command,
+) -> futures_util::future::LocalBoxFuture<'static, Result<String, Problem>> {
+    async move {
+        let (db, config) = (&state.db, &state.config);
+        let party = caller.party().reference.to_string();
+        let mut x = Xml::new();
+        match command {
+            Command::Registreren(r) => {
+                caller.require(Scope::TerugkoppelingBeheren)?;
+                let (e, v) = registration::register(db, config, &caller, r).await?;
+                x.open_ns("RegistrerenAbonnementResponse", NS);
+                abonnement(&mut x, &e, true);
+                x.open("Verificatie")
+                    .leaf("WebhookId", &v.id)
+                    .leaf("Geslaagd", v.ok)
+                    .opt_leaf("HttpStatus", v.http_status)
+                    .leaf("LatentieMs", v.latency.as_millis())
+                    .opt_leaf("Fout", v.error.as_deref())
+                    .close("Verificatie")
+                    .close("RegistrerenAbonnementResponse");
+            }
+            Command::Opzeggen => {
+                caller.require(Scope::TerugkoppelingBeheren)?;
+                let removed = registration::remove(db, &caller).await?;
+                x.open_ns("OpzeggenAbonnementResponse", NS)
+                    .leaf("Opgezegd", removed)
+                    .close("OpzeggenAbonnementResponse");
+            }
+            Command::Roteren => {
+                caller.require(Scope::TerugkoppelingBeheren)?;
+                let (e, until) = registration::rotate(db, config, &caller).await?;
+                x.open_ns("RoterenGeheimResponse", NS)
+                    .leaf("Geheim", &e.secret)
+                    .leaf("VorigGeheimGeldigTot", types::timestamp(until))
+                    .close("RoterenGeheimResponse");
+            }
+            Command::Ophalen(after, max) => {
+                view::require_read(&caller)?;
+                let rows = db
+                    .run(move |c| view::pull(c, &party, after, max.clamp(1, 500), false))
+                    .await?;
+                x.open_ns("OphalenTerugkoppelingenResponse", NS);
+                for (s, _) in rows {
+                    let payload: serde_json::Value =
+                        serde_json::from_str(&s.payload).unwrap_or(serde_json::Value::Null);
+                    let element = render::soap_operation(&Message {
+                        id: &s.public_id,
+                        event_type: &s.event_type,
+                        created_at: s.created_at,
+                        payload: &payload,
+                    })
+                    .map_err(|e| {
+                        tracing::error!(error = %e, id = %s.public_id, "terugkoppeling not renderable");
+                        Problem::new(Code::Internal, "Interne fout bij het opbouwen van het bericht.")
+                    })?;
+                    x.open("Bericht")
+                        .leaf("Volgnummer", s.id)
+                        .leaf("Onderwerp", &s.subject_id)
+                        .raw(&String::from_utf8_lossy(&element))
+                        .close("Bericht");
+                }
+                x.close("OphalenTerugkoppelingenResponse");
+            }
+            Command::Bevestigen(ids) => {
+                view::require_read(&caller)?;
+                let n = ids.len();
+                let unknown = db
+                    .run(move |c| view::acknowledge(c, &party, &ids, now()))
+                    .await?;
+                x.open_ns("BevestigenTerugkoppelingenResponse", NS)
+                    .leaf("Bevestigd", n - unknown.len());
+                for u in &unknown {
+                    x.leaf("Onbekend", u);
+                }
+                x.close("BevestigenTerugkoppelingenResponse");
+            }
+        }
+        Ok(x.finish())
+    }
+    .boxed_local()
+}
