@@ -27,6 +27,16 @@ use crate::machtiging::intake;
 use crate::problem::{Code, Problem};
 use crate::validation::{El, SchemaSet, xsd};
 
+/// Every SOAP service: what the access matrix and the docs enumerate.
+pub fn contracts() -> [&'static Contract; 4] {
+    [
+        &machtigingen::CONTRACT,
+        &optin::CONTRACT,
+        &beoordeling::CONTRACT,
+        &terugkoppeling::CONTRACT,
+    ]
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     machtigingen::configure(cfg);
     optin::configure(cfg);

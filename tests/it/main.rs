@@ -4,11 +4,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod access_matrix;
 mod beheer;
 mod beoordeling;
 mod cli;
 mod examples;
 mod fixtures;
+mod hostile;
 mod identity;
 mod jvc;
 mod ops;
