@@ -99,10 +99,13 @@ fn provider_agbs(caller: &Caller) -> Vec<String> {
     }
 }
 
+/// A provider's own submissions always carry its own AGB (JVC-C01), so only an
+/// intermediary needs the "submitted by me" clause.
 fn visibility(caller: &Caller) -> Visibility {
     Visibility::Provider {
         agbs: provider_agbs(caller),
-        submitter: caller.party().reference.to_string(),
+        submitter: (caller.party().kind != PartyKind::Zorgaanbieder)
+            .then(|| caller.party().reference.to_string()),
     }
 }
 

@@ -341,10 +341,10 @@ pub fn add_inbox(
 /// Who may see which requests in a search.
 #[derive(Debug, Clone)]
 pub enum Visibility {
-    /// A provider: its own AGB, or what this party submitted (intermediaries).
+    /// A provider: its own AGB; for an intermediary also what it submitted.
     Provider {
         agbs: Vec<String>,
-        submitter: String,
+        submitter: Option<String>,
     },
 }
 
@@ -368,7 +368,16 @@ pub fn search(
     let filtered = || {
         let mut q = ma::table.into_boxed();
         match who {
-            Visibility::Provider { agbs, submitter } => {
+            // Without the OR the index (provider_agb, status, created_at)
+            // serves both the count and the newest-first page.
+            Visibility::Provider {
+                agbs,
+                submitter: None,
+            } => q = q.filter(ma::provider_agb.eq_any(agbs.clone())),
+            Visibility::Provider {
+                agbs,
+                submitter: Some(submitter),
+            } => {
                 q = q.filter(
                     ma::provider_agb
                         .eq_any(agbs.clone())

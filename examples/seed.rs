@@ -1,0 +1,69 @@
+//! Seeds stored machtigingsaanvragen through the project's own storage code
+//! (`machtiging::store::insert`), for the "submit with a full database"
+//! benchmark of `scripts/bench.sh`. Uses the configured database
+//! (`MACHTIGINGEN_DATABASE__URL`).
+//!
+//! cargo run --release --example seed -- COUNT [AGB]
+
+#![allow(clippy::unwrap_used)]
+
+use machtigingen::config::Config;
+use machtigingen::db::{Db, DbError, write_tx};
+use machtigingen::machtiging::model::Aanvraag;
+use machtigingen::machtiging::store::{self, NewRecord};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let count: u64 = args.next().expect("COUNT").parse().unwrap();
+    let agb = args.next().unwrap_or_else(|| "03123456".into());
+    let config = Config::load(None).unwrap();
+    let db = Db::open(&config.database).unwrap();
+    db.migrate().unwrap();
+    let mut conn = db.conn().unwrap();
+    let template: Aanvraag = serde_json::from_value(serde_json::json!({
+        "referentie": "", "agb_praktijk": agb, "agb_zorgverlener": null,
+        "software_naam": "seed", "software_versie": "1", "bsn": "999999990",
+        "geboortedatum": "1970-03-14", "naam": null, "verzekerdennummer": null,
+        "uzovi": "3311", "grondslag": "Zvw", "verstrekking": "PLAST-OOGLID", "zorgsoort": "0301",
+        "prestaties": [{"code": "DBC-OOGLID", "aantal": 1}], "diagnosecode": null,
+        "begindatum": "2026-12-01", "gewenste_einddatum": "2027-05-31",
+        "antwoorden": [{"vraag_id": "GEZICHTSVELD", "waarde": "ja"}], "toelichting": null, "bijlagen": []
+    }))
+    .unwrap();
+    let document = include_str!("../docs/examples/machtigingen/Machtigingsaanvraag.xml");
+    let started = std::time::Instant::now();
+    let batch = 5_000;
+    let mut done = 0;
+    while done < count {
+        let n = batch.min(count - done);
+        write_tx::<_, DbError, _>(&mut conn, |c| {
+            for i in done..done + n {
+                let mut a = template.clone();
+                a.referentie = format!("SEED-{i:09}");
+                let id = format!(
+                    "MA{:032x}",
+                    u128::from(i) ^ 0x5eed_0000_0000_0000_0000_0000_0000_0000
+                );
+                store::insert(
+                    c,
+                    &NewRecord {
+                        id: &id,
+                        provider_agb: &agb,
+                        submitter: &format!("AGB:{agb}"),
+                        aanvraag: &a,
+                        content_hash: &a.content_hash(),
+                        document,
+                        status: machtigingen::machtiging::model::Status::Ingediend,
+                    },
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        done += n;
+    }
+    println!(
+        "{{\"seeded\": {count}, \"seconds\": {:.1}}}",
+        started.elapsed().as_secs_f64()
+    );
+}

@@ -1,0 +1,1 @@
+DROP INDEX machtigingsaanvragen_provider_status;

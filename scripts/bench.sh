@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# Benchmarks of the running service, on SQLite and PostgreSQL, written to
+# docs/benchmarks.md. See the "Benchmarks" section of README.md.
+#
+#   scripts/bench.sh                  # everything (about 15-25 minutes on 2 cores)
+#   BENCH_BACKENDS=sqlite BENCH_SEED=100000 BENCH_DURATION=5 scripts/bench.sh
+#
+# Knobs: BENCH_BACKENDS (sqlite postgres), BENCH_RUNS (3), BENCH_DURATION (10 s
+# per run), BENCH_CONCURRENCY (32), BENCH_SEED (1000000 stored requests),
+# BENCH_CALLBACKS (2000), BENCH_PG_ADMIN (postgres://postgres@127.0.0.1:5432/postgres),
+# BENCH_PEER (1: also measure the Python peer, scripts/peer/).
+# Each figure is the median of BENCH_RUNS runs with min-max; the load
+# generator (examples/loadgen.rs) runs on the same machine.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
+RUNS=${BENCH_RUNS:-3}
+DUR=${BENCH_DURATION:-10}
+CONC=${BENCH_CONCURRENCY:-32}
+SEEDN=${BENCH_SEED:-1000000}
+CALLBACKS=${BENCH_CALLBACKS:-2000}
+PG_ADMIN=${BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
+PEER=${BENCH_PEER:-1}
+PORT=18443 OPS=19464 RXPORT=18444
+
+echo "== building (release)"
+cargo build --release --locked --bin machtigingen --example loadgen --example seed
+BIN=$ROOT/target/release/machtigingen
+LG=$ROOT/target/release/examples/loadgen
+SEED=$ROOT/target/release/examples/seed
+WORK=$(mktemp -d /tmp/mt-bench-XXXXXX)
+RESULTS=$WORK/results.jsonl
+: >"$RESULTS"
+SERVER_PID=""
+RX_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -n "$RX_PID" ] && kill "$RX_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+BEGIN=$(date -d '+7 days' +%F)
+END=$(date -d '+120 days' +%F)
+# The realistic document (docs/examples), with a fresh Referentie per request
+# ({n} is replaced by the load generator) and dates inside the insurer's window.
+sed -e "s|<Referentie>PMS-2026-000123</Referentie>|<Referentie>BENCH-{n}</Referentie>|" \
+    -e "s|<Begindatum>[^<]*</Begindatum>|<Begindatum>$BEGIN</Begindatum>|" \
+    -e "s|<GewensteEinddatum>[^<]*</GewensteEinddatum>|<GewensteEinddatum>$END</GewensteEinddatum>|" \
+    docs/examples/machtigingen/Machtigingsaanvraag.xml >"$WORK/rest.xml"
+{
+  echo '<?xml version="1.0" encoding="UTF-8"?>'
+  echo '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+  echo '<IndienenMachtigingsaanvraag xmlns="urn:machtigingen:machtigingen:v1">'
+  sed -e '1d' -e 's| xmlns="urn:machtigingen:machtigingen:v1"||' "$WORK/rest.xml"
+  echo '</IndienenMachtigingsaanvraag></s:Body></s:Envelope>'
+} >"$WORK/soap.xml"
+
+record() { # scenario backend json
+  python3 -c 'import json,sys; d=json.loads(sys.argv[3]); d["scenario"]=sys.argv[1]; d["backend"]=sys.argv[2]; print(json.dumps(d))' "$1" "$2" "$3" >>"$RESULTS"
+}
+
+lg() { # cert key url [args...]
+  local cert=$1 key=$2 url=$3
+  shift 3
+  "$LG" --cert "$cert" --key "$key" --cacert data/pki/ca.pem --url "$url" --concurrency "$CONC" --duration "$DUR" "$@"
+}
+
+runs() { # scenario backend cert key url [args...]
+  local scenario=$1 backend=$2
+  shift 2
+  for r in $(seq "$RUNS"); do
+    local out
+    out=$(lg "$@" --start $((RANDOM * 100000 + r * 10000000)))
+    echo "   $scenario #$r: $out"
+    record "$scenario" "$backend" "$out"
+  done
+}
+
+wait_ready() {
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$OPS/health/ready" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "service did not become ready" >&2
+  return 1
+}
+
+start_server() {
+  "$BIN" --config "$WORK/$1/bench.toml" serve >>"$WORK/$1/serve.log" 2>&1 &
+  SERVER_PID=$!
+  wait_ready
+}
+
+stop_server() {
+  kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+
+peak_rss_mib() {
+  awk '/VmHWM/ {print int($2/1024)}' "/proc/$SERVER_PID/status"
+}
+
+for backend in $BACKENDS; do
+  echo "== $backend"
+  DIR=$WORK/$backend
+  mkdir -p "$DIR"
+  cd "$DIR"
+  if [ "$backend" = postgres ]; then
+    DBNAME=mt_bench_$$
+    psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DBNAME" -qc "CREATE DATABASE $DBNAME"
+    URL=${PG_ADMIN%/*}/$DBNAME
+  else
+    URL=sqlite://$DIR/data/machtigingen.db
+  fi
+  cat >bench.toml <<EOF
+[server]
+listen = "127.0.0.1:$PORT"
+ops_listen = "127.0.0.1:$OPS"
+[database]
+url = "$URL"
+pool_size = 16
+[log]
+level = "warn"
+[terugkoppeling]
+toegestane_netwerken = ["127.0.0.0/8"]
+poll_interval = "50ms"
+batch_size = 128
+concurrency_per_endpoint = 16
+[retentie]
+purge_interval = "0s"
+EOF
+  start_server "$backend"
+  P=(data/demo/zorgaanbieder.pem data/demo/zorgaanbieder.key)
+  I=(data/demo/zorgverzekeraar.pem data/demo/zorgverzekeraar.key)
+  B=https://localhost:$PORT
+
+  echo "-- ceiling: GET /api/v1/whoami"
+  runs ceiling "$backend" "${P[@]}" "$B/api/v1/whoami"
+  echo "-- SOAP IndienenMachtigingsaanvraag"
+  runs soap_submit "$backend" "${P[@]}" "$B/soap/machtigingen/v1" --method POST --body-file "$WORK/soap.xml" \
+    --header 'content-type: text/xml; charset=utf-8' \
+    --header 'SOAPAction: "urn:machtigingen:machtigingen:v1/IndienenMachtigingsaanvraag"'
+  RSS_SUBMIT=$(peak_rss_mib)
+  echo "-- REST submit"
+  runs rest_submit "$backend" "${P[@]}" "$B/api/v1/machtigingsaanvragen" --method POST --body-file "$WORK/rest.xml" \
+    --header 'content-type: application/xml'
+  record peak_rss "$backend" "{\"rss_mib\": $RSS_SUBMIT, \"after\": \"soap_submit\"}"
+
+  ID=$(curl -s --cacert data/pki/ca.pem --cert "${P[0]}" --key "${P[1]}" \
+    "$B/api/v1/machtigingsaanvragen?paginaGrootte=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["resultaten"][0]["machtigingsaanvraagId"])')
+  echo "-- query by id"
+  runs get_by_id "$backend" "${P[@]}" "$B/api/v1/machtigingsaanvragen/$ID"
+  echo "-- search (status, first page of 20)"
+  runs search "$backend" "${P[@]}" "$B/api/v1/machtigingsaanvragen?status=Ingediend&paginaGrootte=20"
+
+  MAXRPS=$(python3 -c 'import json,sys,statistics; r=[json.loads(l) for l in open(sys.argv[1])]; print(statistics.median([x["rps"] for x in r if x["scenario"]=="rest_submit" and x["backend"]==sys.argv[2]]))' "$RESULTS" "$backend")
+  HALF=$(python3 -c "print(round($MAXRPS/2, 1))")
+  echo "-- REST submit at 50 % of $MAXRPS/s"
+  runs rest_submit_half "$backend" "${P[@]}" "$B/api/v1/machtigingsaanvragen" --method POST --body-file "$WORK/rest.xml" \
+    --header 'content-type: application/xml' --rate "$HALF"
+
+  echo "-- decision -> callback ($CALLBACKS)"
+  # Register the callback while no receiver listens (verification fails,
+  # registration stands), then start the receiver with the secret.
+  SECRET=$(curl -s --cacert data/pki/ca.pem --cert "${P[0]}" --key "${P[1]}" -X PUT "$B/api/v1/terugkoppeling/abonnement" \
+    -H 'content-type: application/json' \
+    -d "$(python3 -c 'import json,sys; print(json.dumps({"url": "https://localhost:'$RXPORT'/cb", "formaat": "json", "caBundle": open("data/pki/ca.pem").read(), "gebeurtenissen": ["machtiging.status"]}))')" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["geheim"])')
+  "$BIN" receiver --listen 127.0.0.1:$RXPORT --tls-cert data/pki/server.pem --tls-key data/pki/server.key \
+    --client-ca data/pki/ca.pem --secret "$SECRET" --out "$DIR/rx.jsonl" >/dev/null 2>&1 &
+  RX_PID=$!
+  sleep 1
+  # Fresh requests to decide, then drain the insurer's inbox for their ids.
+  "$LG" --cert "${P[0]}" --key "${P[1]}" --cacert data/pki/ca.pem --url "$B/api/v1/machtigingsaanvragen" \
+    --method POST --body-file "$WORK/rest.xml" --header 'content-type: application/xml' \
+    --concurrency 8 --duration 600 --requests "$CALLBACKS" --start 900000000 >/dev/null
+  python3 - "$B" "${I[@]}" "$DIR/decide.txt" "$CALLBACKS" <<'PY'
+import json, ssl, sys, urllib.request
+base, cert, key, out, want = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+ctx = ssl.create_default_context(cafile="data/pki/ca.pem"); ctx.load_cert_chain(cert, key)
+ids = []
+while True:
+    items = json.load(urllib.request.urlopen(base + "/api/v1/beoordeling/inbox?maximum=500", context=ctx))["items"]
+    if not items: break
+    ids += [i["machtigingsaanvraagId"] for i in items]
+    req = urllib.request.Request(base + "/api/v1/beoordeling/inbox/ontvangst", method="POST",
+        data=json.dumps({"inboxIds": [i["inboxId"] for i in items]}).encode(), headers={"content-type": "application/json"})
+    urllib.request.urlopen(req, context=ctx).read()
+ids = ids[-want:]
+open(out, "w").write("".join(f"/{i}/beoordeling\n" for i in ids))
+PY
+  echo '{"status": "InBehandeling"}' >"$WORK/decide.json"
+  DECIDE=$("$LG" --cert "${I[0]}" --key "${I[1]}" --cacert data/pki/ca.pem --url "$B/api/v1/beoordeling/machtigingsaanvragen" \
+    --urls-file "$DIR/decide.txt" --method POST --body-file "$WORK/decide.json" --header 'content-type: application/json' \
+    --concurrency 8 --duration 600 --requests "$CALLBACKS")
+  echo "   decisions: $DECIDE"
+  for _ in $(seq 600); do
+    [ "$(wc -l <"$DIR/rx.jsonl" 2>/dev/null || echo 0)" -ge "$CALLBACKS" ] && break
+    sleep 0.2
+  done
+  CB=$(python3 - "$DIR/rx.jsonl" <<'PY'
+import json, sys, statistics
+from datetime import datetime, timezone
+rows = [json.loads(l) for l in open(sys.argv[1])]
+rows = [r for r in rows if isinstance(r.get("bericht"), dict) and r["bericht"].get("type") == "machtiging.status"]
+import re
+def ts(s):
+    s = re.sub(r"(\.\d{6})\d+", r"\1", s.replace("Z", "+00:00"))
+    d = datetime.fromisoformat(s)
+    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+lat = sorted((ts(r["ontvangenOp"]) - ts(r["bericht"]["tijdstip"])).total_seconds() * 1000 for r in rows)
+first = min(ts(r["bericht"]["tijdstip"]) for r in rows); last = max(ts(r["ontvangenOp"]) for r in rows)
+pct = lambda p: lat[min(len(lat) - 1, round((len(lat) - 1) * p))]
+print(json.dumps({"delivered": len(rows), "rps": len(rows) / max((last - first).total_seconds(), 1e-9),
+                  "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": lat[-1]}))
+PY
+)
+  echo "   callbacks: $CB"
+  record callbacks "$backend" "$CB"
+  kill "$RX_PID" 2>/dev/null || true
+  RX_PID=""
+
+  echo "-- seeding $SEEDN stored requests (own storage code), then REST submit again"
+  stop_server
+  SEEDED=$(MACHTIGINGEN_DATABASE__URL=$URL "$SEED" "$SEEDN")
+  echo "   $SEEDED"
+  record seed "$backend" "$SEEDED"
+  start_server "$backend"
+  runs rest_submit_full "$backend" "${P[@]}" "$B/api/v1/machtigingsaanvragen" --method POST --body-file "$WORK/rest.xml" \
+    --header 'content-type: application/xml'
+  stop_server
+  if [ "$backend" = postgres ]; then
+    psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DBNAME" || true
+  fi
+  cd "$ROOT"
+done
+
+if [ "$PEER" = 1 ] && [ -f scripts/peer/run.sh ]; then
+  echo "== peer (Python spyne + lxml, SQLite)"
+  bash scripts/peer/run.sh "$WORK" "$RESULTS" "$LG" "$RUNS" "$DUR" "$CONC" || echo "peer failed; see $WORK/peer.log"
+fi
+
+echo "== micro-benchmarks (criterion): validation pipeline"
+cargo bench --locked --bench validation -- --warm-up-time 1 --measurement-time 5 >"$WORK/criterion.log" 2>&1 || echo "criterion failed; see $WORK/criterion.log"
+
+python3 scripts/bench_report.py "$RESULTS" >docs/benchmarks.md
+echo "== written docs/benchmarks.md (raw results: $RESULTS)"

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Turns the raw results of scripts/bench.sh (JSON lines) into docs/benchmarks.md."""
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+
+
+def sh(cmd):
+    try:
+        return subprocess.check_output(cmd, shell=True, text=True).strip()
+    except Exception:
+        return "?"
+
+
+def pick(scenario, backend):
+    return [r for r in rows if r["scenario"] == scenario and r["backend"] == backend]
+
+
+def med(vals):
+    return statistics.median(vals) if vals else float("nan")
+
+
+def fmt(vals, digits=0):
+    if not vals:
+        return "–"
+    m, lo, hi = med(vals), min(vals), max(vals)
+    f = f"{{:.{digits}f}}"
+    return f"{f.format(m)} ({f.format(lo)}–{f.format(hi)})"
+
+
+mem = sh("awk '/MemTotal/ {printf \"%.1f GiB\", $2/1048576}' /proc/meminfo")
+cpu = sh("awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo")
+osname = sh(". /etc/os-release && echo $PRETTY_NAME")
+commit = sh("git rev-parse --short HEAD") + ("" if sh("git status --porcelain") == "" else " (with local changes)")
+out = []
+w = out.append
+w("# Benchmarks")
+w("")
+w("Produced by `scripts/bench.sh` (see README). Every figure is the median of the runs with")
+w("min–max in brackets; throughput in successful requests per second, latency in ms as")
+w("seen by the load generator (`examples/loadgen.rs`, mutual TLS with keep-alive, on the same")
+w("machine, so it competes with the service for the cores). Ratios are taken within one run")
+w("of the script, against the same server's `GET /api/v1/whoami` (TLS + identity lookup, no")
+w("other storage): the ceiling of this stack on this machine.")
+w("")
+w(f"- machine: {os.cpu_count()} cores ({cpu}), {mem}, {osname}, {platform.machine()}")
+w(f"- commit: {commit}; measured {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}")
+conc = os.environ.get("BENCH_CONCURRENCY", "32")
+w(f"- load: {conc} concurrent connections, {os.environ.get('BENCH_DURATION', '10')} s per run, {os.environ.get('BENCH_RUNS', '3')} runs")
+w("")
+backends = [b for b in ("sqlite", "postgres") if any(r["backend"] == b for r in rows)]
+for b in backends:
+    ceiling = med([r["rps"] for r in pick("ceiling", b)])
+    w(f"## {b}")
+    w("")
+    w("| scenario | req/s | p50 ms | p99 ms | vs ceiling |")
+    w("|---|---|---|---|---|")
+    names = {
+        "ceiling": "ceiling: `GET /api/v1/whoami`",
+        "soap_submit": "SOAP `IndienenMachtigingsaanvraag` (1.5 KB, XSD + JVC + durable write + inbox)",
+        "rest_submit": "REST submit, same document",
+        "get_by_id": "REST query by id",
+        "search": "REST search (status, page of 20)",
+        "rest_submit_half": "REST submit at 50 % of its max rate",
+        "rest_submit_full": "REST submit with the seeded database",
+    }
+    for s, label in names.items():
+        rs = pick(s, b)
+        if not rs:
+            continue
+        ratio = med([r["rps"] for r in rs]) / ceiling if ceiling else float("nan")
+        w(f"| {label} | {fmt([r['rps'] for r in rs])} | {fmt([r['p50_ms'] for r in rs], 1)} | {fmt([r['p99_ms'] for r in rs], 1)} | {ratio:.2f} |")
+    w("")
+    full, empty = pick("rest_submit_full", b), pick("rest_submit", b)
+    seed = pick("seed", b)
+    if full and empty:
+        n = seed[0]["seeded"] if seed else "?"
+        secs = f", seeded in {seed[0]['seconds']:.0f} s" if seed else ""
+        w(f"- submit p99 with {n} stored requests vs. (nearly) empty: **{med([r['p99_ms'] for r in full]) / med([r['p99_ms'] for r in empty]):.2f}×**{secs}")
+    cb = pick("callbacks", b)
+    if cb:
+        c = cb[0]
+        w(f"- decision → callback delivered to a local mTLS receiver: {c['delivered']} deliveries at **{c['rps']:.0f}/s**, latency from decision commit to receipt p50 {c['p50_ms']:.0f} ms, p99 {c['p99_ms']:.0f} ms (max {c['max_ms']:.0f})")
+    rss = pick("peak_rss", b)
+    if rss:
+        w(f"- peak RSS of the service after the submit runs: **{rss[0]['rss_mib']} MiB**")
+    w("")
+peer = [r for r in rows if r["scenario"] == "peer_submit"]
+if peer:
+    ours = med([r["rps"] for r in pick("soap_submit", "sqlite")])
+    theirs = med([r["rps"] for r in peer])
+    w("## Peer")
+    w("")
+    w("The same WSDL/XSD served by a Python SOAP server (`scripts/peer/`: spyne, lxml schema")
+    w("validation against our XSDs, an SQLite insert per request), same load generator, same run.")
+    w("")
+    w("| | req/s | p50 ms | p99 ms |")
+    w("|---|---|---|---|")
+    w(f"| machtigingen SOAP submit (SQLite) | {fmt([r['rps'] for r in pick('soap_submit', 'sqlite')])} | {fmt([r['p50_ms'] for r in pick('soap_submit', 'sqlite')], 1)} | {fmt([r['p99_ms'] for r in pick('soap_submit', 'sqlite')], 1)} |")
+    w(f"| peer SOAP submit | {fmt([r['rps'] for r in peer])} | {fmt([r['p50_ms'] for r in peer], 1)} | {fmt([r['p99_ms'] for r in peer], 1)} |")
+    w("")
+    w(f"Our throughput is **{ours / theirs:.1f}×** the peer's.")
+    w("")
+micro = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "criterion", "validate")
+w("## Micro-benchmarks")
+w("")
+w("`cargo bench --bench validation` (criterion, `benches/validation.rs`): safety scan + libxml2")
+w("parse + XSD validation + mapping + JVC of one document, without HTTP or storage, one core.")
+w("")
+w("| document | size | mean per document | throughput |")
+w("|---|---|---|---|")
+for name, size in (("small", "1 KB"), ("typical", "2.5 KB"), ("attachments_5x1MB", "7 MB")):
+    est = os.path.join(micro, name, "new", "estimates.json")
+    if os.path.exists(est):
+        ns = json.load(open(est))["mean"]["point_estimate"]
+        t = f"{ns / 1e3:.1f} µs" if ns < 1e6 else f"{ns / 1e6:.1f} ms"
+        w(f"| {name} | {size} | {t} | {1e9 / ns:,.0f} docs/s |")
+print("\n".join(out))

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Measures the Python peer (server.py) with the same load generator and the
+# same document as our SOAP submit; called by scripts/bench.sh.
+# Args: WORK RESULTS LOADGEN RUNS DURATION CONCURRENCY
+set -euo pipefail
+WORK=$1 RESULTS=$2 LG=$3 RUNS=$4 DUR=$5 CONC=$6
+HERE=$(cd "$(dirname "$0")" && pwd)
+python3 -c 'import spyne, lxml' 2>/dev/null || pip install -q 'spyne==2.14.0' 'lxml>=5' >>"$WORK/peer.log" 2>&1
+PKI=$WORK/sqlite/data
+[ -d "$PKI/pki" ] || { echo "the peer needs the sqlite run's PKI ($PKI)"; exit 1; }
+cd "$PKI/.."
+rm -f "$WORK/peer.db"
+python3 "$HERE/server.py" 18450 "$HERE/../../schemas" "$WORK/peer.db" data/pki/server.pem data/pki/server.key data/pki/ca.pem >>"$WORK/peer.log" 2>&1 &
+PEER=$!
+trap 'kill $PEER 2>/dev/null || true' EXIT
+for _ in $(seq 50); do grep -q "peer listening" "$WORK/peer.log" && break; sleep 0.2; done
+for r in $(seq "$RUNS"); do
+  out=$("$LG" --cert data/demo/zorgaanbieder.pem --key data/demo/zorgaanbieder.key --cacert data/pki/ca.pem \
+    --url https://localhost:18450/ --method POST --body-file "$WORK/soap.xml" \
+    --header 'content-type: text/xml; charset=utf-8' --header 'SOAPAction: "IndienenMachtigingsaanvraag"' \
+    --concurrency "$CONC" --duration "$DUR" --start $((r * 100000000)))
+  echo "   peer #$r: $out"
+  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["scenario"]="peer_submit"; d["backend"]="peer"; print(json.dumps(d))' "$out" >>"$RESULTS"
+done
