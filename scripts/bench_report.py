@@ -107,6 +107,70 @@ if peer:
     w("")
     w(f"Our throughput is **{ours / theirs:.1f}×** the peer's.")
     w("")
+# The targets of the benchmark issue, and where this run stands.
+def m(scenario, backend, key):
+    return med([r[key] for r in pick(scenario, backend)])
+
+
+w("## Targets")
+w("")
+w("| target | sqlite | postgres |")
+w("|---|---|---|")
+
+
+def cell(b, f):
+    try:
+        return f(b)
+    except Exception:
+        return "–"
+
+
+def ratio_ceiling(b):
+    r = m("soap_submit", b, "rps") / m("ceiling", b, "rps")
+    return f"{r * 100:.1f} % {'✔' if r >= 0.25 else '✘'}"
+
+
+def half_p99(b):
+    v = m("rest_submit_half", b, "p99_ms")
+    return f"{v:.1f} ms {'✔' if v <= 10 else '✘'}"
+
+
+def callbacks(b):
+    c = pick("callbacks", b)[0]
+    ok = c["rps"] >= 5000 and c["p50_ms"] <= 50
+    return f"{c['rps']:.0f}/s, p50 {c['p50_ms']:.0f} ms {'✔' if ok else '✘'}"
+
+
+def full_db(b):
+    r = m("rest_submit_full", b, "p99_ms") / m("rest_submit", b, "p99_ms")
+    return f"{r:.2f}× {'✔' if r <= 1.5 else '✘'}"
+
+
+def rss(b):
+    v = pick("peak_rss", b)[0]["rss_mib"]
+    return f"{v} MiB {'✔' if v <= 150 else '✘'}"
+
+
+def vs_peer(b):
+    peer = [r for r in rows if r["scenario"] == "peer_submit"]
+    r = m("soap_submit", b, "rps") / med([x["rps"] for x in peer])
+    return f"{r:.1f}× {'✔' if r >= 20 else '✘'}"
+
+
+for label, f in (
+    ("SOAP submit ≥ 25 % of the whoami ceiling", ratio_ceiling),
+    ("SOAP submit ≥ 20× the spyne peer", vs_peer),
+    ("p99 ≤ 10 ms at 50 % of maximum load (REST submit)", half_p99),
+    ("≥ 5,000 callbacks/s, decision→delivery p50 ≤ 50 ms", callbacks),
+    ("submit p99 with the seeded database ≤ 1.5× empty", full_db),
+    ("RSS ≤ 150 MB under submit load", rss),
+):
+    w(f"| {label} | {cell('sqlite', f)} | {cell('postgres', f)} |")
+w("")
+notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_notes.md")
+if os.path.exists(notes):
+    w(open(notes).read().strip())
+    w("")
 micro = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "criterion", "validate")
 w("## Micro-benchmarks")
 w("")

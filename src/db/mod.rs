@@ -261,6 +261,9 @@ pub fn now() -> chrono::NaiveDateTime {
 /// `Err`. On SQLite the transaction starts with `BEGIN IMMEDIATE`, so the write
 /// lock is taken up front and a concurrent writer waits `busy_timeout` instead of
 /// failing halfway with a stale snapshot.
+/// The in-process queue of SQLite writers (see [`write_tx`]).
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 pub fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -276,12 +279,24 @@ where
         // savepoint keeps this part all-or-nothing.
         return conn.transaction(f);
     }
-    match conn {
+    // SQLite has one writer at a time. Left to SQLite, waiting writers poll
+    // with growing sleeps (its busy handler), which under load turns into
+    // hundreds of milliseconds of tail latency; queueing them on a mutex in
+    // this process hands the write lock over at once. Other processes on the
+    // same file still meet the busy timeout.
+    let _writer = match conn {
         DbConnection::Sqlite(c) => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+            let guard = SQLITE_WRITER
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+            Some(guard)
         }
-        DbConnection::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
-    }
+        DbConnection::Pg(c) => {
+            AnsiTransactionManager::begin_transaction(c)?;
+            None
+        }
+    };
     match f(conn) {
         Ok(value) => {
             <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn)?;

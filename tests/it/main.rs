@@ -8,6 +8,7 @@ mod access_matrix;
 mod beheer;
 mod beoordeling;
 mod cli;
+mod crash;
 mod examples;
 mod fixtures;
 mod hostile;

@@ -350,6 +350,14 @@ impl TestClient {
         format!("{}{}", self.base, path)
     }
 
+    /// The same certificate against another server (e.g. the external binary).
+    pub fn with_base(&self, base: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            ..self.clone()
+        }
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http.get(self.url(path)).send().await.unwrap()
     }
