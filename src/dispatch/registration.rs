@@ -18,10 +18,11 @@ use crate::outbox::MACHTIGING_STATUS;
 use crate::problem::{Code, Problem};
 
 /// Event types a callback can subscribe to: machtiging status changes (to
-/// providers), new opt-in registrations (to providers) and their outcome (to
-/// patient portals).
+/// providers), inbox entries (to insurers), new opt-in registrations (to
+/// providers) and their outcome (to patient portals).
 pub const EVENT_TYPES: &[&str] = &[
     MACHTIGING_STATUS,
+    crate::outbox::MACHTIGING_INBOX,
     crate::optin::EVENT_REGISTRATIE,
     crate::optin::EVENT_STATUS,
 ];

@@ -335,6 +335,26 @@ pub fn add_inbox(
             insurer_inbox::created_at.eq(now()),
         ))
         .execute(conn)?;
+    // An insurer that registered a callback for its inbox gets it pushed as
+    // well (same transaction, delivered later by the dispatcher).
+    let recipient = format!("UZOVI:{uzovi}");
+    let subscribed = crate::dispatch::endpoints::find(conn, &recipient)?
+        .is_some_and(|e| e.event_types().contains(&crate::outbox::MACHTIGING_INBOX));
+    if subscribed {
+        crate::outbox::enqueue(
+            conn,
+            &crate::outbox::NewTerugkoppeling {
+                recipient: &recipient,
+                event_type: crate::outbox::MACHTIGING_INBOX,
+                subject_id: request_id,
+                payload: serde_json::json!({
+                    "machtigingsaanvraagId": request_id,
+                    "soort": action,
+                    "status": status.as_str(),
+                }),
+            },
+        )?;
+    }
     Ok(())
 }
 

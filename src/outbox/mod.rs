@@ -17,6 +17,8 @@ use crate::machtiging::model::{Beslissing, Status, Vraag};
 
 /// Event types a callback can subscribe to.
 pub const MACHTIGING_STATUS: &str = "machtiging.status";
+/// To an insurer: a new or changed request in its inbox (push instead of pull).
+pub const MACHTIGING_INBOX: &str = "machtiging.inbox";
 
 /// What a provider hears when one of its machtigingsaanvragen changes status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

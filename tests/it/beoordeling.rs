@@ -578,3 +578,41 @@ async fn a_decision_reaches_the_providers_callback_signed_and_in_order() {
     // The receiver checked every signature and saw the platform's client certificate.
     assert_eq!(rx.duplicates(), 0);
 }
+
+#[tokio::test]
+async fn an_insurer_may_have_its_inbox_pushed() {
+    use crate::terugkoppeling_support as tk;
+    let app = tk::app(r#"["0s", "200ms"]"#).await;
+    fixtures::load_sample_catalog(&app);
+    let ins = app.client(&app.issue(
+        &app.party(PartyKind::Zorgverzekeraar, "3311"),
+        CertKind::Systeem,
+        &[Scope::Beoordelen, Scope::TerugkoppelingBeheren],
+        &[],
+    ));
+    let rx = tk::receiver();
+    let body = json!({
+        "url": format!("https://localhost:{}/inbox", rx.addr.port()),
+        "formaat": "json",
+        "caBundle": tk::ca_pem(),
+        "gebeurtenissen": ["machtiging.inbox"],
+    });
+    let (status, v) = tk::put_abonnement(&ins, &body).await;
+    assert_eq!(status, 200, "{v}");
+    rx.set_secrets(vec![v["geheim"].as_str().unwrap().to_owned()]);
+    let provider = app.provider("03123456", &[Scope::MachtigingenIndienen]);
+    let id = submit(&provider, &Aanvraag::default()).await;
+    let pushed = || -> Vec<serde_json::Value> {
+        rx.received()
+            .iter()
+            .filter_map(|m| serde_json::from_str::<serde_json::Value>(&m.body).ok())
+            .filter(|v| v["type"] == "machtiging.inbox")
+            .collect()
+    };
+    assert!(crate::support::eventually(10, || async { !pushed().is_empty() }).await);
+    assert_eq!(pushed()[0]["data"]["machtigingsaanvraagId"], id.as_str());
+    assert_eq!(pushed()[0]["data"]["soort"], "indienen");
+    // The pull inbox has it as well.
+    let (_, inbox) = ins.get_json(&format!("{BASE}/inbox")).await;
+    assert_eq!(inbox["items"][0]["machtigingsaanvraagId"], id.as_str());
+}

@@ -209,3 +209,57 @@ async fn every_hostile_document_is_refused_on_both_doors() {
     let peak = peak_rss_mib();
     assert!(peak < 1536, "peak RSS of the test process {peak} MiB");
 }
+
+/// Another process holding the SQLite database locked: writes wait at most
+/// `database.busy_timeout_ms` and then answer 503 SYS-002 with Retry-After;
+/// reads go on (WAL); once the lock is gone, writes succeed again.
+#[tokio::test]
+async fn a_locked_sqlite_database_gives_a_bounded_wait_and_a_clear_error() {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    if crate::support::db::postgres_url().is_some() {
+        return; // A SQLite property; PostgreSQL runs the rest of the suite.
+    }
+    let app = crate::support::TestApp::builder()
+        .config("[database]\nbusy_timeout_ms = 800")
+        .spawn()
+        .await;
+    crate::fixtures::load_sample_catalog(&app);
+    let client = app.provider(
+        "03123456",
+        &[machtigingen::registry::Scope::MachtigingenIndienen],
+    );
+    let path = app
+        .config
+        .database
+        .url
+        .trim_start_matches("sqlite://")
+        .to_owned();
+    let mut other = diesel::SqliteConnection::establish(&path).unwrap();
+    other.batch_execute("BEGIN EXCLUSIVE").unwrap();
+
+    let started = std::time::Instant::now();
+    let resp = client
+        .http
+        .post(client.url(REST))
+        .header("content-type", "application/xml")
+        .body(Aanvraag::default().xml())
+        .send()
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(resp.status().as_u16(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["code"], "SYS-002", "{v}");
+    assert!(
+        waited < std::time::Duration::from_secs(5),
+        "waited {waited:?}"
+    );
+    // Reads still answer while the writer is locked out.
+    assert_eq!(client.get_json("/api/v1/whoami").await.0, 200);
+
+    other.batch_execute("ROLLBACK").unwrap();
+    let (status, body) = crate::fixtures::post_xml(&client, REST, &Aanvraag::default().xml()).await;
+    assert_eq!(status, 201, "{body}");
+}
