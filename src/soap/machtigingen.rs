@@ -58,6 +58,11 @@ fn submission(op: &El) -> Result<Submission, Problem> {
     })
 }
 
+/// Decodes without keeping the command (see `soap::inspect`).
+pub(super) fn decode_only(operation: &str, op: &El) -> Result<String, Problem> {
+    decode(operation, op).map(|_| operation.to_owned())
+}
+
 fn decode(operation: &str, op: &El) -> Result<Command, Problem> {
     let id = || op.str("MachtigingsaanvraagId");
     Ok(match operation {

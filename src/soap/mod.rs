@@ -227,6 +227,15 @@ pub async fn serve<C: Send + 'static>(
     }
 }
 
+/// Reads `bytes` as a request to the machtigingen service — envelope,
+/// operation, XSD, mapping — without executing it; answers the operation's
+/// name. For the fuzzers (and anything else that wants to check a message).
+pub fn inspect(bytes: &[u8], version: Version) -> Result<String, Problem> {
+    envelope::read(bytes, &machtigingen::CONTRACT, version, None, |op, el| {
+        machtigingen::decode_only(op, el)
+    })
+}
+
 /// The base URL this request reached, for addresses in the served WSDL.
 fn base_url(req: &HttpRequest) -> String {
     let info = req.connection_info();
