@@ -6,8 +6,8 @@
 //! Caller kinds and their documented refusal: no certificate, a foreign CA's
 //! and an expired certificate → the TLS handshake fails; unregistered →
 //! AUTH-001; revoked → AUTH-002; wrong IP → AUTZ-002; registered without the
-//! authorization → AUTZ-001. (Another party's valid certificate is answered
-//! "not found" — covered per service in the service tests.)
+//! authorization → AUTZ-001. Another party's valid certificate is answered
+//! "not found" (REQ-001): its own generated matrix is in `access_parties`.
 
 use std::path::Path;
 
@@ -192,7 +192,7 @@ async fn send(
     Ok((status, v["code"].as_str().unwrap_or_default().to_owned()))
 }
 
-fn soap_payload(service: &str, namespace: &str, op: &str) -> String {
+pub fn soap_payload(service: &str, namespace: &str, op: &str) -> String {
     if let Some((_, inner)) = SOAP_PAYLOADS.iter().find(|(o, _)| *o == op) {
         return format!("<{op} xmlns=\"{namespace}\">{inner}</{op}>");
     }

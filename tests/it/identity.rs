@@ -7,7 +7,7 @@ use machtigingen::registry::admin::{self, Actor};
 use machtigingen::registry::{CertKind, PartyKind, Scope};
 use openssl::ssl::SslVersion;
 
-use crate::support::tls::{Probe, probe};
+use crate::support::tls::{Probe, probe, renegotiate};
 use crate::support::{TestApp, TestCert, eventually, pki as test_pki};
 
 fn subject(ou: &str) -> ClientSubject {
@@ -258,4 +258,29 @@ async fn old_protocols_and_weak_ciphers_are_refused() {
             "{v:?} refused: {r:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn client_initiated_renegotiation_is_refused() {
+    let app = TestApp::spawn().await;
+    let cert = app.issue(
+        &app.party(PartyKind::Zorgaanbieder, "03123456"),
+        CertKind::Systeem,
+        &[],
+        &[],
+    );
+    let plain = probe(
+        app.addr,
+        &Probe {
+            cert: Some(cert.clone()),
+            max: Some(SslVersion::TLS1_2),
+            ..Probe::default()
+        },
+    );
+    assert!(
+        plain.is_ok_and(|l| l.contains("200")),
+        "TLS 1.2 itself must work"
+    );
+    let r = renegotiate(app.addr, &cert);
+    assert!(r.is_err(), "renegotiation accepted: {r:?}");
 }

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod access_matrix;
+mod access_parties;
 mod beheer;
 mod beoordeling;
 mod cli;
@@ -14,8 +15,11 @@ mod fixtures;
 mod hostile;
 mod identity;
 mod jvc;
+mod load;
+mod logging;
 mod ops;
 mod optin;
+mod outage;
 mod registry;
 mod rest_machtigingen;
 mod schema_parity;

@@ -57,7 +57,7 @@ async fn put_json(
     json_of(c.http.put(c.url(path)).json(body).send().await.unwrap()).await
 }
 
-fn registratie(referentie: &str, bsn: &str, agb: &str) -> String {
+pub fn registratie(referentie: &str, bsn: &str, agb: &str) -> String {
     let gegeven = (Utc::now() - Duration::minutes(3)).format("%Y-%m-%dT%H:%M:%SZ");
     format!(
         "<Toestemmingsregistratie xmlns=\"{NS}\"><Referentie>{referentie}</Referentie><Patient><Bsn>{bsn}</Bsn><Geboortedatum>1980-01-02</Geboortedatum><Naam><Voorletters>A.</Voorletters><Achternaam>Jansen</Achternaam></Naam></Patient><AgbZorgaanbieder>{agb}</AgbZorgaanbieder><Toestemming>Ja</Toestemming><GegevenOp>{gegeven}</GegevenOp></Toestemmingsregistratie>"

@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod private_pg;
+pub mod service;
 pub mod soap;
 pub mod tls;
 
@@ -99,6 +101,13 @@ impl TestAppBuilder {
     /// first app owns it and must outlive this one.
     pub fn database_of(mut self, other: &TestApp) -> Self {
         self.database_url = Some(other.config.database.url.clone());
+        self
+    }
+
+    /// Use this database (e.g. on a private PostgreSQL server); the caller
+    /// owns it.
+    pub fn database(mut self, url: &str) -> Self {
+        self.database_url = Some(url.to_owned());
         self
     }
 
@@ -393,6 +402,15 @@ pub async fn json_of(resp: reqwest::Response) -> (u16, serde_json::Value) {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
     };
     (status, value)
+}
+
+/// A port free right now on loopback (for servers started by port number).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Polls `f` until it returns true or `secs` pass.
