@@ -8,13 +8,15 @@ use serde_json::json;
 
 use super::jvc::{self, Context};
 use super::model::{Aanvraag, AanvullendeInformatie, Action, Beslissing, Status, transition};
-use super::store::{self, Criteria, Event, NewEvent, NewRecord, Record, StatusChange, Visibility};
+use super::store::{self, NewEvent, NewRecord, Record, StatusChange, Visibility};
 use crate::audit;
-use crate::catalog::{self, InsurerCatalog};
+use crate::catalog;
 use crate::db::{Db, DbConnection, DbError, write_tx};
 use crate::identity::Caller;
 use crate::problem::{Code, Problem};
 use crate::registry::{IdScheme, PartyKind, Scope, store as registry};
+
+pub use super::query::{Details, NamedCatalog, Page, get, search, verstrekkingen};
 
 /// A document as received: typed, plus its XML for the insurer.
 #[derive(Debug, Clone)]
@@ -32,20 +34,6 @@ pub struct Confirmation {
     /// A resubmission of an identical earlier request.
     pub repeated: bool,
     pub beslissing: Option<Beslissing>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Details {
-    pub record: Record,
-    pub history: Vec<Event>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Page {
-    pub total: i64,
-    pub page: i64,
-    pub page_size: i64,
-    pub items: Vec<Record>,
 }
 
 impl From<catalog::CatalogError> for Problem {
@@ -70,7 +58,7 @@ impl From<crate::registry::RegistryError> for Problem {
     }
 }
 
-fn not_found() -> Problem {
+pub(super) fn not_found() -> Problem {
     Problem::new(Code::NotFound, "Machtigingsaanvraag niet gevonden.")
 }
 
@@ -101,7 +89,7 @@ fn provider_agbs(caller: &Caller) -> Vec<String> {
 
 /// A provider's own submissions always carry its own AGB (JVC-C01), so only an
 /// intermediary needs the "submitted by me" clause.
-fn visibility(caller: &Caller) -> Visibility {
+pub(super) fn visibility(caller: &Caller) -> Visibility {
     Visibility::Provider {
         agbs: provider_agbs(caller),
         submitter: (caller.party().kind != PartyKind::Zorgaanbieder)
@@ -115,7 +103,7 @@ fn visible(record: &Record, caller: &Caller) -> bool {
         || provider_agbs(caller).contains(&record.provider_agb)
 }
 
-fn audit_request(
+pub(super) fn audit_request(
     conn: &mut DbConnection,
     caller: &Caller,
     action: &str,
@@ -140,7 +128,7 @@ fn audit_request(
 
 /// Loads a request the caller may see; not found and not visible are the same
 /// answer, and both are audited as a refused access.
-fn load_visible(
+pub(super) fn load_visible(
     conn: &mut DbConnection,
     caller: &Caller,
     id: &str,
@@ -163,12 +151,15 @@ fn load_visible(
 }
 
 /// The JVC context from registry and catalog, for a document.
+/// The JVC checks; `Ok(true)` when one of the insurer's automatic rules
+/// matches the request (so it is worth running them in the write
+/// transaction).
 fn jvc_check(
     conn: &mut DbConnection,
     caller: &Caller,
     a: &Aanvraag,
     full: bool,
-) -> Result<(), Problem> {
+) -> Result<bool, Problem> {
     let allowed = provider_agbs(caller);
     if caller.party().kind == PartyKind::Softwareleverancier && !allowed.contains(&a.agb_praktijk) {
         return Err(Problem::new(
@@ -183,7 +174,7 @@ fn jvc_check(
     if !full {
         // A Concept may be incomplete; only who it is for is checked now.
         if allowed.contains(&a.agb_praktijk) {
-            return Ok(());
+            return Ok(false);
         }
     }
     let insurer = registry::find_party(
@@ -208,13 +199,18 @@ fn jvc_check(
         verstrekking: verstrekking.as_ref(),
         prestaties: &prestaties,
     };
+    // Evaluated here, outside the write transaction: SQLite has one writer,
+    // so everything done under its lock limits submit throughput.
+    let rule_matches = verstrekking
+        .as_ref()
+        .is_some_and(|v| crate::beoordeling::rules::evaluate(v, a, crate::db::now()).is_some());
     match jvc::check_aanvraag(a, &ctx) {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(rule_matches),
         // For a Concept only the indiener finding counts.
         Err(mut p) if !full => {
             p.findings.retain(|f| f.code == Code::JvcIndiener);
             if p.findings.is_empty() {
-                Ok(())
+                Ok(rule_matches)
             } else {
                 Err(p)
             }
@@ -268,7 +264,7 @@ fn submit_blocking(
     if let Some(existing) = store::by_reference(conn, &submitter, &s.aanvraag.referentie)? {
         return repeated(existing, &hash);
     }
-    jvc_check(conn, caller, &s.aanvraag, !s.concept)?;
+    let rule_matches = jvc_check(conn, caller, &s.aanvraag, !s.concept)?;
     let action = if s.concept {
         Action::SaveConcept
     } else {
@@ -298,7 +294,9 @@ fn submit_blocking(
             store::add_inbox(c, &s.aanvraag.uzovi, &id, event_id, action.as_str(), status)?;
             // The insurer's automatic rules may decide at once, in this
             // same transaction; the decision is then in the answer.
-            decided = crate::beoordeling::automatic(c, &id)?;
+            if rule_matches {
+                decided = crate::beoordeling::automatic(c, &id)?;
+            }
         }
         audit_request(
             c,
@@ -393,7 +391,7 @@ fn modify_blocking(
             "De verzekeraar van een ingediende aanvraag kan niet worden gewijzigd; trek haar in en dien een nieuwe in.",
         ));
     }
-    jvc_check(conn, caller, &s.aanvraag, status != Status::Concept)?;
+    let rule_matches = jvc_check(conn, caller, &s.aanvraag, status != Status::Concept)?;
     let hash = s.aanvraag.content_hash();
     let actor = caller.party().reference.to_string();
     let decided = write_tx(conn, |c| {
@@ -402,7 +400,7 @@ fn modify_blocking(
         let mut decided = None;
         if status == Status::Ingediend {
             store::add_inbox(c, &s.aanvraag.uzovi, id, event_id, action.as_str(), status)?;
-            if record.status == Status::Concept {
+            if record.status == Status::Concept && rule_matches {
                 // A Concept submitted now meets the automatic rules as a new one would.
                 decided = crate::beoordeling::automatic(c, id)?;
             }
@@ -536,98 +534,6 @@ pub async fn supply_information(
             repeated: false,
             beslissing: None,
         })
-    })
-    .await
-}
-
-/// `RaadplegenMachtigingsaanvraag`: status, history and decision.
-pub async fn get(db: &Db, caller: Caller, id: String) -> Result<Details, Problem> {
-    caller.require(Scope::MachtigingenRaadplegen)?;
-    db.run(move |conn| {
-        let record = load_visible(conn, &caller, &id, "machtigingsaanvraag.raadplegen")?;
-        let history = store::history(conn, &id)?;
-        audit_request(
-            conn,
-            &caller,
-            "machtigingsaanvraag.raadplegen",
-            Some(&id),
-            "ok",
-            json!({}),
-        )?;
-        Ok(Details { record, history })
-    })
-    .await
-}
-
-/// `ZoekenMachtigingsaanvragen`: the caller's requests matching every
-/// criterion, newest first. Each request returned is audited as accessed.
-pub async fn search(db: &Db, caller: Caller, mut criteria: Criteria) -> Result<Page, Problem> {
-    caller.require(Scope::MachtigingenRaadplegen)?;
-    criteria.page = criteria.page.max(1);
-    criteria.page_size = if criteria.page_size <= 0 {
-        20
-    } else {
-        criteria.page_size.min(100)
-    };
-    db.run(move |conn| {
-        let (total, items) = store::search(conn, &visibility(&caller), &criteria)?;
-        write_tx(conn, |c| {
-            for r in &items {
-                audit_request(
-                    c,
-                    &caller,
-                    "machtigingsaanvraag.zoeken",
-                    Some(&r.id),
-                    "ok",
-                    json!({}),
-                )?;
-            }
-            Ok::<_, DbError>(())
-        })?;
-        Ok(Page {
-            total,
-            page: criteria.page,
-            page_size: criteria.page_size,
-            items,
-        })
-    })
-    .await
-}
-
-/// One insurer's catalog with its name, for `RaadplegenVerstrekkingen`.
-#[derive(Debug, Clone)]
-pub struct NamedCatalog {
-    pub naam: String,
-    pub catalog: InsurerCatalog,
-}
-
-/// `RaadplegenVerstrekkingen`: the catalogs of registered insurers.
-pub async fn verstrekkingen(
-    db: &Db,
-    caller: Caller,
-    uzovi: Option<String>,
-) -> Result<Vec<NamedCatalog>, Problem> {
-    caller.require(Scope::MachtigingenRaadplegen)?;
-    db.run(move |conn| {
-        let codes = match uzovi {
-            Some(u) => vec![u],
-            None => catalog::store::insurers(conn)?,
-        };
-        let mut out = Vec::new();
-        for code in codes {
-            let reference = crate::registry::PartyRef {
-                scheme: IdScheme::Uzovi,
-                code: code.clone(),
-            };
-            let Ok(party) = registry::find_party(conn, &reference) else {
-                continue;
-            };
-            out.push(NamedCatalog {
-                naam: party.name,
-                catalog: catalog::store::load(conn, &code)?,
-            });
-        }
-        Ok(out)
     })
     .await
 }
