@@ -84,15 +84,27 @@ impl From<diesel::result::Error> for DbError {
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 Self::Unavailable(info.message().to_owned())
             }
-            Error::DatabaseError(_, ref info)
-                if info.message().contains("database is locked")
-                    || info.message().contains("database is busy") =>
-            {
+            Error::DatabaseError(_, ref info) if means_unavailable(info.message()) => {
                 Self::Unavailable(info.message().to_owned())
             }
             other => Self::Query(other),
         }
     }
+}
+
+/// Messages of "the database cannot serve you now" that diesel reports with
+/// no specific kind: SQLite's lock, and PostgreSQL shutting down or
+/// restarting (SQLSTATE class 57P; diesel does not expose SQLSTATE) while
+/// the connection still looks open.
+fn means_unavailable(message: &str) -> bool {
+    const MARKERS: [&str; 5] = [
+        "database is locked",
+        "database is busy",
+        "terminating connection",
+        "the database system is",
+        "server closed the connection",
+    ];
+    MARKERS.iter().any(|m| message.contains(m))
 }
 
 impl From<r2d2::PoolError> for DbError {
@@ -308,5 +320,60 @@ where
             let _ = <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn);
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error};
+
+    use super::DbError;
+
+    struct Info(&'static str);
+
+    impl DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn map(message: &'static str) -> DbError {
+        Error::DatabaseError(DatabaseErrorKind::Unknown, Box::new(Info(message))).into()
+    }
+
+    #[test]
+    fn shutdown_and_lock_messages_mean_unavailable_others_do_not() {
+        for m in [
+            "terminating connection due to immediate shutdown command",
+            "terminating connection due to administrator command",
+            "FATAL:  the database system is shutting down",
+            "the database system is starting up",
+            "server closed the connection unexpectedly",
+            "database is locked",
+        ] {
+            assert!(matches!(map(m), DbError::Unavailable(_)), "{m}");
+        }
+        assert!(matches!(
+            map("column \"x\" does not exist"),
+            DbError::Query(_)
+        ));
     }
 }

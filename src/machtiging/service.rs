@@ -16,8 +16,6 @@ use crate::identity::Caller;
 use crate::problem::{Code, Problem};
 use crate::registry::{IdScheme, PartyKind, Scope, store as registry};
 
-pub use super::query::{Details, NamedCatalog, Page, get, search, verstrekkingen};
-
 /// A document as received: typed, plus its XML for the insurer.
 #[derive(Debug, Clone)]
 pub struct Submission {

@@ -136,7 +136,7 @@ pub fn get(conn: &mut DbConnection, id: &str) -> DbResult<Option<Record>> {
         .transpose()
 }
 
-/// `(id, content_hash)` of the request `submitter` sent with `referentie`.
+/// The request `submitter` sent with `referentie` (the idempotency key).
 pub fn by_reference(
     conn: &mut DbConnection,
     submitter: &str,

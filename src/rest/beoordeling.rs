@@ -16,7 +16,7 @@ use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::error::json;
 use crate::machtiging::model::{Outcome, Status, ToegekendePrestatie, Vraag, parse_euro};
-use crate::machtiging::service::Details;
+use crate::machtiging::query::Details;
 use crate::problem::{Code, Problem};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

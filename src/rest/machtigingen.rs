@@ -14,7 +14,8 @@ use crate::http::auth::Authenticated;
 use crate::http::body;
 use crate::http::error::json;
 use crate::machtiging::model::{Beslissing, Status};
-use crate::machtiging::service::{self, Confirmation, Details, NamedCatalog, Page};
+use crate::machtiging::query::{self, Details, NamedCatalog, Page};
+use crate::machtiging::service::{self, Confirmation};
 use crate::machtiging::{intake, store};
 use crate::problem::{Code, Problem};
 
@@ -429,7 +430,7 @@ async fn raadplegen(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    let d = service::get(&state.db, caller, id.into_inner()).await?;
+    let d = query::get(&state.db, caller, id.into_inner()).await?;
     Ok(json(StatusCode::OK, &DetailsJson::from(d)))
 }
 
@@ -451,7 +452,7 @@ async fn zoeken_query(
         page_size: q.pagina_grootte.unwrap_or(20),
         ..Default::default()
     };
-    let page = service::search(&state.db, caller, criteria).await?;
+    let page = query::search(&state.db, caller, criteria).await?;
     Ok(json(StatusCode::OK, &ZoekresultaatJson::from(page)))
 }
 
@@ -475,7 +476,7 @@ async fn zoeken_body(
         page: b.pagina.unwrap_or(1),
         page_size: b.pagina_grootte.unwrap_or(20),
     };
-    let page = service::search(&state.db, caller, criteria).await?;
+    let page = query::search(&state.db, caller, criteria).await?;
     Ok(json(StatusCode::OK, &ZoekresultaatJson::from(page)))
 }
 
@@ -533,7 +534,7 @@ async fn verstrekkingen(
     state: web::Data<AppState>,
     q: web::Query<UzoviQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let list = service::verstrekkingen(&state.db, caller, q.into_inner().uzovi).await?;
+    let list = query::verstrekkingen(&state.db, caller, q.into_inner().uzovi).await?;
     Ok(json(
         StatusCode::OK,
         &VerstrekkingenJson {

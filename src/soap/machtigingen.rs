@@ -11,7 +11,8 @@ use crate::catalog::Verstrekking;
 use crate::http::AppState;
 use crate::identity::Caller;
 use crate::machtiging::model::{AanvullendeInformatie, Status};
-use crate::machtiging::service::{self, Confirmation, Details, NamedCatalog, Page, Submission};
+use crate::machtiging::query::{self, Details, NamedCatalog, Page};
+use crate::machtiging::service::{self, Confirmation, Submission};
 use crate::machtiging::{store, xml};
 use crate::problem::{Code, Problem};
 use crate::validation::{El, SchemaSet};
@@ -132,10 +133,10 @@ fn execute(
                 "AanleverenAanvullendeInformatieResponse",
                 &service::supply_information(db, caller, id, info, doc).await?,
             ),
-            Command::Raadplegen(id) => details(&service::get(db, caller, id).await?),
-            Command::Zoeken(c) => zoekresultaat(&service::search(db, caller, c).await?),
+            Command::Raadplegen(id) => details(&query::get(db, caller, id).await?),
+            Command::Zoeken(c) => zoekresultaat(&query::search(db, caller, c).await?),
             Command::Verstrekkingen(uzovi) => {
-                catalogi(&service::verstrekkingen(db, caller, uzovi).await?)
+                catalogi(&query::verstrekkingen(db, caller, uzovi).await?)
             }
         })
     }

@@ -70,21 +70,27 @@ async fn send(shared: &Shared, req: reqwest::RequestBuilder) -> Option<serde_jso
         }
         _ => (None, None),
     };
-    let code = body
-        .as_ref()
-        .filter(|_| status.is_none_or(|s| s >= 300))
-        .and_then(|b| b["code"].as_str().map(str::to_owned));
-    shared.outcomes.lock().unwrap().push(Outcome {
+    let outcome = Outcome {
         sent,
         took: sent.elapsed(),
         status,
-        code,
-    });
+        code: None,
+    };
+    let ok = outcome.ok();
+    let code = body
+        .as_ref()
+        .filter(|_| !ok)
+        .and_then(|b| b["code"].as_str().map(str::to_owned));
+    shared
+        .outcomes
+        .lock()
+        .unwrap()
+        .push(Outcome { code, ..outcome });
     if status.is_none() {
         // The server is away (restarting); do not spin.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    body.filter(|_| status.is_some_and(|s| s < 300))
+    body.filter(|_| ok)
 }
 
 impl Load {

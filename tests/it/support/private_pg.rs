@@ -15,10 +15,13 @@ pub struct PrivatePg {
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ROOT.get_or_init(|| {
+        Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    })
 }
 
 /// The newest installed server binaries (`/usr/lib/postgresql/N/bin`), or
@@ -84,16 +87,22 @@ impl PrivatePg {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
 
-    fn run(&self, tool: &str, args: &[&str]) {
+    /// `tool` of the server binaries, as the user the server runs as.
+    fn command(&self, tool: &str) -> Command {
         let exe = self.bindir.join(tool);
-        let mut cmd = if is_root() {
+        let mut c = if is_root() {
             let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c.args(["-u", "postgres", "--"]).arg(exe);
             c
         } else {
-            Command::new(&exe)
+            Command::new(exe)
         };
-        let out = cmd.args(args).current_dir(Path::new("/")).output().unwrap();
+        c.current_dir(Path::new("/"));
+        c
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self.command(tool).args(args).output().unwrap();
         assert!(
             out.status.success(),
             "{tool} {args:?}: {}{}",
@@ -128,16 +137,9 @@ impl PrivatePg {
 impl Drop for PrivatePg {
     fn drop(&mut self) {
         let data = self.data().display().to_string();
-        let exe = self.bindir.join("pg_ctl");
-        let args = ["-D", data.as_str(), "-m", "immediate", "stop"];
-        let _ = if is_root() {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&exe)
-                .args(args)
-                .output()
-        } else {
-            Command::new(&exe).args(args).output()
-        };
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .output();
     }
 }
