@@ -5,9 +5,15 @@
 //! work to tokio's blocking pool, and a pool timeout becomes
 //! [`DbError::Unavailable`] (answered as 503) instead of a hang.
 
+mod checkpoint;
+mod hooks;
 pub mod schema;
+pub mod writer;
+
+pub use hooks::on_commit;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -135,7 +141,7 @@ impl Manager {
                 // busy_timeout bounds how long a writer waits for the lock.
                 conn.batch_execute(&format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}; PRAGMA mmap_size = 1073741824; PRAGMA temp_store = MEMORY;",
                     self.busy_timeout_ms
                 ))
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
@@ -173,6 +179,8 @@ fn sqlite_path(url: &str) -> &str {
 pub struct Db {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
+    /// SQLite: the group-commit writer of this file (see [`writer`]).
+    writer: Option<Arc<writer::GroupWriter>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -190,18 +198,26 @@ impl Db {
     pub fn open(config: &DatabaseConfig) -> DbResult<Self> {
         let backend = Backend::from_url(&config.url)
             .ok_or_else(|| DbError::Unavailable("unsupported database URL".into()))?;
-        if backend == Backend::Sqlite {
-            let path = Path::new(sqlite_path(&config.url));
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| DbError::Unavailable(format!("{}: {e}", dir.display())))?;
-            }
-        }
         let manager = Manager {
             backend,
             url: config.url.clone(),
             busy_timeout_ms: config.busy_timeout_ms,
         };
+        let mut writer = None;
+        if backend == Backend::Sqlite {
+            let path = Path::new(sqlite_path(&config.url));
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            if let Some(dir) = dir {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| DbError::Unavailable(format!("{}: {e}", dir.display())))?;
+            }
+            // The file may not exist yet; its directory does now.
+            let file = dir
+                .and_then(|d| std::fs::canonicalize(d).ok())
+                .zip(path.file_name())
+                .map_or_else(|| path.to_path_buf(), |(d, name)| d.join(name));
+            writer = Some(writer::GroupWriter::for_file(manager.clone(), file));
+        }
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_size)
             .min_idle(Some(0))
@@ -209,7 +225,11 @@ impl Db {
             .test_on_check_out(false)
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
             .build_unchecked(manager);
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            writer,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -223,6 +243,7 @@ impl Db {
 
     /// Runs `f` with a pooled connection on the blocking thread pool. `f`'s
     /// error type only has to absorb [`DbError`] (pool timeout, task failure).
+    /// On SQLite, [`write_tx`] inside `f` joins this file's group commit.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
@@ -230,12 +251,37 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let writer = self.writer.clone();
         tokio::task::spawn_blocking(move || {
+            let _writer = writer::enter(writer);
             let mut conn = pool.get().map_err(DbError::from)?;
             f(&mut conn)
         })
         .await
         .map_err(|e| DbError::Unavailable(format!("blocking task failed: {e}")))?
+    }
+
+    /// Runs `f` as one write transaction and resolves once it has committed
+    /// (all of `f`'s writes) or failed (none of them). On SQLite `f` runs on
+    /// the file's writer thread together with whatever else is queued, one
+    /// commit for all ([`writer`]); keep reads that need no transaction out
+    /// of `f`, in [`Db::run`] before it, so they run in parallel.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+    {
+        match &self.writer {
+            Some(w) => w.submit(f).await,
+            None => self.run(move |c| write_tx(c, f)).await,
+        }
+    }
+
+    /// SQLite: (commits, write transactions in them) of this file's group
+    /// commit so far; `None` on PostgreSQL.
+    pub fn group_commit_stats(&self) -> Option<(u64, u64)> {
+        self.writer.as_ref().map(|w| w.stats())
     }
 
     /// Applies pending migrations of this backend; returns how many ran.
@@ -269,33 +315,48 @@ pub fn now() -> chrono::NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
 }
 
-/// Runs `f` in one write transaction, committing on `Ok` and rolling back on
-/// `Err`. On SQLite the transaction starts with `BEGIN IMMEDIATE`, so the write
-/// lock is taken up front and a concurrent writer waits `busy_timeout` instead of
-/// failing halfway with a stale snapshot.
-/// The in-process queue of SQLite writers (see [`write_tx`]).
+/// The in-process queue of SQLite writers outside [`Db::run`] (see [`write_tx`]).
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Runs `f` in one write transaction: all of it is committed on `Ok` (and
+/// durable when this returns), none of it on `Err`.
+///
+/// On SQLite inside [`Db::run`], `f` runs on the file's group-commit writer
+/// ([`writer`]) and gets that connection, not `conn`: it sees its own batch's
+/// writes, and reads made on `conn` before the call are outside the
+/// transaction, as they always were. Elsewhere (CLI, tests holding a
+/// connection) the transaction starts on `conn` with `BEGIN IMMEDIATE`, so the
+/// write lock is taken up front and a concurrent writer waits `busy_timeout`
+/// instead of failing halfway with a stale snapshot.
 pub fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
-    E: From<diesel::result::Error>,
+    E: From<diesel::result::Error> + From<DbError>,
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     let nested =
         <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(conn)
             .transaction_depth()?
             .is_some();
+    let hooks = hooks::mark();
     if nested {
         // Inside an outer write transaction the lock is already held: a
         // savepoint keeps this part all-or-nothing.
-        return conn.transaction(f);
+        let result = conn.transaction(f);
+        if result.is_err() {
+            hooks::discard(hooks);
+        }
+        return result;
     }
-    // SQLite has one writer at a time. Left to SQLite, waiting writers poll
-    // with growing sleeps (its busy handler), which under load turns into
-    // hundreds of milliseconds of tail latency; queueing them on a mutex in
-    // this process hands the write lock over at once. Other processes on the
-    // same file still meet the busy timeout.
+    if matches!(conn, DbConnection::Sqlite(_)) {
+        if let Some(w) = writer::current() {
+            return w.write(f);
+        }
+    }
+    // SQLite outside `Db::run` (CLI, tests) has one writer at a time too. Left
+    // to SQLite, waiting writers poll with growing sleeps (its busy handler);
+    // queueing them on a mutex in this process hands the write lock over at
+    // once. Other processes on the same file still meet the busy timeout.
     let _writer = match conn {
         DbConnection::Sqlite(c) => {
             let guard = SQLITE_WRITER
@@ -311,10 +372,17 @@ where
     };
     match f(conn) {
         Ok(value) => {
-            <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn)?;
+            if let Err(e) =
+                <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn)
+            {
+                hooks::discard(hooks);
+                return Err(e.into());
+            }
+            hooks::run(hooks);
             Ok(value)
         }
         Err(e) => {
+            hooks::discard(hooks);
             // The caller's error is the one worth reporting; a failed rollback
             // leaves the connection broken and r2d2 discards it.
             let _ = <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn);

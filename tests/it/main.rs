@@ -12,6 +12,7 @@ mod cli;
 mod crash;
 mod examples;
 mod fixtures;
+mod group_commit;
 mod hostile;
 mod identity;
 mod jvc;
