@@ -17,6 +17,7 @@ pub mod devsetup;
 pub mod dispatch;
 pub mod http;
 pub mod identity;
+pub mod ids;
 pub mod machtiging;
 pub mod metrics;
 pub mod optin;

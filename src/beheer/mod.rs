@@ -288,7 +288,7 @@ pub async fn add_consent(
     let vendor_ref: PartyRef = vendor
         .parse()
         .map_err(|e: RegistryError| Problem::new(Code::BadRequest, e.to_string()))?;
-    let id = new_id()?;
+    let id = crate::ids::for_request("TV")?;
     db.run(move |conn| {
         match registry::store::find_party(conn, &vendor_ref) {
             Ok(p) if p.kind == PartyKind::Softwareleverancier => {}
@@ -361,11 +361,4 @@ pub async fn history(db: &Db, caller: Caller) -> Result<Vec<AuditRecord>, Proble
         Ok(audit::for_party(conn, &party.to_string(), &fingerprints)?)
     })
     .await
-}
-
-fn new_id() -> Result<String, Problem> {
-    let mut bytes = [0u8; 16];
-    openssl::rand::rand_bytes(&mut bytes)
-        .map_err(|_| Problem::new(Code::Internal, "Interne fout."))?;
-    Ok(format!("TV{}", hex::encode(bytes)))
 }

@@ -217,15 +217,6 @@ fn jvc_check(
     }
 }
 
-fn new_id() -> Result<String, Problem> {
-    let mut bytes = [0u8; 16];
-    openssl::rand::rand_bytes(&mut bytes).map_err(|e| {
-        tracing::error!(error = %e, "no randomness for an id");
-        Problem::new(Code::Internal, "Interne fout.")
-    })?;
-    Ok(format!("MA{}", hex::encode(bytes)))
-}
-
 fn event<'a>(
     caller: &'a Caller,
     actor: &'a str,
@@ -247,30 +238,105 @@ fn event<'a>(
 
 /// `IndienenMachtigingsaanvraag`: stores a new request (or a Concept), or
 /// returns the earlier one for an identical resubmission.
+///
+/// Two steps: the checks and reads (idempotency, JVC) on a pooled connection,
+/// in parallel with other requests; then only the inserts as one write
+/// transaction ([`Db::write`]), which on SQLite shares its commit with the
+/// other submissions queued at that moment.
 pub async fn submit(db: &Db, caller: Caller, s: Submission) -> Result<Confirmation, Problem> {
     caller.require(Scope::MachtigingenIndienen)?;
-    db.run(move |conn| submit_blocking(conn, &caller, &s)).await
+    let checked = db
+        .run(move |conn| check_submission(conn, caller, s))
+        .await?;
+    let new = match checked {
+        Checked::Repeated(c) => return Ok(c),
+        Checked::New(new) => new,
+    };
+    let (submitter, referentie, hash) = (
+        new.submitter.clone(),
+        new.submission.aanvraag.referentie.clone(),
+        new.hash.clone(),
+    );
+    match db.write(move |c| new.store(c)).await {
+        Ok(c) => Ok(c),
+        // A concurrent identical submission won the race for the reference.
+        Err(DbError::Conflict(_)) => {
+            db.run(
+                move |conn| match store::by_reference(conn, &submitter, &referentie)? {
+                    Some(existing) => repeated(existing, &hash),
+                    None => Err(Problem::new(
+                        Code::Unavailable,
+                        "Gelijktijdige wijziging; probeer opnieuw.",
+                    )),
+                },
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
-fn submit_blocking(
+/// A submission that passed every check, ready to be stored.
+struct NewSubmission {
+    caller: Caller,
+    submission: Submission,
+    submitter: String,
+    hash: String,
+    id: String,
+    action: Action,
+    status: Status,
+    rule_matches: bool,
+}
+
+enum Checked {
+    /// An identical earlier submission: answered without writing.
+    Repeated(Confirmation),
+    New(Box<NewSubmission>),
+}
+
+fn check_submission(
     conn: &mut DbConnection,
-    caller: &Caller,
-    s: &Submission,
-) -> Result<Confirmation, Problem> {
+    caller: Caller,
+    s: Submission,
+) -> Result<Checked, Problem> {
     let submitter = caller.party().reference.to_string();
     let hash = s.aanvraag.content_hash();
     if let Some(existing) = store::by_reference(conn, &submitter, &s.aanvraag.referentie)? {
-        return repeated(existing, &hash);
+        return repeated(existing, &hash).map(Checked::Repeated);
     }
-    let rule_matches = jvc_check(conn, caller, &s.aanvraag, !s.concept)?;
+    let rule_matches = jvc_check(conn, &caller, &s.aanvraag, !s.concept)?;
     let action = if s.concept {
         Action::SaveConcept
     } else {
         Action::Submit
     };
     let status = transition(None, action).map_err(illegal)?;
-    let id = new_id()?;
-    let result = write_tx(conn, |c| {
+    Ok(Checked::New(Box::new(NewSubmission {
+        id: crate::ids::for_request("MA")?,
+        caller,
+        submission: s,
+        submitter,
+        hash,
+        action,
+        status,
+        rule_matches,
+    })))
+}
+
+impl NewSubmission {
+    /// The write transaction of a submission: request, history, the
+    /// insurer's inbox, the automatic decision if a rule applies, audit.
+    fn store(self, c: &mut DbConnection) -> Result<Confirmation, DbError> {
+        let NewSubmission {
+            caller,
+            submission: s,
+            submitter,
+            hash,
+            id,
+            action,
+            status,
+            rule_matches,
+        } = self;
         store::insert(
             c,
             &NewRecord {
@@ -285,7 +351,7 @@ fn submit_blocking(
         )?;
         let event_id = store::add_event(
             c,
-            &event(caller, &submitter, &id, action, status, json!({})),
+            &event(&caller, &submitter, &id, action, status, json!({})),
         )?;
         let mut decided = None;
         if status == Status::Ingediend {
@@ -298,32 +364,18 @@ fn submit_blocking(
         }
         audit_request(
             c,
-            caller,
+            &caller,
             "machtigingsaanvraag.indienen",
             Some(&id),
             "ok",
             json!({"status": status.as_str()}),
         )?;
-        Ok::<_, DbError>(decided)
-    });
-    match result {
-        Ok(decided) => Ok(Confirmation {
-            id,
+        Ok(Confirmation {
             status: decided.as_ref().map_or(status, |b| b.uitkomst.status()),
+            id,
             repeated: false,
             beslissing: decided,
-        }),
-        // A concurrent identical submission won the race for the reference.
-        Err(DbError::Conflict(_)) => {
-            match store::by_reference(conn, &submitter, &s.aanvraag.referentie)? {
-                Some(existing) => repeated(existing, &hash),
-                None => Err(Problem::new(
-                    Code::Unavailable,
-                    "Gelijktijdige wijziging; probeer opnieuw.",
-                )),
-            }
-        }
-        Err(e) => Err(e.into()),
+        })
     }
 }
 

@@ -69,15 +69,6 @@ fn visible(record: &Record, caller: &Caller) -> bool {
     portal || provider
 }
 
-fn new_id() -> Result<String, Problem> {
-    let mut bytes = [0u8; 16];
-    openssl::rand::rand_bytes(&mut bytes).map_err(|e| {
-        tracing::error!(error = %e, "no randomness for an id");
-        Problem::new(Code::Internal, "Interne fout.")
-    })?;
-    Ok(format!("OI{}", hex::encode(bytes)))
-}
-
 /// `AanmeldenDienstOptin`.
 pub async fn subscribe(
     db: &Db,
@@ -143,7 +134,7 @@ pub async fn register(db: &Db, caller: Caller, r: Registratie) -> Result<Confirm
     r.check(Utc::now().naive_utc())?;
     let portal = caller.party().reference.to_string();
     let hash = r.content_hash();
-    let id = new_id()?;
+    let id = crate::ids::for_request("OI")?;
     db.run(move |conn| {
         write_tx::<_, DbError, _>(conn, |c| {
             if let Some(existing) = store::by_reference(c, &portal, &r.referentie)? {

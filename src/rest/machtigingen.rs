@@ -353,7 +353,8 @@ async fn indienen(
 ) -> Result<HttpResponse, Problem> {
     let bytes = xml_body(&req, payload, &state).await?;
     let concept = query.concept;
-    let submission = intake::blocking(move || intake::submission(&bytes, concept)).await?;
+    let submission =
+        intake::blocking(bytes.len(), move || intake::submission(&bytes, concept)).await?;
     let confirmation = service::submit(&state.db, caller, submission).await?;
     let status = if confirmation.repeated {
         StatusCode::OK
@@ -384,7 +385,8 @@ async fn wijzigen(
 ) -> Result<HttpResponse, Problem> {
     let bytes = xml_body(&req, payload, &state).await?;
     let concept = query.concept;
-    let submission = intake::blocking(move || intake::submission(&bytes, concept)).await?;
+    let submission =
+        intake::blocking(bytes.len(), move || intake::submission(&bytes, concept)).await?;
     let c = service::modify(&state.db, caller, id.into_inner(), submission).await?;
     Ok(json(StatusCode::OK, &BevestigingJson::from(c)))
 }
@@ -417,7 +419,8 @@ async fn aanvullen(
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     let bytes = xml_body(&req, payload, &state).await?;
-    let (info, document) = intake::blocking(move || intake::aanvulling(&bytes)).await?;
+    let (info, document) =
+        intake::blocking(bytes.len(), move || intake::aanvulling(&bytes)).await?;
     let c = service::supply_information(&state.db, caller, id.into_inner(), info, document).await?;
     Ok(json(StatusCode::OK, &BevestigingJson::from(c)))
 }

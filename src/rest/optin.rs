@@ -204,7 +204,7 @@ async fn registreren(
 ) -> Result<HttpResponse, Problem> {
     body::require_xml(&req)?;
     let bytes = body::read(&req, payload, state.config.server.body_limit).await?;
-    let registratie = intake::blocking(move || {
+    let registratie = intake::blocking(bytes.len(), move || {
         let doc = validation::document(&bytes, SchemaSet::Optin, "Toestemmingsregistratie")?;
         let root = doc
             .get_root_element()

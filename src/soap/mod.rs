@@ -212,7 +212,7 @@ pub async fn serve<C: Send + 'static>(
         // Identity before the body: nobody unregistered makes us read 28 MB.
         let caller = crate::http::auth::authenticate(&req).await?;
         let bytes = body::read(&req, payload, state.config.server.body_limit).await?;
-        let command = intake::blocking(move || {
+        let command = intake::blocking(bytes.len(), move || {
             envelope::read(&bytes, contract, version, action.as_deref(), decode)
         })
         .await?;
