@@ -1,10 +1,11 @@
 //! Feedback push: the dispatcher that delivers terugkoppelingen from the
 //! outbox to the providers' registered callbacks (docs/callbacks.md).
 //!
-//! One tokio task per instance ([`spawn`]) loops: fan out new outbox rows into
-//! deliveries, lease due deliveries (respecting FIFO per subject and the
-//! per-endpoint concurrency limit), send each in its own task, record the
-//! outcome. Leases expire, so deliveries held by a crashed instance are taken
+//! One tokio task per instance ([`spawn`]) loops in rounds, each one write
+//! transaction: record the outcomes of attempts finished since the last
+//! round, fan out new outbox rows into deliveries, lease due deliveries
+//! (respecting FIFO per subject and the per-endpoint concurrency limit); then
+//! it sends each leased delivery in its own task. Leases expire, so deliveries held by a crashed instance are taken
 //! over; delivery is therefore at least once and receivers deduplicate on
 //! `webhook-id`.
 
@@ -29,7 +30,7 @@ use crate::config::TerugkoppelingConfig;
 use crate::db::{Db, DbError, now};
 use queue::{Completion, Leased, Policy};
 use render::{Format, Message};
-use transport::{Target, Transport};
+use transport::{AttemptOutcome, Target, Transport};
 
 /// How often the gauges and the fan-out low-water mark are refreshed.
 const HOUSEKEEPING: Duration = Duration::from_secs(5);
@@ -41,6 +42,8 @@ struct Shared {
     policy: Policy,
     /// Deliveries in flight per endpoint, in this instance.
     in_flight: Mutex<HashMap<i64, usize>>,
+    /// Attempts made since the last round, recorded by the next.
+    finished: Mutex<Vec<Finished>>,
     wake: Notify,
 }
 
@@ -72,6 +75,7 @@ pub fn spawn(db: Db, config: &TerugkoppelingConfig) -> Option<tokio::task::JoinH
             disable_after: timing.disable_after,
         },
         in_flight: Mutex::new(HashMap::new()),
+        finished: Mutex::new(Vec::new()),
         wake: Notify::new(),
     });
     let settings = Settings {
@@ -95,72 +99,162 @@ struct Settings {
 
 async fn run(shared: Arc<Shared>, s: Settings) {
     let mut last_housekeeping: Option<Instant> = None;
+    let mut written = crate::outbox::subscribe();
+    // The last outbox row fanned out by this dispatcher. Rescanning from the
+    // low-water mark every round cost a probe per terugkoppeling of the last
+    // five minutes; that full scan now runs with the housekeeping only.
+    let mut cursor = 0;
     loop {
-        if let Err(e) = round(&shared, s).await {
-            tracing::warn!(error = %e, "dispatcher round failed; retrying");
+        let full_scan = last_housekeeping.is_none_or(|t| t.elapsed() >= HOUSEKEEPING);
+        match round(&shared, s, if full_scan { 0 } else { cursor }).await {
+            Ok(last) => cursor = cursor.max(last),
+            Err(e) => tracing::warn!(error = %e, "dispatcher round failed; retrying"),
         }
-        if last_housekeeping.is_none_or(|t| t.elapsed() >= HOUSEKEEPING) {
+        if full_scan {
             last_housekeeping = Some(Instant::now());
             housekeeping(&shared).await;
         }
-        // Woken early when a delivery finishes: the next terugkoppeling of
-        // that subject may now be due.
-        let _ = tokio::time::timeout(s.poll, shared.wake.notified()).await;
+        // Woken early when a delivery finishes (its outcome is to be
+        // recorded, and the next terugkoppeling of that subject may now be
+        // due) and when this process committed a new terugkoppeling; the poll
+        // finds what other instances wrote and retries that came due.
+        tokio::select! {
+            () = tokio::time::sleep(s.poll) => {}
+            () = shared.wake.notified() => {}
+            _ = written.changed() => {}
+        }
     }
 }
 
-async fn round(shared: &Arc<Shared>, s: Settings) -> Result<(), DbError> {
-    let batch = s.batch;
-    while shared
-        .db
-        .run(move |c| queue::fan_out(c, batch.max(100), now()))
-        .await?
-        > 0
-    {}
+/// What one round leaves to do after its transaction.
+struct RoundResult {
+    completions: Vec<(Finished, Result<Completion, DbError>)>,
+    last_fanned: i64,
+    leased: Vec<Leased>,
+}
+
+/// One round, as one write transaction: record the attempts that finished
+/// since the last round, fan out new outbox rows after `after`, lease what
+/// is due into the free slots. Then send what was leased. Returns the last
+/// outbox row fanned out.
+///
+/// One transaction per round rather than per delivery: under load a round
+/// records and leases dozens at once, and on SQLite they share one commit.
+/// An attempt is recorded in the round after it finished; a crash in between
+/// sends it again once its lease expires (delivery is at least once anyway).
+async fn round(shared: &Arc<Shared>, s: Settings, after: i64) -> Result<i64, DbError> {
+    let finished: Vec<Finished> = shared
+        .finished
+        .lock()
+        .map(|mut f| std::mem::take(&mut *f))
+        .unwrap_or_default();
+    let finished_endpoints: Vec<i64> = finished.iter().map(|f| f.leased.endpoint.id).collect();
+    // Slots of finished attempts are free for this round's lease: their
+    // outcome is recorded first, in the same transaction.
     let (free, total_free) = {
         let map = shared
             .in_flight
             .lock()
             .map_err(|_| DbError::Invalid("poisoned".into()))?;
-        let free: HashMap<i64, usize> = map
+        let mut held = map.clone();
+        for endpoint in &finished_endpoints {
+            if let Some(n) = held.get_mut(endpoint) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        let free: HashMap<i64, usize> = held
             .iter()
             .map(|(k, v)| (*k, s.per_endpoint.saturating_sub(*v)))
             .collect();
-        let used: usize = map.values().sum();
-        (free, (batch as usize).saturating_sub(used))
+        let used: usize = held.values().sum();
+        (free, (s.batch as usize).saturating_sub(used))
     };
-    if total_free == 0 {
-        return Ok(());
-    }
-    let (owner, per, lease) = (shared.owner.clone(), s.per_endpoint, s.lease);
-    let leased = shared
+    let (owner, policy, per, lease) = (
+        shared.owner.clone(),
+        shared.policy.clone(),
+        s.per_endpoint,
+        s.lease,
+    );
+    let batch = s.batch;
+    let result = shared
         .db
-        .run(move |c| queue::lease(c, &owner, total_free as i64, lease, &free, per, now()))
-        .await?;
-    for l in leased {
+        .write(move |c| {
+            let mut completions = Vec::with_capacity(finished.len());
+            for f in finished {
+                let r = queue::complete(c, &owner, &f.leased, &f.outcome, &policy, now());
+                completions.push((f, r));
+            }
+            let mut last_fanned = after;
+            loop {
+                let (handled, upto) = queue::fan_out(c, last_fanned, batch.max(100), now())?;
+                last_fanned = upto;
+                if handled == 0 {
+                    break;
+                }
+            }
+            let leased = if total_free == 0 {
+                Vec::new()
+            } else {
+                queue::lease(c, &owner, total_free as i64, lease, &free, per, now())?
+            };
+            Ok::<_, DbError>(RoundResult {
+                completions,
+                last_fanned,
+                leased,
+            })
+        })
+        .await;
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            // Nothing of the round stands: the finished attempts were not
+            // recorded and their leases run out, after which they are sent
+            // again. Their slots are free now.
+            release_slots(shared, &finished_endpoints);
+            return Err(e);
+        }
+    };
+    release_slots(shared, &finished_endpoints);
+    for (f, r) in result.completions {
+        report(&f, r);
+    }
+    for l in result.leased {
         if let Ok(mut map) = shared.in_flight.lock() {
             *map.entry(l.endpoint.id).or_default() += 1;
         }
         let shared = shared.clone();
         tokio::spawn(async move {
-            let endpoint = l.endpoint.id;
-            deliver(&shared, l).await;
-            if let Ok(mut map) = shared.in_flight.lock() {
-                if let Some(n) = map.get_mut(&endpoint) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        map.remove(&endpoint);
-                    }
-                }
+            let outcome = send(&shared, &l).await;
+            if let Ok(mut f) = shared.finished.lock() {
+                f.push(Finished { leased: l, outcome });
             }
             shared.wake.notify_one();
         });
     }
-    Ok(())
+    Ok(result.last_fanned)
 }
 
-async fn deliver(shared: &Shared, l: Leased) {
-    let m = metrics::get();
+/// An attempt that has been made and is still to be recorded.
+struct Finished {
+    leased: Leased,
+    outcome: AttemptOutcome,
+}
+
+/// Frees one slot per endpoint id in `done`.
+fn release_slots(shared: &Shared, done: &[i64]) {
+    if let Ok(mut map) = shared.in_flight.lock() {
+        for endpoint in done {
+            if let Some(n) = map.get_mut(endpoint) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    map.remove(endpoint);
+                }
+            }
+        }
+    }
+}
+
+async fn send(shared: &Shared, l: &Leased) -> AttemptOutcome {
     let target = Target {
         endpoint_id: l.endpoint.id,
         url: l.endpoint.url.clone(),
@@ -178,13 +272,15 @@ async fn deliver(shared: &Shared, l: Leased) {
         payload: &payload,
     };
     let outcome = shared.transport.send(&target, &message).await;
-    m.latency.observe(outcome.latency.as_secs_f64());
-    let (owner, policy) = (shared.owner.clone(), shared.policy.clone());
-    let (l2, o2) = (l.clone(), outcome.clone());
-    let result = shared
-        .db
-        .run(move |c| queue::complete(c, &owner, &l2, &o2, &policy, now()))
-        .await;
+    metrics::get()
+        .latency
+        .observe(outcome.latency.as_secs_f64());
+    outcome
+}
+
+/// Metrics and logs for a recorded attempt.
+fn report(f: &Finished, result: Result<Completion, DbError>) {
+    let (m, l, outcome) = (metrics::get(), &f.leased, &f.outcome);
     match result {
         Ok(Completion::Delivered) => m.delivered.inc(),
         Ok(c) => {

@@ -69,10 +69,20 @@ fn low_water(conn: &mut DbConnection) -> DbResult<i64> {
 /// Turns new outbox rows into deliveries for the recipients' endpoints
 /// (subscribed to the event type, not removed). A recipient without an
 /// endpoint gets none: the terugkoppeling is then only available by pull.
-/// Returns how many outbox rows were handled.
-pub fn fan_out(conn: &mut DbConnection, limit: i64, now: NaiveDateTime) -> DbResult<usize> {
+///
+/// Looks at rows above `after` (and above the low-water mark): the
+/// dispatcher passes the last row it handled, so a round looks only at rows
+/// written since, and 0 now and then to find rows that committed after a
+/// higher one (PostgreSQL's concurrent transactions).
+/// Returns how many outbox rows were handled and the highest id among them.
+pub fn fan_out(
+    conn: &mut DbConnection,
+    after: i64,
+    limit: i64,
+    now: NaiveDateTime,
+) -> DbResult<(usize, i64)> {
     write_tx(conn, |conn| {
-        let low = low_water(conn)?;
+        let low = low_water(conn)?.max(after);
         let rows: Vec<Unfanned> = match conn {
             DbConnection::Pg(c) => diesel::sql_query(FANOUT_PG)
                 .bind::<BigInt, _>(low)
@@ -83,9 +93,9 @@ pub fn fan_out(conn: &mut DbConnection, limit: i64, now: NaiveDateTime) -> DbRes
                 .bind::<BigInt, _>(limit)
                 .load(c)?,
         };
-        if rows.is_empty() {
-            return Ok(0);
-        }
+        let Some(last) = rows.last().map(|r| r.id) else {
+            return Ok((0, after));
+        };
         let recipients: Vec<&str> = rows.iter().map(|r| r.recipient.as_str()).collect();
         let eps: Vec<Endpoint> = terugkoppeling_endpoints::table
             .filter(terugkoppeling_endpoints::party.eq_any(&recipients))
@@ -114,7 +124,7 @@ pub fn fan_out(conn: &mut DbConnection, limit: i64, now: NaiveDateTime) -> DbRes
                     .execute(conn)?;
             }
         }
-        Ok(rows.len())
+        Ok((rows.len(), last))
     })
 }
 
@@ -157,20 +167,43 @@ pub struct Candidate {
     pub endpoint_id: i64,
 }
 
-const LEASE_PG: &str = "SELECT d.id, d.endpoint_id FROM terugkoppeling_deliveries d \
+/// The due deliveries, oldest first: not leased by anyone, on an active
+/// endpoint that is not saturated here (`{skip}`), and first in line for
+/// their subject (FIFO): no earlier delivery of the subject to the endpoint
+/// still waiting, and no earlier terugkoppeling of the subject not yet fanned
+/// out. The second half matters with several instances: one may fan out a
+/// later row while another still holds the earlier one (`SKIP LOCKED`).
+const LEASE: &str = "SELECT d.id, d.endpoint_id FROM terugkoppeling_deliveries d \
     JOIN terugkoppeling_endpoints e ON e.id = d.endpoint_id \
-    WHERE d.status = 'wachtend' AND d.next_attempt_at <= $1 \
-    AND (d.lease_until IS NULL OR d.lease_until < $1) AND e.status = 'actief' \
+    WHERE d.status = 'wachtend' AND d.next_attempt_at <= {now} \
+    AND (d.lease_until IS NULL OR d.lease_until < {now}) AND e.status = 'actief' {skip}\
     AND NOT EXISTS (SELECT 1 FROM terugkoppeling_deliveries p WHERE p.endpoint_id = d.endpoint_id \
         AND p.subject_id = d.subject_id AND p.status = 'wachtend' AND p.terugkoppeling_id < d.terugkoppeling_id) \
-    ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED";
-const LEASE_SQLITE: &str = "SELECT d.id, d.endpoint_id FROM terugkoppeling_deliveries d \
-    JOIN terugkoppeling_endpoints e ON e.id = d.endpoint_id \
-    WHERE d.status = 'wachtend' AND d.next_attempt_at <= ?1 \
-    AND (d.lease_until IS NULL OR d.lease_until < ?1) AND e.status = 'actief' \
-    AND NOT EXISTS (SELECT 1 FROM terugkoppeling_deliveries p WHERE p.endpoint_id = d.endpoint_id \
-        AND p.subject_id = d.subject_id AND p.status = 'wachtend' AND p.terugkoppeling_id < d.terugkoppeling_id) \
-    ORDER BY d.next_attempt_at, d.id LIMIT ?2";
+    AND NOT EXISTS (SELECT 1 FROM terugkoppelingen t WHERE t.subject_id = d.subject_id \
+        AND t.id < d.terugkoppeling_id \
+        AND NOT EXISTS (SELECT 1 FROM terugkoppeling_fanout f WHERE f.terugkoppeling_id = t.id)) \
+    ORDER BY d.next_attempt_at, d.id LIMIT {limit}";
+
+/// [`LEASE`] for a backend, skipping the endpoints in `saturated` (ids, so
+/// safe to write into the statement).
+fn lease_sql(pg: bool, saturated: &[i64]) -> String {
+    let skip = if saturated.is_empty() {
+        String::new()
+    } else {
+        let ids: Vec<String> = saturated.iter().map(i64::to_string).collect();
+        format!("AND d.endpoint_id NOT IN ({}) ", ids.join(","))
+    };
+    let (now, limit) = if pg { ("$1", "$2") } else { ("?1", "?2") };
+    let sql = LEASE
+        .replace("{now}", now)
+        .replace("{limit}", limit)
+        .replace("{skip}", &skip);
+    if pg {
+        sql + " FOR UPDATE OF d SKIP LOCKED"
+    } else {
+        sql
+    }
+}
 
 /// A leased delivery with everything needed to send it.
 #[derive(Debug, Clone)]
@@ -185,7 +218,9 @@ pub struct Leased {
 }
 
 /// Leases up to `free(endpoint)` due deliveries per endpoint, at most
-/// `limit` in all, for `lease`.
+/// `limit` in all, for `lease`. Endpoints with no free slot are not looked
+/// at: with a backlog, their deliveries would otherwise fill the candidate
+/// list every round only to be passed over.
 pub fn lease(
     conn: &mut DbConnection,
     owner: &str,
@@ -196,16 +231,21 @@ pub fn lease(
     now: NaiveDateTime,
 ) -> DbResult<Vec<Leased>> {
     let until = add(now, lease);
+    let saturated: Vec<i64> = free
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(id, _)| *id)
+        .collect();
     let ids = write_tx(conn, |conn| -> DbResult<Vec<i64>> {
-        // Ask for more than we may take: candidates of a saturated endpoint
-        // are skipped here and stay unleased.
-        let ask = limit.saturating_mul(4);
+        // Some room beyond `limit`: an endpoint with a few free slots may
+        // have many candidates in front of another's.
+        let ask = limit.saturating_mul(2);
         let cands: Vec<Candidate> = match conn {
-            DbConnection::Pg(c) => diesel::sql_query(LEASE_PG)
+            DbConnection::Pg(c) => diesel::sql_query(lease_sql(true, &saturated))
                 .bind::<Timestamp, _>(now)
                 .bind::<BigInt, _>(ask)
                 .load(c)?,
-            DbConnection::Sqlite(c) => diesel::sql_query(LEASE_SQLITE)
+            DbConnection::Sqlite(c) => diesel::sql_query(lease_sql(false, &saturated))
                 .bind::<Timestamp, _>(now)
                 .bind::<BigInt, _>(ask)
                 .load(c)?,

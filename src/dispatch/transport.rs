@@ -52,6 +52,12 @@ impl AttemptOutcome {
 
 type ClientKey = (i64, NaiveDateTime, SocketAddr);
 
+/// How long a checked address of a callback host is reused. Resolving costs a
+/// hand-over to the blocking pool per callback; the address we connect to is
+/// still one that passed the SSRF check, and a changed DNS answer takes
+/// effect within this time.
+const RESOLVED_FOR: Duration = Duration::from_secs(5);
+
 /// The platform side of callbacks. Cheap to share behind an `Arc`.
 pub struct Transport {
     identity: Option<reqwest::Identity>,
@@ -60,6 +66,7 @@ pub struct Transport {
     timeout: Duration,
     allow: Vec<IpNet>,
     clients: Mutex<HashMap<ClientKey, reqwest::Client>>,
+    resolved: Mutex<HashMap<(String, u16), (SocketAddr, Instant)>>,
 }
 
 impl std::fmt::Debug for Transport {
@@ -90,6 +97,7 @@ impl Transport {
                 .map_or(Duration::from_secs(15), |t| t.timeout),
             allow: c.toegestane_netwerken.clone(),
             clients: Mutex::new(HashMap::new()),
+            resolved: Mutex::new(HashMap::new()),
         }
     }
 
@@ -138,6 +146,30 @@ impl Transport {
         Ok(client)
     }
 
+    /// The checked address of the URL's host, from the short cache or
+    /// resolved and checked now.
+    async fn resolve(&self, url: &reqwest::Url) -> Result<SocketAddr, ssrf::UrlError> {
+        let key = (
+            url.host_str().unwrap_or_default().to_owned(),
+            url.port_or_known_default().unwrap_or(443),
+        );
+        if let Ok(map) = self.resolved.lock() {
+            if let Some((addr, at)) = map.get(&key) {
+                if at.elapsed() < RESOLVED_FOR {
+                    return Ok(*addr);
+                }
+            }
+        }
+        let addr = ssrf::resolve(url, &self.allow).await?;
+        if let Ok(mut map) = self.resolved.lock() {
+            if map.len() > 1024 {
+                map.clear();
+            }
+            map.insert(key, (addr, Instant::now()));
+        }
+        Ok(addr)
+    }
+
     /// Renders, signs and sends one message; never panics, never logs a body.
     pub async fn send(&self, t: &Target, m: &Message<'_>) -> AttemptOutcome {
         let started = Instant::now();
@@ -149,7 +181,7 @@ impl Transport {
             Ok(u) => u,
             Err(e) => return AttemptOutcome::error(e.to_string(), started.elapsed()),
         };
-        let addr = match ssrf::resolve(&url, &self.allow).await {
+        let addr = match self.resolve(&url).await {
             Ok(a) => a,
             Err(e) => return AttemptOutcome::error(e.to_string(), started.elapsed()),
         };

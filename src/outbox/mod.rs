@@ -6,14 +6,32 @@
 //! inside that transaction: delivery (push and pull) reads this table later.
 //! The row's `id` orders terugkoppelingen; `public_id` is the stable identity
 //! receivers deduplicate on (`webhook-id`).
+//!
+//! Once such a transaction has committed, dispatchers in this process are
+//! woken ([`subscribe`]) instead of finding the row at their next poll.
+
+use std::sync::LazyLock;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
 use crate::db::schema::terugkoppelingen;
 use crate::db::{DbConnection, DbError, now};
 use crate::machtiging::model::{Beslissing, Status, Vraag};
+
+/// Bumped after every commit that wrote a terugkoppeling.
+static WRITTEN: LazyLock<watch::Sender<u64>> = LazyLock::new(|| watch::channel(0).0);
+
+/// Changes after each commit that wrote terugkoppelingen in this process.
+pub fn subscribe() -> watch::Receiver<u64> {
+    WRITTEN.subscribe()
+}
+
+fn announce() {
+    WRITTEN.send_modify(|n| *n = n.wrapping_add(1));
+}
 
 /// Event types a callback can subscribe to.
 pub const MACHTIGING_STATUS: &str = "machtiging.status";
@@ -63,10 +81,8 @@ struct Row<'a> {
 /// Writes a terugkoppeling; call inside the transaction of the change.
 /// Returns its public id.
 pub fn enqueue(conn: &mut DbConnection, t: &NewTerugkoppeling<'_>) -> Result<String, DbError> {
-    let mut bytes = [0u8; 16];
-    openssl::rand::rand_bytes(&mut bytes)
+    let public_id = crate::ids::new("TK")
         .map_err(|e| DbError::Invalid(format!("no randomness for an id: {e}")))?;
-    let public_id = format!("TK{}", hex::encode(bytes));
     let payload = serde_json::to_string(&t.payload)
         .map_err(|e| DbError::Invalid(format!("terugkoppeling payload: {e}")))?;
     diesel::insert_into(terugkoppelingen::table)
@@ -79,5 +95,6 @@ pub fn enqueue(conn: &mut DbConnection, t: &NewTerugkoppeling<'_>) -> Result<Str
             created_at: now(),
         })
         .execute(conn)?;
+    crate::db::on_commit(announce);
     Ok(public_id)
 }

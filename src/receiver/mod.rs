@@ -162,8 +162,15 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<State>) ->
     });
     match &state.out {
         Some(f) => {
+            // One write per message: `writeln!` on the unbuffered file
+            // made a system call per fragment of the JSON.
+            let mut record = line.to_string();
+            record.push('\n');
             if let Ok(mut f) = f.lock() {
-                if writeln!(f, "{line}").and_then(|_| f.flush()).is_err() {
+                if f.write_all(record.as_bytes())
+                    .and_then(|_| f.flush())
+                    .is_err()
+                {
                     // Not stored: let the platform retry rather than lose it.
                     if let Ok(mut s) = state.seen.lock() {
                         s.remove(id);

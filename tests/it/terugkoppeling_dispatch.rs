@@ -295,3 +295,76 @@ async fn an_endpoint_that_only_fails_is_disabled_with_a_reason() {
     let d = detail(&client, &id).await;
     assert_eq!(d["afleveringen"][0]["status"], "wachtend", "{d}");
 }
+
+#[tokio::test]
+async fn a_later_terugkoppeling_waits_while_an_earlier_one_is_not_fanned_out() {
+    use diesel::prelude::*;
+    use machtigingen::db::schema::{
+        terugkoppeling_deliveries as del, terugkoppeling_endpoints as ep,
+        terugkoppeling_fanout as fan, terugkoppelingen as tk,
+    };
+    use machtigingen::dispatch::queue;
+
+    // No dispatcher: the test plays two instances, one of which fanned out
+    // the later row while the other still holds the earlier one.
+    let app = TestApp::builder()
+        .config(&config_with(r#"["0s"]"#, "dispatcher = false"))
+        .spawn()
+        .await;
+    let client = provider(&app);
+    let r = receiver();
+    register(&client, &r, "json").await;
+    let first = enqueue(&app, "MA-o", "O-1");
+    let second = enqueue(&app, "MA-o", "O-2");
+    let mut conn = app.db.conn().unwrap();
+    let id_of = |conn: &mut _, public: &str| -> i64 {
+        tk::table
+            .filter(tk::public_id.eq(public))
+            .select(tk::id)
+            .first(conn)
+            .unwrap()
+    };
+    let second_id = id_of(&mut conn, &second);
+    let endpoint: i64 = ep::table.select(ep::id).first(&mut conn).unwrap();
+    let now = machtigingen::db::now();
+    diesel::insert_into(fan::table)
+        .values((fan::terugkoppeling_id.eq(second_id), fan::at.eq(now)))
+        .execute(&mut conn)
+        .unwrap();
+    diesel::insert_into(del::table)
+        .values((
+            del::terugkoppeling_id.eq(second_id),
+            del::endpoint_id.eq(endpoint),
+            del::subject_id.eq("MA-o"),
+            del::status.eq(queue::WACHTEND),
+            del::attempts.eq(0),
+            del::next_attempt_at.eq(now),
+            del::created_at.eq(now),
+            del::updated_at.eq(now),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    let lease = |conn: &mut _| {
+        let now = machtigingen::db::now();
+        queue::lease(
+            conn,
+            "test",
+            10,
+            Duration::from_secs(60),
+            &HashMap::new(),
+            4,
+            now,
+        )
+        .unwrap()
+    };
+    assert!(
+        lease(&mut conn).is_empty(),
+        "O-2 leased while O-1 was not fanned out"
+    );
+    let (handled, _) = queue::fan_out(&mut conn, 0, 100, machtigingen::db::now()).unwrap();
+    assert_eq!(handled, 1);
+    let leased = lease(&mut conn);
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].public_id, first, "O-1 first");
+    drop(r);
+}
