@@ -17,14 +17,7 @@ use machtigingen::db::{Db, DbConnection, DbError, write_tx};
 use crate::support::TestDb;
 
 async fn db() -> (TestDb, Db) {
-    let t = TestDb::create().await;
-    let db = Db::open(
-        &machtigingen::config::Config::from_toml_str(&format!("[database]\nurl = \"{}\"", t.url))
-            .unwrap()
-            .database,
-    )
-    .unwrap();
-    db.migrate().unwrap();
+    let (t, db) = TestDb::migrated().await;
     let mut c = db.conn().unwrap();
     c.batch_execute(
         "CREATE TABLE gc_rows (id BIGINT PRIMARY KEY, label TEXT NOT NULL UNIQUE);

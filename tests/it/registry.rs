@@ -12,15 +12,7 @@ use machtigingen::registry::{
 use crate::support::{TestDb, pki as test_pki};
 
 async fn db() -> (TestDb, Db) {
-    let t = TestDb::create().await;
-    let db = Db::open(
-        &machtigingen::config::Config::from_toml_str(&format!("[database]\nurl = \"{}\"", t.url))
-            .unwrap()
-            .database,
-    )
-    .unwrap();
-    db.migrate().unwrap();
-    (t, db)
+    TestDb::migrated().await
 }
 
 fn issue(

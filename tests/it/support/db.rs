@@ -36,6 +36,22 @@ pub fn with_database(url: &str, name: &str) -> String {
 }
 
 impl TestDb {
+    /// A fresh database with the migrations applied, and a pool on it.
+    pub async fn migrated() -> (Self, machtigingen::db::Db) {
+        let t = Self::create().await;
+        let db = machtigingen::db::Db::open(
+            &machtigingen::config::Config::from_toml_str(&format!(
+                "[database]\nurl = \"{}\"",
+                t.url
+            ))
+            .unwrap()
+            .database,
+        )
+        .unwrap();
+        db.migrate().unwrap();
+        (t, db)
+    }
+
     pub async fn create() -> Self {
         match postgres_url() {
             Some(admin) => tokio::task::spawn_blocking(move || Self::create_pg(&admin))
