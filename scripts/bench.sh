@@ -7,8 +7,12 @@
 #
 # Knobs: BENCH_BACKENDS (sqlite postgres), BENCH_RUNS (3), BENCH_DURATION (10 s
 # per run), BENCH_CONCURRENCY (32), BENCH_SEED (1000000 stored requests),
-# BENCH_CALLBACKS (2000), BENCH_PG_ADMIN (postgres://postgres@127.0.0.1:5432/postgres),
-# BENCH_PEER (1: also measure the Python peer, scripts/peer/).
+# BENCH_CALLBACKS (10000 decided with the dispatcher off, then delivered as a
+# backlog), BENCH_CB_STEADY (3000 decisions at BENCH_CB_RATE, 500/s, for the
+# decision-to-receipt latency), BENCH_PG_ADMIN
+# (postgres://postgres@127.0.0.1:5432/postgres), BENCH_PEER (1: also measure
+# the Python peer, scripts/peer/), BENCH_MICRO (1: also the criterion
+# micro-benchmarks).
 # Each figure is the median of BENCH_RUNS runs with min-max; the load
 # generator (examples/loadgen.rs) runs on the same machine.
 set -euo pipefail
@@ -20,9 +24,12 @@ RUNS=${BENCH_RUNS:-3}
 DUR=${BENCH_DURATION:-10}
 CONC=${BENCH_CONCURRENCY:-32}
 SEEDN=${BENCH_SEED:-1000000}
-CALLBACKS=${BENCH_CALLBACKS:-2000}
+CALLBACKS=${BENCH_CALLBACKS:-10000}
+CB_STEADY=${BENCH_CB_STEADY:-3000}
+CB_RATE=${BENCH_CB_RATE:-500}
 PG_ADMIN=${BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
 PEER=${BENCH_PEER:-1}
+MICRO=${BENCH_MICRO:-1}
 PORT=18443 OPS=19464 RXPORT=18444
 
 echo "== building (release)"
@@ -64,7 +71,9 @@ record() { # scenario backend json
 lg() { # cert key url [args...]
   local cert=$1 key=$2 url=$3
   shift 3
-  "$LG" --cert "$cert" --key "$key" --cacert data/pki/ca.pem --url "$url" --concurrency "$CONC" --duration "$DUR" "$@"
+  # Connections are opened (TLS handshakes) before the clock starts.
+  "$LG" --cert "$cert" --key "$key" --cacert data/pki/ca.pem --url "$url" --concurrency "$CONC" --duration "$DUR" \
+    --warmup-url "https://localhost:$PORT/api/v1/whoami" "$@"
 }
 
 runs() { # scenario backend cert key url [args...]
@@ -87,8 +96,10 @@ wait_ready() {
   return 1
 }
 
-start_server() {
-  "$BIN" --config "$WORK/$1/bench.toml" serve >>"$WORK/$1/serve.log" 2>&1 &
+start_server() { # backend [env assignments...]
+  local backend=$1
+  shift
+  env "$@" "$BIN" --config "$WORK/$backend/bench.toml" serve >>"$WORK/$backend/serve.log" 2>&1 &
   SERVER_PID=$!
   wait_ready
 }
@@ -124,10 +135,11 @@ pool_size = 16
 [log]
 level = "warn"
 [terugkoppeling]
+# One receiver takes every callback here: its concurrency is the limit.
 toegestane_netwerken = ["127.0.0.0/8"]
 poll_interval = "50ms"
-batch_size = 128
-concurrency_per_endpoint = 16
+batch_size = 256
+concurrency_per_endpoint = 64
 [retentie]
 purge_interval = "0s"
 EOF
@@ -161,64 +173,51 @@ EOF
   runs rest_submit_half "$backend" "${P[@]}" "$B/api/v1/machtigingsaanvragen" --method POST --body-file "$WORK/rest.xml" \
     --header 'content-type: application/xml' --rate "$HALF"
 
-  echo "-- decision -> callback ($CALLBACKS)"
+  echo "-- decision -> callback: $CALLBACKS as a backlog, then $CB_STEADY at $CB_RATE decisions/s"
   # Register the callback while no receiver listens (verification fails,
-  # registration stands), then start the receiver with the secret.
+  # registration stands); the receiver starts later with the secret.
   SECRET=$(curl -s --cacert data/pki/ca.pem --cert "${P[0]}" --key "${P[1]}" -X PUT "$B/api/v1/terugkoppeling/abonnement" \
     -H 'content-type: application/json' \
     -d "$(python3 -c 'import json,sys; print(json.dumps({"url": "https://localhost:'$RXPORT'/cb", "formaat": "json", "caBundle": open("data/pki/ca.pem").read(), "gebeurtenissen": ["machtiging.status"]}))')" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["geheim"])')
+  echo '{"status": "InBehandeling"}' >"$WORK/decide.json"
+  decide_list() { # count file: fresh requests, drained from the insurer's inbox
+    "$LG" --cert "${P[0]}" --key "${P[1]}" --cacert data/pki/ca.pem --url "$B/api/v1/machtigingsaanvragen" \
+      --method POST --body-file "$WORK/rest.xml" --header 'content-type: application/xml' \
+      --concurrency 16 --duration 900 --requests "$1" --start $((RANDOM * 100000 + 900000000)) >/dev/null
+    python3 "$ROOT/scripts/bench_inbox.py" "$B" "${I[@]}" "$2" "$1"
+  }
+  decide() { # file count [loadgen args...]
+    local file=$1 n=$2
+    shift 2
+    "$LG" --cert "${I[0]}" --key "${I[1]}" --cacert data/pki/ca.pem --url "$B/api/v1/beoordeling/machtigingsaanvragen" \
+      --urls-file "$file" --method POST --body-file "$WORK/decide.json" --header 'content-type: application/json' \
+      --concurrency 16 --duration 900 --requests "$n" --warmup-url "$B/api/v1/whoami" "$@"
+  }
+  # The backlog: decisions with the dispatcher off, then delivery alone.
+  stop_server
+  start_server "$backend" MACHTIGINGEN_TERUGKOPPELING__DISPATCHER=false
+  decide_list "$CALLBACKS" "$DIR/backlog.txt"
+  DECIDE=$(decide "$DIR/backlog.txt" "$CALLBACKS")
+  echo "   decisions: $DECIDE"
+  record decisions "$backend" "$DECIDE"
+  stop_server
   "$BIN" receiver --listen 127.0.0.1:$RXPORT --tls-cert data/pki/server.pem --tls-key data/pki/server.key \
     --client-ca data/pki/ca.pem --secret "$SECRET" --out "$DIR/rx.jsonl" >/dev/null 2>&1 &
   RX_PID=$!
   sleep 1
-  # Fresh requests to decide, then drain the insurer's inbox for their ids.
-  "$LG" --cert "${P[0]}" --key "${P[1]}" --cacert data/pki/ca.pem --url "$B/api/v1/machtigingsaanvragen" \
-    --method POST --body-file "$WORK/rest.xml" --header 'content-type: application/xml' \
-    --concurrency 8 --duration 600 --requests "$CALLBACKS" --start 900000000 >/dev/null
-  python3 - "$B" "${I[@]}" "$DIR/decide.txt" "$CALLBACKS" <<'PY'
-import json, ssl, sys, urllib.request
-base, cert, key, out, want = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
-ctx = ssl.create_default_context(cafile="data/pki/ca.pem"); ctx.load_cert_chain(cert, key)
-ids = []
-while True:
-    items = json.load(urllib.request.urlopen(base + "/api/v1/beoordeling/inbox?maximum=500", context=ctx))["items"]
-    if not items: break
-    ids += [i["machtigingsaanvraagId"] for i in items]
-    req = urllib.request.Request(base + "/api/v1/beoordeling/inbox/ontvangst", method="POST",
-        data=json.dumps({"inboxIds": [i["inboxId"] for i in items]}).encode(), headers={"content-type": "application/json"})
-    urllib.request.urlopen(req, context=ctx).read()
-ids = ids[-want:]
-open(out, "w").write("".join(f"/{i}/beoordeling\n" for i in ids))
-PY
-  echo '{"status": "InBehandeling"}' >"$WORK/decide.json"
-  DECIDE=$("$LG" --cert "${I[0]}" --key "${I[1]}" --cacert data/pki/ca.pem --url "$B/api/v1/beoordeling/machtigingsaanvragen" \
-    --urls-file "$DIR/decide.txt" --method POST --body-file "$WORK/decide.json" --header 'content-type: application/json' \
-    --concurrency 8 --duration 600 --requests "$CALLBACKS")
-  echo "   decisions: $DECIDE"
-  for _ in $(seq 600); do
-    [ "$(wc -l <"$DIR/rx.jsonl" 2>/dev/null || echo 0)" -ge "$CALLBACKS" ] && break
-    sleep 0.2
-  done
-  CB=$(python3 - "$DIR/rx.jsonl" <<'PY'
-import json, sys, statistics
-from datetime import datetime, timezone
-rows = [json.loads(l) for l in open(sys.argv[1])]
-rows = [r for r in rows if isinstance(r.get("bericht"), dict) and r["bericht"].get("type") == "machtiging.status"]
-import re
-def ts(s):
-    s = re.sub(r"(\.\d{6})\d+", r"\1", s.replace("Z", "+00:00"))
-    d = datetime.fromisoformat(s)
-    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
-lat = sorted((ts(r["ontvangenOp"]) - ts(r["bericht"]["tijdstip"])).total_seconds() * 1000 for r in rows)
-first = min(ts(r["bericht"]["tijdstip"]) for r in rows); last = max(ts(r["ontvangenOp"]) for r in rows)
-pct = lambda p: lat[min(len(lat) - 1, round((len(lat) - 1) * p))]
-print(json.dumps({"delivered": len(rows), "rps": len(rows) / max((last - first).total_seconds(), 1e-9),
-                  "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": lat[-1]}))
-PY
-)
-  echo "   callbacks: $CB"
-  record callbacks "$backend" "$CB"
+  start_server "$backend"
+  python3 "$ROOT/scripts/bench_callbacks.py" wait "$DIR/rx.jsonl" "$DIR/backlog.txt" 300
+  CB=$(python3 "$ROOT/scripts/bench_callbacks.py" drain "$DIR/rx.jsonl" "$DIR/backlog.txt")
+  echo "   backlog: $CB"
+  record callbacks_drain "$backend" "$CB"
+  # Steady decisions, delivered as they come.
+  decide_list "$CB_STEADY" "$DIR/steady.txt"
+  decide "$DIR/steady.txt" "$CB_STEADY" --rate "$CB_RATE" >/dev/null
+  python3 "$ROOT/scripts/bench_callbacks.py" wait "$DIR/rx.jsonl" "$DIR/steady.txt" 120
+  CB=$(python3 "$ROOT/scripts/bench_callbacks.py" latency "$DIR/rx.jsonl" "$DIR/steady.txt")
+  echo "   steady at $CB_RATE/s: $CB"
+  record callbacks_latency "$backend" "${CB%\}}, \"rate\": $CB_RATE}"
   kill "$RX_PID" 2>/dev/null || true
   RX_PID=""
 
@@ -242,8 +241,10 @@ if [ "$PEER" = 1 ] && [ -f scripts/peer/run.sh ]; then
   bash scripts/peer/run.sh "$WORK" "$RESULTS" "$LG" "$RUNS" "$DUR" "$CONC" || echo "peer failed; see $WORK/peer.log"
 fi
 
-echo "== micro-benchmarks (criterion): validation pipeline"
-cargo bench --locked --bench validation -- --warm-up-time 1 --measurement-time 5 >"$WORK/criterion.log" 2>&1 || echo "criterion failed; see $WORK/criterion.log"
+if [ "$MICRO" = 1 ]; then
+  echo "== micro-benchmarks (criterion): validation pipeline"
+  cargo bench --locked --bench validation -- --warm-up-time 1 --measurement-time 5 >"$WORK/criterion.log" 2>&1 || echo "criterion failed; see $WORK/criterion.log"
+fi
 
 python3 scripts/bench_report.py "$RESULTS" >docs/benchmarks.md
 echo "== written docs/benchmarks.md (raw results: $RESULTS)"

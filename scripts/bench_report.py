@@ -83,10 +83,15 @@ for b in backends:
         n = seed[0]["seeded"] if seed else "?"
         secs = f", seeded in {seed[0]['seconds']:.0f} s" if seed else ""
         w(f"- submit p99 with {n} stored requests vs. (nearly) empty: **{med([r['p99_ms'] for r in full]) / med([r['p99_ms'] for r in empty]):.2f}×**{secs}")
-    cb = pick("callbacks", b)
-    if cb:
-        c = cb[0]
-        w(f"- decision → callback delivered to a local mTLS receiver: {c['delivered']} deliveries at **{c['rps']:.0f}/s**, latency from decision commit to receipt p50 {c['p50_ms']:.0f} ms, p99 {c['p99_ms']:.0f} ms (max {c['max_ms']:.0f})")
+    drain, steady, dec = pick("callbacks_drain", b), pick("callbacks_latency", b), pick("decisions", b)
+    if drain:
+        c = drain[0]
+        w(f"- callbacks to a local mTLS reference receiver, a backlog of {c['delivered']} decisions delivered at **{c['rps']:.0f}/s** (first to last receipt)")
+    if steady:
+        c = steady[0]
+        w(f"- decision → callback received, {c['delivered']} decisions at a steady {c['rate']}/s: p50 **{c['p50_ms']:.1f} ms**, p99 {c['p99_ms']:.1f} ms (max {c['max_ms']:.0f})")
+    if dec:
+        w(f"- insurer decisions (`POST …/beoordeling`, 16 connections): {dec[0]['rps']:.0f}/s, p50 {dec[0]['p50_ms']:.1f} ms, p99 {dec[0]['p99_ms']:.1f} ms")
     rss = pick("peak_rss", b)
     if rss:
         w(f"- peak RSS of the service after the submit runs: **{rss[0]['rss_mib']} MiB**")
@@ -136,9 +141,9 @@ def half_p99(b):
 
 
 def callbacks(b):
-    c = pick("callbacks", b)[0]
-    ok = c["rps"] >= 5000 and c["p50_ms"] <= 50
-    return f"{c['rps']:.0f}/s, p50 {c['p50_ms']:.0f} ms {'✔' if ok else '✘'}"
+    d, l = pick("callbacks_drain", b)[0], pick("callbacks_latency", b)[0]
+    ok = d["rps"] >= 5000 and l["p50_ms"] <= 50
+    return f"{d['rps']:.0f}/s, p50 {l['p50_ms']:.1f} ms {'✔' if ok else '✘'}"
 
 
 def full_db(b):

@@ -18,7 +18,7 @@ for r in $(seq "$RUNS"); do
   out=$("$LG" --cert data/demo/zorgaanbieder.pem --key data/demo/zorgaanbieder.key --cacert data/pki/ca.pem \
     --url https://localhost:18450/ --method POST --body-file "$WORK/soap.xml" \
     --header 'content-type: text/xml; charset=utf-8' --header 'SOAPAction: "IndienenMachtigingsaanvraag"' \
-    --concurrency "$CONC" --duration "$DUR" --start $((r * 100000000)))
+    --concurrency "$CONC" --duration "$DUR" --start $((r * 100000000)) --warmup-url https://localhost:18450/)
   echo "   peer #$r: $out"
   python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["scenario"]="peer_submit"; d["backend"]="peer"; print(json.dumps(d))' "$out" >>"$RESULTS"
 done

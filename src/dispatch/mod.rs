@@ -102,15 +102,20 @@ async fn run(shared: Arc<Shared>, s: Settings) {
     let mut written = crate::outbox::subscribe();
     // The last outbox row fanned out by this dispatcher. Rescanning from the
     // low-water mark every round cost a probe per terugkoppeling of the last
-    // five minutes; that full scan now runs with the housekeeping only.
+    // five minutes. On PostgreSQL a row can commit after a higher one (two
+    // transactions at once), so that scan still runs with the housekeeping;
+    // SQLite commits rows in id order (one writer), and after the first
+    // round the cursor misses nothing.
+    let rescan = shared.db.backend() == crate::db::Backend::Postgres;
     let mut cursor = 0;
     loop {
-        let full_scan = last_housekeeping.is_none_or(|t| t.elapsed() >= HOUSEKEEPING);
+        let housekeeping_due = last_housekeeping.is_none_or(|t| t.elapsed() >= HOUSEKEEPING);
+        let full_scan = last_housekeeping.is_none() || (rescan && housekeeping_due);
         match round(&shared, s, if full_scan { 0 } else { cursor }).await {
             Ok(last) => cursor = cursor.max(last),
             Err(e) => tracing::warn!(error = %e, "dispatcher round failed; retrying"),
         }
-        if full_scan {
+        if housekeeping_due {
             last_housekeeping = Some(Instant::now());
             housekeeping(&shared).await;
         }

@@ -130,33 +130,37 @@ pub fn fan_out(
 
 /// Moves the fan-out low-water mark up to the last outbox row that is both
 /// settled and has every lower row fanned out, so the fan-out query stays a
-/// short range scan.
+/// short range scan. The scan runs outside the write transaction (it reads up
+/// to five minutes of rows, and the writer is shared); the mark only ever
+/// moves up, so a stale read at worst moves it less far.
 pub fn advance_low_water(conn: &mut DbConnection, now: NaiveDateTime) -> DbResult<()> {
-    write_tx(conn, |conn| {
-        let low = low_water(conn)?;
-        let settled: Option<i64> = tk::table
-            .filter(tk::id.gt(low))
-            .filter(tk::created_at.lt(now - SETTLE))
-            .select(diesel::dsl::max(tk::id))
-            .first(conn)?;
-        let Some(settled) = settled else {
-            return Ok(());
-        };
-        let first_open: Option<i64> = tk::table
-            .filter(tk::id.gt(low))
-            .filter(diesel::dsl::not(diesel::dsl::exists(
-                fan::table.filter(fan::terugkoppeling_id.eq(tk::id)),
-            )))
-            .select(diesel::dsl::min(tk::id))
-            .first(conn)?;
-        let new = first_open.map_or(settled, |f| settled.min(f - 1));
-        if new > low {
-            diesel::update(state::table.find(LOW_WATER))
+    let low = low_water(conn)?;
+    let settled: Option<i64> = tk::table
+        .filter(tk::id.gt(low))
+        .filter(tk::created_at.lt(now - SETTLE))
+        .select(diesel::dsl::max(tk::id))
+        .first(conn)?;
+    let Some(settled) = settled else {
+        return Ok(());
+    };
+    let first_open: Option<i64> = tk::table
+        .filter(tk::id.gt(low))
+        .filter(tk::id.le(settled))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            fan::table.filter(fan::terugkoppeling_id.eq(tk::id)),
+        )))
+        .select(diesel::dsl::min(tk::id))
+        .first(conn)?;
+    let new = first_open.map_or(settled, |f| settled.min(f - 1));
+    if new > low {
+        write_tx(conn, |conn| {
+            diesel::update(state::table.find(LOW_WATER).filter(state::value.lt(new)))
                 .set(state::value.eq(new))
                 .execute(conn)?;
-        }
-        Ok(())
-    })
+            Ok::<_, crate::db::DbError>(())
+        })?;
+    }
+    Ok(())
 }
 
 #[derive(QueryableByName, Debug, Clone)]
