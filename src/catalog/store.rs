@@ -83,24 +83,33 @@ pub fn prestaties(
     uzovi: &str,
     codes: &[&str],
 ) -> Result<Vec<PrestatieDef>, CatalogError> {
-    let rows: Vec<(String, String, String)> = catalog_prestaties::table
-        .filter(catalog_prestaties::uzovi.eq(uzovi))
-        .filter(catalog_prestaties::code.eq_any(codes))
-        .select((
-            catalog_prestaties::code,
-            catalog_prestaties::omschrijving,
-            catalog_prestaties::grondslag,
-        ))
-        .load(conn)?;
-    rows.into_iter()
-        .map(|(code, omschrijving, g)| {
-            Ok(PrestatieDef {
+    let mut codes = codes.to_vec();
+    codes.sort_unstable();
+    codes.dedup();
+    // One keyed lookup per code: a request names a handful, and unlike an
+    // `IN (…)` list, whose length varies, this statement is prepared once
+    // per connection and reused (the prepare cost more than the lookups).
+    let mut found = Vec::with_capacity(codes.len());
+    for code in codes {
+        let row: Option<(String, String, String)> = catalog_prestaties::table
+            .filter(catalog_prestaties::uzovi.eq(uzovi))
+            .filter(catalog_prestaties::code.eq(code))
+            .select((
+                catalog_prestaties::code,
+                catalog_prestaties::omschrijving,
+                catalog_prestaties::grondslag,
+            ))
+            .first(conn)
+            .optional()?;
+        if let Some((code, omschrijving, g)) = row {
+            found.push(PrestatieDef {
                 code,
                 omschrijving,
                 grondslag: Grondslag::parse(&g).ok_or_else(|| invalid_row("prestatie"))?,
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    Ok(found)
 }
 
 /// The whole catalog of one insurer (empty when it has none).
