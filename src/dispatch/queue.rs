@@ -394,8 +394,14 @@ pub fn complete(
         if changed == 0 {
             return Ok(Completion::LeaseLost);
         }
-        let failing_since =
-            endpoints::note_outcome(conn, l.endpoint.id, verdict == Verdict::Delivered, now)?;
+        let delivered = verdict == Verdict::Delivered;
+        // A success on an endpoint that was not failing when leased changes
+        // nothing there: skip the statement (one per callback on the hot path).
+        let failing_since = if delivered && l.endpoint.failing_since.is_none() {
+            None
+        } else {
+            endpoints::note_outcome(conn, l.endpoint.id, delivered, now)?
+        };
         if verdict == Verdict::Gone {
             endpoints::disable(
                 conn,
