@@ -5,15 +5,23 @@
 set -euo pipefail
 WORK=$1 RESULTS=$2 LG=$3 RUNS=$4 DUR=$5 CONC=$6
 HERE=$(cd "$(dirname "$0")" && pwd)
-python3 -c 'import spyne, lxml' 2>/dev/null || pip install -q 'spyne==2.14.0' 'lxml>=5' >>"$WORK/peer.log" 2>&1
+python3 -c 'import spyne, lxml, gunicorn' 2>/dev/null || pip install -q 'spyne==2.14.0' 'lxml>=5' 'gunicorn>=23' >>"$WORK/peer.log" 2>&1
 PKI=$WORK/sqlite/data
 [ -d "$PKI/pki" ] || { echo "the peer needs the sqlite run's PKI ($PKI)"; exit 1; }
 cd "$PKI/.."
 rm -f "$WORK/peer.db"
-python3 "$HERE/server.py" 18450 "$HERE/../../schemas" "$WORK/peer.db" data/pki/server.pem data/pki/server.key data/pki/ca.pem >>"$WORK/peer.log" 2>&1 &
+# One worker process per core (the GIL), threads for the connections,
+# keep-alive, TLS requiring a client certificate of our CA.
+PEER_SCHEMAS="$HERE/../../schemas" PEER_DB="$WORK/peer.db" python3 -m gunicorn \
+  --chdir "$HERE" --workers "$(nproc)" --worker-class gthread --threads 16 --keep-alive 30 \
+  --bind 127.0.0.1:18450 --certfile "$PWD/data/pki/server.pem" --keyfile "$PWD/data/pki/server.key" \
+  --ca-certs "$PWD/data/pki/ca.pem" --cert-reqs 2 --log-level warning server:application >>"$WORK/peer.log" 2>&1 &
 PEER=$!
 trap 'kill $PEER 2>/dev/null || true' EXIT
-for _ in $(seq 50); do grep -q "peer listening" "$WORK/peer.log" && break; sleep 0.2; done
+for _ in $(seq 100); do
+  curl -s -o /dev/null --cacert data/pki/ca.pem --cert data/demo/zorgaanbieder.pem --key data/demo/zorgaanbieder.key https://localhost:18450/ && break
+  sleep 0.2
+done
 for r in $(seq "$RUNS"); do
   out=$("$LG" --cert data/demo/zorgaanbieder.pem --key data/demo/zorgaanbieder.key --cacert data/pki/ca.pem \
     --url https://localhost:18450/ --method POST --body-file "$WORK/soap.xml" \

@@ -3,7 +3,9 @@
 //!
 //! Handlers never hold a connection on the async executor: [`Db::run`] moves the
 //! work to tokio's blocking pool, and a pool timeout becomes
-//! [`DbError::Unavailable`] (answered as 503) instead of a hang.
+//! [`DbError::Unavailable`] (answered as 503) instead of a hang. Writes go
+//! through [`write_tx`] (inside `Db::run`) or [`Db::write`] (an owned job); on
+//! SQLite both join the file's group commit ([`writer`]).
 
 mod checkpoint;
 mod hooks;
