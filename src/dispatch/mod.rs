@@ -9,6 +9,7 @@
 //! over; delivery is therefore at least once and receivers deduplicate on
 //! `webhook-id`.
 
+pub mod cursor;
 pub mod endpoints;
 pub mod metrics;
 pub mod queue;
@@ -37,6 +38,10 @@ const RECORD_CHUNK: usize = 16;
 
 /// How often the gauges and the fan-out low-water mark are refreshed.
 const HOUSEKEEPING: Duration = Duration::from_secs(5);
+
+/// How long after a higher outbox row a lower one may still commit on
+/// PostgreSQL and be fanned out without waiting for the full rescan.
+const PG_COMMIT_LAG: Duration = Duration::from_secs(1);
 
 struct Shared {
     db: Db,
@@ -103,19 +108,29 @@ struct Settings {
 async fn run(shared: Arc<Shared>, s: Settings) {
     let mut last_housekeeping: Option<Instant> = None;
     let mut written = crate::outbox::subscribe();
-    // The last outbox row fanned out by this dispatcher. Rescanning from the
+    // Where a round starts looking for new outbox rows. Rescanning from the
     // low-water mark every round cost a probe per terugkoppeling of the last
     // five minutes. On PostgreSQL a row can commit after a higher one (two
-    // transactions at once), so that scan still runs with the housekeeping;
-    // SQLite commits rows in id order (one writer), and after the first
-    // round the cursor misses nothing.
-    let rescan = shared.db.backend() == crate::db::Backend::Postgres;
-    let mut cursor = 0;
+    // transactions at once): rounds start from the cursor of a second ago,
+    // and the full scan still runs with the housekeeping for transactions
+    // longer than that. SQLite commits rows in id order (one writer), and
+    // after the first round the cursor misses nothing.
+    let postgres = shared.db.backend() == crate::db::Backend::Postgres;
+    let mut cursor = cursor::Cursor::new(if postgres {
+        PG_COMMIT_LAG
+    } else {
+        Duration::ZERO
+    });
     loop {
         let housekeeping_due = last_housekeeping.is_none_or(|t| t.elapsed() >= HOUSEKEEPING);
-        let full_scan = last_housekeeping.is_none() || (rescan && housekeeping_due);
-        match round(&shared, s, if full_scan { 0 } else { cursor }).await {
-            Ok(last) => cursor = cursor.max(last),
+        let full_scan = last_housekeeping.is_none() || (postgres && housekeeping_due);
+        let after = if full_scan {
+            0
+        } else {
+            cursor.start(Instant::now())
+        };
+        match round(&shared, s, after).await {
+            Ok(last) => cursor.handled(Instant::now(), last),
             Err(e) => tracing::warn!(error = %e, "dispatcher round failed; retrying"),
         }
         if housekeeping_due {

@@ -102,26 +102,49 @@ pub fn fan_out(
             .filter(terugkoppeling_endpoints::status.ne(VERWIJDERD))
             .select(Endpoint::as_select())
             .load(conn)?;
-        for r in &rows {
-            diesel::insert_into(fan::table)
-                .values((fan::terugkoppeling_id.eq(r.id), fan::at.eq(now)))
-                .execute(conn)?;
-            for e in eps
-                .iter()
-                .filter(|e| e.party == r.recipient && e.subscribes(&r.event_type))
-            {
-                diesel::insert_into(del::table)
-                    .values((
-                        del::terugkoppeling_id.eq(r.id),
-                        del::endpoint_id.eq(e.id),
-                        del::subject_id.eq(&r.subject_id),
-                        del::status.eq(WACHTEND),
-                        del::attempts.eq(0),
-                        del::next_attempt_at.eq(now),
-                        del::created_at.eq(now),
-                        del::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
+        // One multi-row insert per table: on PostgreSQL every statement is a
+        // round trip, and a round fans out up to `limit` rows.
+        let fanned: Vec<_> = rows
+            .iter()
+            .map(|r| (fan::terugkoppeling_id.eq(r.id), fan::at.eq(now)))
+            .collect();
+        let deliveries: Vec<_> = rows
+            .iter()
+            .flat_map(|r| {
+                eps.iter()
+                    .filter(|e| e.party == r.recipient && e.subscribes(&r.event_type))
+                    .map(move |e| {
+                        (
+                            del::terugkoppeling_id.eq(r.id),
+                            del::endpoint_id.eq(e.id),
+                            del::subject_id.eq(&r.subject_id),
+                            del::status.eq(WACHTEND),
+                            del::attempts.eq(0),
+                            del::next_attempt_at.eq(now),
+                            del::created_at.eq(now),
+                            del::updated_at.eq(now),
+                        )
+                    })
+            })
+            .collect();
+        // Batch inserts are per backend: the multi-backend connection has no
+        // common form for them.
+        match conn {
+            DbConnection::Pg(c) => {
+                diesel::insert_into(fan::table).values(&fanned).execute(c)?;
+                if !deliveries.is_empty() {
+                    diesel::insert_into(del::table)
+                        .values(&deliveries)
+                        .execute(c)?;
+                }
+            }
+            DbConnection::Sqlite(c) => {
+                diesel::insert_into(fan::table).values(&fanned).execute(c)?;
+                if !deliveries.is_empty() {
+                    diesel::insert_into(del::table)
+                        .values(&deliveries)
+                        .execute(c)?;
+                }
             }
         }
         Ok((rows.len(), last))
