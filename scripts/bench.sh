@@ -7,7 +7,7 @@
 #
 # Knobs: BENCH_BACKENDS (sqlite postgres), BENCH_RUNS (3), BENCH_DURATION (10 s
 # per run), BENCH_CONCURRENCY (32), BENCH_SEED (1000000 stored requests),
-# BENCH_CALLBACKS (10000 decided with the dispatcher off, then delivered as a
+# BENCH_CALLBACKS (20000 decided with the dispatcher off, then delivered as a
 # backlog), BENCH_CB_STEADY (3000 decisions at BENCH_CB_RATE, 500/s, or half
 # the measured backlog rate if that is lower, for the decision-to-receipt
 # latency), BENCH_PG_ADMIN
@@ -25,7 +25,7 @@ RUNS=${BENCH_RUNS:-3}
 DUR=${BENCH_DURATION:-10}
 CONC=${BENCH_CONCURRENCY:-32}
 SEEDN=${BENCH_SEED:-1000000}
-CALLBACKS=${BENCH_CALLBACKS:-10000}
+CALLBACKS=${BENCH_CALLBACKS:-20000}
 CB_STEADY=${BENCH_CB_STEADY:-3000}
 CB_RATE=${BENCH_CB_RATE:-500}
 PG_ADMIN=${BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
@@ -199,16 +200,21 @@ pub struct Candidate {
 /// their subject (FIFO): no earlier delivery of the subject to the endpoint
 /// still waiting, and no earlier terugkoppeling of the subject not yet fanned
 /// out. The second half matters with several instances: one may fan out a
-/// later row while another still holds the earlier one (`SKIP LOCKED`).
+/// later row while another still holds the earlier one (`SKIP LOCKED`). It
+/// is a scalar subquery, not `NOT EXISTS`, on purpose: PostgreSQL turned the
+/// `NOT EXISTS` into one hash anti-join of the whole outbox with the whole
+/// fan-out table per lease (O(outbox) each round); a subquery is evaluated per
+/// candidate, two index probes through the subject's few rows.
 const LEASE: &str = "SELECT d.id, d.endpoint_id FROM terugkoppeling_deliveries d \
     JOIN terugkoppeling_endpoints e ON e.id = d.endpoint_id \
     WHERE d.status = 'wachtend' AND d.next_attempt_at <= {now} \
     AND (d.lease_until IS NULL OR d.lease_until < {now}) AND e.status = 'actief' {skip}\
     AND NOT EXISTS (SELECT 1 FROM terugkoppeling_deliveries p WHERE p.endpoint_id = d.endpoint_id \
         AND p.subject_id = d.subject_id AND p.status = 'wachtend' AND p.terugkoppeling_id < d.terugkoppeling_id) \
-    AND NOT EXISTS (SELECT 1 FROM terugkoppelingen t WHERE t.subject_id = d.subject_id \
+    AND (SELECT t.id FROM terugkoppelingen t WHERE t.subject_id = d.subject_id \
         AND t.id < d.terugkoppeling_id \
-        AND NOT EXISTS (SELECT 1 FROM terugkoppeling_fanout f WHERE f.terugkoppeling_id = t.id)) \
+        AND NOT EXISTS (SELECT 1 FROM terugkoppeling_fanout f WHERE f.terugkoppeling_id = t.id) \
+        LIMIT 1) IS NULL \
     ORDER BY d.next_attempt_at, d.id LIMIT {limit}";
 
 /// [`LEASE`] for a backend, skipping the endpoints in `saturated` (ids, so
@@ -268,10 +274,18 @@ pub fn lease(
         // have many candidates in front of another's.
         let ask = limit.saturating_mul(2);
         let cands: Vec<Candidate> = match conn {
-            DbConnection::Pg(c) => diesel::sql_query(lease_sql(true, &saturated))
-                .bind::<Timestamp, _>(now)
-                .bind::<BigInt, _>(ask)
-                .load(c)?,
+            DbConnection::Pg(c) => {
+                // The plan wanted is a walk of the due index in order,
+                // stopping at the limit. After a burst (statistics not yet
+                // analyzed) the planner believed few rows waited and chose
+                // to read every waiting delivery and sort them: 38 ms
+                // instead of 3 with 10,000 waiting, every round.
+                c.batch_execute("SET LOCAL enable_sort = off")?;
+                diesel::sql_query(lease_sql(true, &saturated))
+                    .bind::<Timestamp, _>(now)
+                    .bind::<BigInt, _>(ask)
+                    .load(c)?
+            }
             DbConnection::Sqlite(c) => diesel::sql_query(lease_sql(false, &saturated))
                 .bind::<Timestamp, _>(now)
                 .bind::<BigInt, _>(ask)

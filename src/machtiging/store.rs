@@ -389,20 +389,35 @@ pub fn search(
         let mut q = ma::table.into_boxed();
         match who {
             // Without the OR the index (provider_agb, status, created_at)
-            // serves both the count and the newest-first page.
+            // serves both the count and the newest-first page. One AGB (the
+            // usual case) is an equality, not `= ANY`: PostgreSQL reads an
+            // index in order only for an equality, and otherwise sorted
+            // every match to return a page.
             Visibility::Provider {
                 agbs,
                 submitter: None,
-            } => q = q.filter(ma::provider_agb.eq_any(agbs.clone())),
+            } => {
+                q = match agbs.as_slice() {
+                    [one] => q.filter(ma::provider_agb.eq(one.clone())),
+                    _ => q.filter(ma::provider_agb.eq_any(agbs.clone())),
+                }
+            }
             Visibility::Provider {
                 agbs,
                 submitter: Some(submitter),
             } => {
-                q = q.filter(
-                    ma::provider_agb
-                        .eq_any(agbs.clone())
-                        .or(ma::submitter.eq(submitter.clone())),
-                );
+                q = match agbs.as_slice() {
+                    [one] => q.filter(
+                        ma::provider_agb
+                            .eq(one.clone())
+                            .or(ma::submitter.eq(submitter.clone())),
+                    ),
+                    _ => q.filter(
+                        ma::provider_agb
+                            .eq_any(agbs.clone())
+                            .or(ma::submitter.eq(submitter.clone())),
+                    ),
+                }
             }
         }
         if let Some(id) = &c.id {
