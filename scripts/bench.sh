@@ -8,9 +8,9 @@
 # Knobs: BENCH_BACKENDS (sqlite postgres), BENCH_RUNS (3), BENCH_DURATION (10 s
 # per run), BENCH_CONCURRENCY (32), BENCH_SEED (1000000 stored requests),
 # BENCH_CALLBACKS (20000 decided with the dispatcher off, then delivered as a
-# backlog), BENCH_CB_STEADY (3000 decisions at BENCH_CB_RATE, 500/s, or half
-# the measured backlog rate if that is lower, for the decision-to-receipt
-# latency), BENCH_PG_ADMIN
+# backlog), BENCH_CB_STEADY (3000 decisions at BENCH_CB_RATE, 500/s, or at
+# half the combined decide-and-deliver rate if that is lower, for the
+# decision-to-receipt latency), BENCH_PG_ADMIN
 # (postgres://postgres@127.0.0.1:5432/postgres), BENCH_PEER (1: also measure
 # the Python peer, scripts/peer/), BENCH_MICRO (1: also the criterion
 # micro-benchmarks).
@@ -212,10 +212,10 @@ EOF
   CB=$(python3 "$ROOT/scripts/bench_callbacks.py" drain "$DIR/rx.jsonl" "$DIR/backlog.txt")
   echo "   backlog: $CB"
   record callbacks_drain "$backend" "$CB"
-  # Steady decisions, delivered as they come, at no more than half the
-  # measured backlog rate: above the dispatcher's capacity the latency is
-  # only the growing queue.
-  RATE=$(python3 -c 'import json,sys; print(max(1, min(int(sys.argv[1]), int(json.loads(sys.argv[2])["rps"] / 2))))' "$CB_RATE" "$CB")
+  # Steady decisions, delivered as they come, at no more than half the rate
+  # at which the service can both decide and deliver (from the two rates just
+  # measured): above that the latency is only a growing queue.
+  RATE=$(python3 -c 'import json,sys; d, c = (json.loads(a)["rps"] for a in sys.argv[2:]); print(max(1, min(int(sys.argv[1]), int(0.5 / (1 / d + 1 / c)))))' "$CB_RATE" "$DECIDE" "$CB")
   decide_list "$CB_STEADY" "$DIR/steady.txt"
   decide "$DIR/steady.txt" "$CB_STEADY" --rate "$RATE" >/dev/null
   python3 "$ROOT/scripts/bench_callbacks.py" wait "$DIR/rx.jsonl" "$DIR/steady.txt" 120

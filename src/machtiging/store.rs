@@ -388,7 +388,7 @@ pub fn search(
     let filtered = || {
         let mut q = ma::table.into_boxed();
         match who {
-            // Without the OR the index (provider_agb, status, created_at)
+            // Without the OR the index (provider_agb, status, created_at, id)
             // serves both the count and the newest-first page. One AGB (the
             // usual case) is an equality, not `= ANY`: PostgreSQL reads an
             // index in order only for an equality, and otherwise sorted
@@ -450,7 +450,7 @@ pub fn search(
     };
     let total: i64 = filtered().count().get_result(conn)?;
     let rows: Vec<Row> = filtered()
-        .order((ma::created_at.desc(), ma::id))
+        .order((ma::created_at.desc(), ma::id.desc()))
         .limit(c.page_size)
         .offset((c.page - 1) * c.page_size)
         .select(Row::as_select())
