@@ -21,6 +21,7 @@ mod logging;
 mod ops;
 mod optin;
 mod outage;
+mod query_plans;
 mod registry;
 mod rest_machtigingen;
 mod schema_parity;
