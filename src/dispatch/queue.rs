@@ -67,6 +67,40 @@ fn low_water(conn: &mut DbConnection) -> DbResult<i64> {
         .unwrap_or(0))
 }
 
+/// A delivery as it starts: waiting, due at once, never attempted.
+#[derive(Insertable)]
+#[diesel(table_name = del)]
+pub struct NewDelivery<'a> {
+    terugkoppeling_id: i64,
+    endpoint_id: i64,
+    subject_id: &'a str,
+    status: &'static str,
+    attempts: i32,
+    next_attempt_at: NaiveDateTime,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> NewDelivery<'a> {
+    pub fn due(
+        terugkoppeling_id: i64,
+        endpoint_id: i64,
+        subject_id: &'a str,
+        now: NaiveDateTime,
+    ) -> Self {
+        Self {
+            terugkoppeling_id,
+            endpoint_id,
+            subject_id,
+            status: WACHTEND,
+            attempts: 0,
+            next_attempt_at: now,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// Turns new outbox rows into deliveries for the recipients' endpoints
 /// (subscribed to the event type, not removed). A recipient without an
 /// endpoint gets none: the terugkoppeling is then only available by pull.
@@ -114,18 +148,7 @@ pub fn fan_out(
             .flat_map(|r| {
                 eps.iter()
                     .filter(|e| e.party == r.recipient && e.subscribes(&r.event_type))
-                    .map(move |e| {
-                        (
-                            del::terugkoppeling_id.eq(r.id),
-                            del::endpoint_id.eq(e.id),
-                            del::subject_id.eq(&r.subject_id),
-                            del::status.eq(WACHTEND),
-                            del::attempts.eq(0),
-                            del::next_attempt_at.eq(now),
-                            del::created_at.eq(now),
-                            del::updated_at.eq(now),
-                        )
-                    })
+                    .map(move |e| NewDelivery::due(r.id, e.id, &r.subject_id, now))
             })
             .collect();
         // Batch inserts are per backend: the multi-backend connection has no

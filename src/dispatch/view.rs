@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::endpoints;
-use super::queue::{DOOD, WACHTEND};
+use super::queue::{DOOD, NewDelivery, WACHTEND};
 use crate::db::schema::{
     terugkoppeling_acks as ack, terugkoppeling_attempts as att, terugkoppeling_deliveries as del,
     terugkoppelingen as tk,
@@ -154,16 +154,7 @@ pub fn replay(
             Some(id) => requeue(conn, id, now),
             None => {
                 diesel::insert_into(del::table)
-                    .values((
-                        del::terugkoppeling_id.eq(stored.id),
-                        del::endpoint_id.eq(ep.id),
-                        del::subject_id.eq(&stored.subject_id),
-                        del::status.eq(WACHTEND),
-                        del::attempts.eq(0),
-                        del::next_attempt_at.eq(now),
-                        del::created_at.eq(now),
-                        del::updated_at.eq(now),
-                    ))
+                    .values(NewDelivery::due(stored.id, ep.id, &stored.subject_id, now))
                     .execute(conn)?;
                 Ok(())
             }
