@@ -2,7 +2,7 @@
 # Benchmarks of the running service, on SQLite and PostgreSQL, written to
 # docs/benchmarks.md. See the "Benchmarks" section of README.md.
 #
-#   scripts/bench.sh                  # everything (about 15-25 minutes on 2 cores)
+#   scripts/bench.sh                  # everything (20-40 minutes on 2 cores)
 #   BENCH_BACKENDS=sqlite BENCH_SEED=100000 BENCH_DURATION=5 scripts/bench.sh
 #
 # Knobs: BENCH_BACKENDS (sqlite postgres), BENCH_RUNS (3), BENCH_DURATION (10 s
