@@ -37,7 +37,9 @@ def fmt(vals, digits=0):
 mem = sh("awk '/MemTotal/ {printf \"%.1f GiB\", $2/1048576}' /proc/meminfo")
 cpu = sh("awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo")
 osname = sh(". /etc/os-release && echo $PRETTY_NAME")
-commit = sh("git rev-parse --short HEAD") + ("" if sh("git status --porcelain") == "" else " (with local changes)")
+# The report itself (being written by this run) is not a local change.
+dirty = sh("git status --porcelain -- . ':(exclude)docs/benchmarks.md'") != ""
+commit = sh("git rev-parse --short HEAD") + (" (with local changes)" if dirty else "")
 out = []
 w = out.append
 w("# Benchmarks")
