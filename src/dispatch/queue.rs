@@ -283,8 +283,8 @@ struct SqlitePlanLine {
 }
 
 /// The plan of the lease query as [`lease`] runs it, one line per step
-/// (`EXPLAIN` on PostgreSQL, `EXPLAIN QUERY PLAN` on SQLite): for tests and
-/// for an operator who wants to see it.
+/// (`EXPLAIN` on PostgreSQL, `EXPLAIN QUERY PLAN` on SQLite), so a test can
+/// hold the plan to the one it was built for.
 pub fn lease_plan(conn: &mut DbConnection, now: NaiveDateTime) -> DbResult<Vec<String>> {
     write_tx(conn, |conn| -> DbResult<Vec<String>> {
         Ok(match conn {
