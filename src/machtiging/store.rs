@@ -380,6 +380,24 @@ pub struct Criteria {
     pub page_size: i64,
 }
 
+type Predicate = Box<
+    dyn BoxableExpression<
+            ma::table,
+            <DbConnection as diesel::Connection>::Backend,
+            SqlType = diesel::sql_types::Bool,
+        >,
+>;
+
+/// The request belongs to one of `agbs`. One AGB (the usual case) is an
+/// equality, not `= ANY`: PostgreSQL reads an index in order only for an
+/// equality, and otherwise sorted every match to return a page.
+fn provider_is(agbs: &[String]) -> Predicate {
+    match agbs {
+        [one] => Box::new(ma::provider_agb.eq(one.clone())),
+        _ => Box::new(ma::provider_agb.eq_any(agbs.to_vec())),
+    }
+}
+
 pub fn search(
     conn: &mut DbConnection,
     who: &Visibility,
@@ -389,36 +407,15 @@ pub fn search(
         let mut q = ma::table.into_boxed();
         match who {
             // Without the OR the index (provider_agb, status, created_at, id)
-            // serves both the count and the newest-first page. One AGB (the
-            // usual case) is an equality, not `= ANY`: PostgreSQL reads an
-            // index in order only for an equality, and otherwise sorted
-            // every match to return a page.
+            // serves both the count and the newest-first page.
             Visibility::Provider {
                 agbs,
                 submitter: None,
-            } => {
-                q = match agbs.as_slice() {
-                    [one] => q.filter(ma::provider_agb.eq(one.clone())),
-                    _ => q.filter(ma::provider_agb.eq_any(agbs.clone())),
-                }
-            }
+            } => q = q.filter(provider_is(agbs)),
             Visibility::Provider {
                 agbs,
                 submitter: Some(submitter),
-            } => {
-                q = match agbs.as_slice() {
-                    [one] => q.filter(
-                        ma::provider_agb
-                            .eq(one.clone())
-                            .or(ma::submitter.eq(submitter.clone())),
-                    ),
-                    _ => q.filter(
-                        ma::provider_agb
-                            .eq_any(agbs.clone())
-                            .or(ma::submitter.eq(submitter.clone())),
-                    ),
-                }
-            }
+            } => q = q.filter(provider_is(agbs).or(ma::submitter.eq(submitter.clone()))),
         }
         if let Some(id) = &c.id {
             q = q.filter(ma::id.eq(id.clone()));

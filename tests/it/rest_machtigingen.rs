@@ -238,9 +238,13 @@ async fn search_by_reference_period_status_and_patient() {
         ..Aanvraag::default()
     };
     let id_a = submit(&client, &a).await;
-    submit(&client, &b).await;
+    let id_b = submit(&client, &b).await;
     let c = Aanvraag::default();
-    post_xml(&client, &format!("{BASE}?concept=true"), &c.xml()).await;
+    let (_, concept) = post_xml(&client, &format!("{BASE}?concept=true"), &c.xml()).await;
+    let id_c = concept["machtigingsaanvraagId"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let (status, r) = client
         .get_json(&format!("{BASE}?referentie={}", a.referentie))
@@ -287,6 +291,13 @@ async fn search_by_reference_period_status_and_patient() {
     assert_eq!(page1["resultaten"].as_array().unwrap().len(), 2);
     assert_eq!(page2["resultaten"].as_array().unwrap().len(), 1);
     assert_eq!(page1["totaal"], 3);
+    // Newest first (docs/rest.md), across pages.
+    let listed: Vec<&str> = [&page1, &page2]
+        .iter()
+        .flat_map(|p| p["resultaten"].as_array().unwrap())
+        .map(|r| r["machtigingsaanvraagId"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [id_c.as_str(), id_b.as_str(), id_a.as_str()]);
     let (status, r) = client.get_json(&format!("{BASE}?status=Onzin")).await;
     assert_eq!((status, r["code"].as_str()), (400, Some("REQ-004")));
 }
