@@ -29,7 +29,28 @@ const SERVICES: &[(&str, &str, SchemaSet, &str)] = &[
         SchemaSet::Beoordeling,
         "schemas/beoordeling-v1.xsd",
     ),
+    (
+        "terugkoppelingbeheer",
+        "wsdl/terugkoppelingbeheer-v1.wsdl",
+        SchemaSet::TerugkoppelingBeheer,
+        "schemas/terugkoppelingbeheer-v1.xsd",
+    ),
+    (
+        "terugkoppeling",
+        "wsdl/terugkoppeling-v1.wsdl",
+        SchemaSet::Terugkoppeling,
+        "schemas/terugkoppeling-v1.xsd",
+    ),
 ];
+
+/// The root element of an example: its file name, except the callback's
+/// answer, whose element is not named after the operation.
+fn root_element(stem: &str) -> &str {
+    match stem {
+        "OntvangenTerugkoppelingResponse" => "OntvangenTerugkoppelingAntwoord",
+        other => other,
+    }
+}
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
@@ -65,7 +86,9 @@ fn operations(wsdl: &str) -> Vec<String> {
 fn every_wsdl_operation_has_request_and_response_examples() {
     for (service, wsdl, _, _) in SERVICES {
         let ops = operations(wsdl);
-        assert!(ops.len() >= 5, "{service}: {ops:?}");
+        // The callback has one operation; every service of the platform five or more.
+        let least = if *service == "terugkoppeling" { 1 } else { 5 };
+        assert!(ops.len() >= least, "{service}: {ops:?}");
         let dir = root().join("docs/examples").join(service);
         for op in ops {
             for name in [format!("{op}.xml"), format!("{op}Response.xml")] {
@@ -77,9 +100,9 @@ fn every_wsdl_operation_has_request_and_response_examples() {
 
 #[test]
 fn examples_validate_with_the_service_validator() {
-    for (service, _, set, _) in SERVICES {
+    for (service, wsdl, set, _) in SERVICES {
         let files = examples(service);
-        assert!(files.len() >= 10, "{service}");
+        assert!(files.len() >= 2 * operations(wsdl).len(), "{service}");
         for path in files {
             let bytes = std::fs::read(&path).unwrap();
             let name = stem(&path);
@@ -87,7 +110,7 @@ fn examples_validate_with_the_service_validator() {
                 let doc = validation::parse_safe(&bytes).unwrap();
                 xsd::validate(*set, &doc.get_root_element().unwrap())
             } else {
-                validation::document(&bytes, *set, &name).map(|_| ())
+                validation::document(&bytes, *set, root_element(&name)).map(|_| ())
             };
             if let Err(p) = result {
                 panic!("{}: {p:?}", path.display());
