@@ -30,7 +30,7 @@ pub const AFGELEVERD: &str = "afgeleverd";
 pub const DOOD: &str = "dood";
 pub const VERVALLEN: &str = "vervallen";
 
-const LOW_WATER: &str = "fanout_low_water";
+pub(super) const LOW_WATER: &str = "fanout_low_water";
 /// Outbox rows this old are assumed committed; the low-water mark never
 /// passes a younger row, so a slow transaction's row is still fanned out.
 const SETTLE: chrono::TimeDelta = chrono::TimeDelta::minutes(5);

@@ -38,7 +38,22 @@ pub fn problem_response(p: &Problem) -> HttpResponse {
     if p.code == Code::Unavailable {
         resp.insert_header(("Retry-After", "5"));
     }
-    resp.body(serde_json::to_string(&body).unwrap_or_default())
+    let mut resp = resp.body(serde_json::to_string(&body).unwrap_or_default());
+    resp.extensions_mut().insert(crate::metrics::Outcome {
+        operation: None,
+        fault: Some(fault_class(p.code)),
+        code: Some(p.code.as_str()),
+    });
+    resp
+}
+
+/// The metrics' fault class of a foutcode.
+pub fn fault_class(code: crate::problem::Code) -> crate::metrics::FaultClass {
+    if code.is_client_fault() {
+        crate::metrics::FaultClass::Client
+    } else {
+        crate::metrics::FaultClass::Server
+    }
 }
 
 impl ResponseError for Problem {

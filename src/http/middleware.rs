@@ -1,7 +1,8 @@
 //! Per-request observation: a tracing span carrying the request id and the
 //! client certificate's fingerprint, the `X-Request-Id` response header, and the
-//! request metrics by route pattern. Never logs a body or a query string (a
-//! search may carry a BSN there).
+//! request metrics by route pattern (plus the SOAP operation and fault class a
+//! handler put in the response's [`metrics::Outcome`]). Never logs a body or a
+//! query string (a search may carry a BSN there).
 
 use std::time::Instant;
 
@@ -48,6 +49,7 @@ pub async fn observe(
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
     let started = Instant::now();
     let id = request_id(&req);
+    let method = metrics::method_label(req.method());
     let fingerprint = req
         .conn_data::<PeerIdentity>()
         .and_then(|p| p.fingerprint.as_deref())
@@ -70,7 +72,13 @@ pub async fn observe(
                 .match_pattern()
                 .unwrap_or_else(|| "<unmatched>".into());
             let status = res.status().as_u16();
-            metrics::request(&route, status, elapsed.as_secs_f64());
+            let outcome = res
+                .response()
+                .extensions()
+                .get::<metrics::Outcome>()
+                .copied()
+                .unwrap_or_default();
+            metrics::request(&route, method, status, elapsed.as_secs_f64(), outcome);
             tracing::info!(
                 status,
                 latency_ms = elapsed.as_secs_f64() * 1000.0,
@@ -83,7 +91,13 @@ pub async fn observe(
         }
         Err(e) => {
             let status = e.as_response_error().status_code().as_u16();
-            metrics::request("<error>", status, elapsed.as_secs_f64());
+            metrics::request(
+                "<error>",
+                method,
+                status,
+                elapsed.as_secs_f64(),
+                metrics::Outcome::default(),
+            );
             tracing::warn!(status, error = %e, "request failed");
             Err(e)
         }

@@ -132,11 +132,19 @@ fn spawn_purge(db: Db, every: Duration, days: u32) -> tokio::task::JoinHandle<()
                     crate::beoordeling::purge(c, days).map_err(crate::problem::Problem::from)
                 })
                 .await;
-            if let Err(p) = result {
-                tracing::warn!(
-                    code = p.code.as_str(),
-                    "retention purge failed; retrying later"
-                );
+            match result {
+                Ok(p) => crate::metrics::purge(Ok(&[
+                    ("aanvragen", p.aanvragen),
+                    ("gebeurtenissen", p.gebeurtenissen),
+                    ("inbox", p.inbox),
+                ])),
+                Err(p) => {
+                    crate::metrics::purge(Err(()));
+                    tracing::warn!(
+                        code = p.code.as_str(),
+                        "retention purge failed; retrying later"
+                    );
+                }
             }
             tokio::time::sleep(every).await;
         }

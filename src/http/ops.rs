@@ -1,5 +1,10 @@
 //! The operations listener (plain HTTP, localhost by default, no client
-//! certificate): liveness, readiness (database reachable) and metrics.
+//! certificate): liveness, readiness and metrics.
+//!
+//! Ready means: the database answers, the server certificate has not
+//! expired, and no CRL is past its nextUpdate (a CA that stopped publishing
+//! may have revoked certificates this server still accepts). A 503 names each
+//! reason in its JSON body, so the operator sees why without reading logs.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -7,6 +12,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::json;
+use crate::metrics::facts;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health/live", web::get().to(live))
@@ -19,19 +25,39 @@ async fn live() -> HttpResponse {
 }
 
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    match state.db.ping().await {
-        Ok(()) => json(StatusCode::OK, &json!({"status": "ok", "database": "ok"})),
+    let mut reasons = Vec::new();
+    let database = match state.db.ping().await {
+        Ok(()) => "ok",
         Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            json(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &json!({"status": "unavailable", "database": "unreachable"}),
-            )
+            tracing::warn!(error = %e, "readiness check: database unreachable");
+            reasons.push(json!({"check": "database", "reason": "unreachable"}));
+            "unreachable"
         }
+    };
+    let config = state.config.clone();
+    let tls = web::block(move || facts::read(&config))
+        .await
+        .unwrap_or_default();
+    let tls_reasons = facts::not_ready_reasons(&tls, facts::now());
+    for r in &tls_reasons {
+        tracing::warn!(reason = %r, "readiness check failed");
+    }
+    reasons.extend(tls_reasons);
+    if reasons.is_empty() {
+        json(
+            StatusCode::OK,
+            &json!({"status": "ok", "database": database}),
+        )
+    } else {
+        json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"status": "unavailable", "database": database, "reasons": reasons}),
+        )
     }
 }
 
-async fn metrics() -> HttpResponse {
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    crate::metrics::state::refresh(&state.config, &state.db).await;
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(crate::metrics::render())

@@ -137,11 +137,39 @@ pub fn read<C>(
     action: Option<&str>,
     decode: fn(&str, &El) -> Result<C, Problem>,
 ) -> Result<C, Problem> {
+    read_named(bytes, contract, version, action, decode).1
+}
+
+/// [`read`], also answering the operation once the payload named one of the
+/// contract's (for the request metrics), even when the request then fails.
+pub fn read_named<C>(
+    bytes: &[u8],
+    contract: &Contract,
+    version: Version,
+    action: Option<&str>,
+    decode: fn(&str, &El) -> Result<C, Problem>,
+) -> (Option<&'static str>, Result<C, Problem>) {
+    let mut operation = None;
+    let result = read_inner(bytes, contract, version, action, decode, &mut operation);
+    (operation, result)
+}
+
+fn read_inner<C>(
+    bytes: &[u8],
+    contract: &Contract,
+    version: Version,
+    action: Option<&str>,
+    decode: fn(&str, &El) -> Result<C, Problem>,
+    operation: &mut Option<&'static str>,
+) -> Result<C, Problem> {
     let doc = validation::parse_safe(bytes)?;
     let op = payload(&doc, version)?;
     let name = op.get_name();
-    let known = contract.operations.contains(&name.as_str());
-    if !known || namespace(&op).as_deref() != Some(contract.namespace) {
+    let known = contract.operations.iter().find(|o| **o == name).copied();
+    if namespace(&op).as_deref() == Some(contract.namespace) {
+        *operation = known;
+    }
+    if known.is_none() || namespace(&op).as_deref() != Some(contract.namespace) {
         return Err(Problem::new(
             Code::SoapOperation,
             format!(

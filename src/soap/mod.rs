@@ -201,9 +201,23 @@ pub async fn serve<C: Send + 'static>(
         Err(p) => {
             let mut resp = respond_fault(Version::Soap11, &p);
             *resp.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            resp.extensions_mut().insert(crate::metrics::Outcome {
+                operation: None,
+                fault: Some(crate::metrics::FaultClass::Client),
+                code: Some(p.code.as_str()),
+            });
             return resp;
         }
     };
+    // The operation for the metrics: announced by the action until the
+    // payload names it (a refusal before the body is read still has one).
+    let mut operation = action.as_deref().and_then(|a| {
+        contract
+            .operations
+            .iter()
+            .find(|o| contract.action(o) == a)
+            .copied()
+    });
     let result = async {
         let state = req
             .app_data::<web::Data<AppState>>()
@@ -212,19 +226,35 @@ pub async fn serve<C: Send + 'static>(
         // Identity before the body: nobody unregistered makes us read 28 MB.
         let caller = crate::http::auth::authenticate(&req).await?;
         let bytes = body::read(&req, payload, state.config.server.body_limit).await?;
-        let command = intake::blocking(bytes.len(), move || {
-            envelope::read(&bytes, contract, version, action.as_deref(), decode)
+        let (named, command) = intake::blocking(bytes.len(), move || {
+            Ok(envelope::read_named(
+                &bytes,
+                contract,
+                version,
+                action.as_deref(),
+                decode,
+            ))
         })
         .await?;
-        execute(state, caller, command).await
+        operation = named.or(operation);
+        execute(state, caller, command?).await
     }
     .await;
-    match result {
-        Ok(payload) => HttpResponse::Ok()
-            .content_type(version.content_type())
-            .body(writer::envelope(version, &payload)),
-        Err(p) => respond_fault(version, &p),
-    }
+    let (mut resp, fault) = match result {
+        Ok(payload) => (
+            HttpResponse::Ok()
+                .content_type(version.content_type())
+                .body(writer::envelope(version, &payload)),
+            None,
+        ),
+        Err(p) => (respond_fault(version, &p), Some(p.code)),
+    };
+    resp.extensions_mut().insert(crate::metrics::Outcome {
+        operation,
+        fault: fault.map(crate::http::error::fault_class),
+        code: fault.map(Code::as_str),
+    });
+    resp
 }
 
 /// Reads `bytes` as a request to the machtigingen service — envelope,
