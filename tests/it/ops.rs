@@ -490,3 +490,58 @@ async fn deploy_dashboard_and_alerts_name_served_metrics() {
         "named in deploy/ but not served: {missing:?}"
     );
 }
+
+/// docs/operations.md's SQLite backup: `VACUUM INTO` on the live database
+/// while requests and writes continue gives a consistent copy that opens.
+#[tokio::test]
+async fn sqlite_online_backup_while_serving() {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    use machtigingen::registry::PartyKind;
+
+    let app = TestApp::spawn().await;
+    if !app.config.database.url.starts_with("sqlite") {
+        return; // PostgreSQL: pg_dump, see docs/operations.md.
+    }
+    let client = app.provider("03123456", &[Scope::MachtigingenRaadplegen]);
+    let backup = app.dir.path().join("backup.db");
+    let writer = {
+        let db = app.db.clone();
+        std::thread::spawn(move || {
+            let mut conn = db.conn().unwrap();
+            for i in 0..200 {
+                let code = format!("{:08}", 10_000_000 + i);
+                let r =
+                    machtigingen::registry::PartyRef::new(PartyKind::Zorgaanbieder.scheme(), &code)
+                        .unwrap();
+                machtigingen::registry::store::add_party(
+                    &mut conn,
+                    PartyKind::Zorgaanbieder,
+                    &r,
+                    "backup",
+                )
+                .unwrap();
+            }
+        })
+    };
+    let mut conn = app.db.conn().unwrap();
+    conn.batch_execute(&format!("VACUUM INTO '{}'", backup.display()))
+        .unwrap();
+    drop(conn);
+    assert_eq!(client.get_json("/api/v1/whoami").await.0, 200);
+    writer.join().unwrap();
+
+    let mut copy = diesel::SqliteConnection::establish(backup.to_str().unwrap()).unwrap();
+    #[derive(QueryableByName)]
+    struct Check {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        integrity_check: String,
+    }
+    let check: Check = diesel::sql_query("PRAGMA integrity_check")
+        .get_result(&mut copy)
+        .unwrap();
+    assert_eq!(check.integrity_check, "ok");
+    use machtigingen::db::schema::parties;
+    let n: i64 = parties::table.count().get_result(&mut copy).unwrap();
+    assert!(n >= 1, "{n}");
+}
