@@ -32,6 +32,7 @@ final class Mt
         return $out;
     }
 
+    // --- excerpt: client ---
     /** A SoapClient for `service` (e.g. "machtigingen") as `role` over `soap` (soap11|soap12). */
     public static function client(string $service, string $role, string $soap): SoapClient
     {
@@ -55,6 +56,7 @@ final class Mt
         }
         return self::$clients[$key];
     }
+    // --- end ---
 
     public static function date(int $days = 0): string
     {

@@ -65,6 +65,7 @@ final class RoundTrip
         }
     }
 
+    // --- excerpt: aanvraag ---
     private function aanvraag(int $aantal = 1, ?string $referentie = null): array
     {
         return [
@@ -83,6 +84,7 @@ final class RoundTrip
                 'MediaType' => 'image/jpeg', 'Inhoud' => base64_decode(PHOTO)]]],
         ];
     }
+    // --- end ---
 
     private function submit(bool $concept = false, ?array &$doc = null): ?string
     {

@@ -28,6 +28,7 @@ NS = {
 }
 
 
+# --- excerpt: session ---
 def session(role):
     """A requests session that presents `role`'s certificate and trusts only MT_CA."""
     s = requests.Session()
@@ -47,6 +48,7 @@ def client(service, role):
         transport=Transport(session=session(role), timeout=30),
         settings=Settings(strict=True, raw_response=False),
     )
+# --- end ---
 
 
 def port(zeep_client, soap):

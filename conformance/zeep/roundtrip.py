@@ -43,6 +43,8 @@ class RoundTrip:
 
     def call(self, service, role, operation, **kwargs):
         def invoke():
+            if any(v is None for v in kwargs.values()):
+                raise RuntimeError("not run: an earlier call it depends on failed")
             proxy = self.svc(service.removesuffix("-v1"), role)
             return getattr(proxy, operation)(**kwargs)
 
@@ -52,6 +54,7 @@ class RoundTrip:
         self.r.check(service, operation, self.soap, condition, message)
 
     # ---------------------------------------------------------------- provider
+    # --- excerpt: aanvraag ---
     def aanvraag(self, aantal=1, referentie=None):
         """A Machtigingsaanvraag as a typed object of the served schema."""
         c = self.clients[("machtigingen", "zorgaanbieder")]
@@ -71,6 +74,7 @@ class RoundTrip:
             Bijlagen={"Bijlage": [{"Soort": "foto", "Naam": "vooraanzicht.jpg",
                                    "MediaType": "image/jpeg", "Inhoud": PHOTO}]},
         )
+    # --- end ---
 
     def submit(self, concept=False):
         doc = self.aanvraag()
@@ -227,6 +231,8 @@ class RoundTrip:
         receiver logged it (signature verified there), parsed with zeep against
         the callback contract."""
         def parse():
+            if self.ids.get("grant") is None:
+                raise RuntimeError("not run: an earlier call it depends on failed")
             body = wait_for_callback(self.ids["grant"], "Toegekend")
             return parse_callback(body)
 
@@ -293,6 +299,7 @@ def wait_for_callback(request_id, status, timeout=20):
     raise TimeoutError(f"no SOAP callback about {request_id} ({status}) in {RECEIVER_LOG}")
 
 
+# --- excerpt: parse_callback ---
 def parse_callback(body):
     """Parses a received callback as the OntvangenTerugkoppeling request of
     terugkoppeling-v1.wsdl, the way a provider's zeep-based server would."""
@@ -300,6 +307,7 @@ def parse_callback(body):
     binding = mt.port(client, "soap11")._binding
     envelope = etree.fromstring(body.encode())
     return binding.get("OntvangenTerugkoppeling").input.deserialize(envelope)
+# --- end ---
 
 
 def main():
