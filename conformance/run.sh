@@ -9,6 +9,10 @@
 # Exit status is non-zero when any runner fails (or cannot start).
 set -euo pipefail
 
+# Everything is in main so that bash parses the whole file before running it:
+# editing this script during a run cannot change the run.
+main() {
+
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ONLY=""
 KEEP=0
@@ -73,15 +77,27 @@ export MT_URL="https://localhost:$PORT"
 export MT_CA="$TMP/server/data/pki/ca.pem"
 export MT_CERTS="$TMP/certs"
 export MT_WORK="$TMP/work"
-export MT_P12_PASSWORD="${MT_P12_PASSWORD:-conformance-p12}"
-
 say "issuing certificates into $MT_CERTS"
+# The demo PKCS#12 files are used as `serve` wrote them when it documents their
+# password (data/demo/p12-wachtwoord.txt); a build whose demo files have an
+# empty password gets them re-wrapped under MT_P12_PASSWORD, so that one
+# password opens every .p12 in MT_CERTS either way.
+if [ -s data/demo/p12-wachtwoord.txt ]; then
+  MT_P12_PASSWORD=$(head -n1 data/demo/p12-wachtwoord.txt)
+  REWRAP=0
+else
+  MT_P12_PASSWORD=${MT_P12_PASSWORD:-conformance-p12}
+  REWRAP=1
+fi
+export MT_P12_PASSWORD
 for role in zorgaanbieder zorgverzekeraar; do
   cp "data/demo/$role.pem" "data/demo/$role.key" "$MT_CERTS/"
-  # The demo PKCS#12 carries the same certificate; it is re-wrapped under
-  # MT_P12_PASSWORD so that every .p12 in MT_CERTS opens with one password.
-  openssl pkcs12 -export -in "data/demo/$role.pem" -inkey "data/demo/$role.key" \
-    -certfile "$MT_CA" -name "$role" -passout "pass:$MT_P12_PASSWORD" -out "$MT_CERTS/$role.p12"
+  if [ "$REWRAP" = 1 ]; then
+    openssl pkcs12 -export -in "data/demo/$role.pem" -inkey "data/demo/$role.key" \
+      -certfile "$MT_CA" -name "$role" -passout "pass:$MT_P12_PASSWORD" -out "$MT_CERTS/$role.p12"
+  else
+    cp "data/demo/$role.p12" "$MT_CERTS/"
+  fi
 done
 "$MT_BIN" party add --portal conformance-portaal --name "Conformance portaal" >&2
 "$MT_BIN" pki issue --party PLATFORM:conformance-portaal --kind systeem \
@@ -148,3 +164,6 @@ if [ "${#summaries[@]}" -eq 0 ]; then echo "no runner selected" >&2; exit 2; fi
 [ "${#broken[@]}" -eq 0 ] || echo "failed runners: ${broken[*]}"
 echo "$passed passed, $failed failed"
 [ "${#broken[@]}" -eq 0 ]
+}
+
+main "$@"
