@@ -15,6 +15,12 @@ pub const DEV_CA_NAME: &str = "machtigingen ONTWIKKEL-CA - NIET VOOR PRODUCTIE";
 const DEV_ORG: &str = "machtigingen (ontwikkeling)";
 /// Where the demo certificates are written, beside the database.
 pub const DEMO_DIR: &str = "data/demo";
+/// Password of the demo PKCS#12 files: documented (README, banner) and written
+/// beside them, because a development PKI has nothing to hide and Java's and
+/// .NET's key stores need a non-empty one.
+pub const DEMO_P12_PASSWORD: &str = "ontwikkeling";
+/// The file in DEMO_DIR that holds DEMO_P12_PASSWORD.
+pub const DEMO_P12_PASSWORD_FILE: &str = "p12-wachtwoord.txt";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -172,9 +178,14 @@ pub fn bootstrap(config: &Config, db: &Db) -> Result<(), SetupError> {
             &issued.cert,
             issued.key.as_deref(),
             &ca.cert,
-            "",
+            DEMO_P12_PASSWORD,
         )?;
     }
+    pki::write_file(
+        &PathBuf::from(DEMO_DIR).join(DEMO_P12_PASSWORD_FILE),
+        format!("{DEMO_P12_PASSWORD}\n").as_bytes(),
+        false,
+    )?;
     load_sample_catalog(&mut conn)
 }
 
@@ -222,7 +233,8 @@ pub fn banner(config: &Config) -> Option<String> {
     Some(format!(
         "{line}\n  DEVELOPMENT PKI - NOT FOR PRODUCTION (ontwikkel-PKI, niet voor productie)\n  \
          CA and server certificate: {pki}/   demo certificates: {DEMO_DIR}/\n  \
-         Demo zorgaanbieder AGB:03123456, demo zorgverzekeraar UZOVI:3311.\n\n  Try:\n  \
+         Demo zorgaanbieder AGB:03123456, demo zorgverzekeraar UZOVI:3311.\n  \
+         PKCS#12 files (*.p12) password: {DEMO_P12_PASSWORD} (also in {DEMO_DIR}/{DEMO_P12_PASSWORD_FILE})\n\n  Try:\n  \
          curl --cacert {pki}/ca.pem --cert {DEMO_DIR}/zorgaanbieder.pem --key {DEMO_DIR}/zorgaanbieder.key \
          https://{host}:{port}/api/v1/whoami\n{line}",
         pki = config.pki.dir.display(),

@@ -247,7 +247,7 @@ final class RoundTrip
             $this->check(OI, 'BevestigenOntvangst', (int) ($res->Bevestigd ?? -1) === count($seen), 'not all acknowledged');
         }
         foreach ($regs as $id => $outcome) {
-            $args = ['RegistratieId' => $id, 'Status' => $outcome];
+            $args = ['RegistratieId' => $id, 'Afhandeling' => $outcome];
             if ($outcome === 'Afgewezen') {
                 $args += ['RedenCode' => 'ONBEKENDE-PATIENT', 'RedenTekst' => 'Patient niet in zorg.'];
             }

@@ -265,7 +265,7 @@ class RoundTrip:
             extra = {} if outcome == "Verwerkt" else {
                 "RedenCode": "ONBEKENDE-PATIENT", "RedenTekst": "Patient niet in zorg."}
             res = self.call(OI_SVC, "zorgaanbieder", "AfhandelenToestemming",
-                            RegistratieId=rid, Status=outcome, **extra)
+                            RegistratieId=rid, Afhandeling=outcome, **extra)
             self.check(OI_SVC, "AfhandelenToestemming",
                        res is not None and res.Status == outcome, f"answer {res}")
             seen = self.call(OI_SVC, "portaal", "RaadplegenToestemming", RegistratieId=rid)

@@ -30,7 +30,8 @@ pub enum PkiCommand {
     },
     /// Issue a client certificate from the platform CA and register it to a party
     /// in one step. Writes PREFIX.pem, and unless --csr is given PREFIX.key and
-    /// PREFIX.p12 (PKCS#12 with the CA chain).
+    /// PREFIX.p12 (PKCS#12 with the CA chain, encrypted with the password from
+    /// --p12-password-file or MACHTIGINGEN_P12_PASSWORD).
     Issue(IssueArgs),
     /// Revoke a certificate: refused at once through the registry, and listed in
     /// a newly written CRL that running servers pick up at their next reload.
@@ -72,9 +73,35 @@ pub struct IssueArgs {
     /// Validity in days; defaults to pki.cert_validity_days.
     #[arg(long, value_name = "DAYS")]
     days: Option<u32>,
-    /// Password of the PKCS#12 file.
-    #[arg(long, value_name = "PASSWORD", default_value = "")]
-    p12_password: String,
+    /// File whose first line is the password of PREFIX.p12 (required unless
+    /// --csr is given; or set MACHTIGINGEN_P12_PASSWORD). Never empty: Java's
+    /// and .NET's key stores read no certificate from a PKCS#12 file without one.
+    #[arg(long, value_name = "FILE")]
+    p12_password_file: Option<PathBuf>,
+}
+
+/// Environment variable with the PKCS#12 password (instead of a file).
+pub const P12_PASSWORD_ENV: &str = "MACHTIGINGEN_P12_PASSWORD";
+
+/// The PKCS#12 password: the first line of `file`, else the environment; it
+/// is never taken from the command line, where other users can read it.
+fn p12_password(file: Option<&std::path::Path>) -> Result<String, String> {
+    let password = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned(),
+        None => std::env::var(P12_PASSWORD_ENV).unwrap_or_default(),
+    };
+    if password.is_empty() {
+        return Err(format!(
+            "a password for the PKCS#12 file is required: --p12-password-file FILE or \
+             {P12_PASSWORD_ENV} (non-empty), or bring your own key with --csr"
+        ));
+    }
+    Ok(password)
 }
 
 pub fn run(cmd: PkiCommand, config: &Config) -> CliResult {
@@ -106,6 +133,12 @@ pub fn run(cmd: PkiCommand, config: &Config) -> CliResult {
 }
 
 fn issue(args: IssueArgs, config: &Config) -> CliResult {
+    // Before anything is issued: a refused password must not leave a
+    // registered certificate without its files.
+    let password = match args.csr {
+        Some(_) => String::new(),
+        None => p12_password(args.p12_password_file.as_deref())?,
+    };
     let ca = Ca::load(&config.pki.dir)?;
     let db = open_db(config)?;
     let key = match &args.csr {
@@ -133,7 +166,7 @@ fn issue(args: IssueArgs, config: &Config) -> CliResult {
         &issued.cert,
         issued.key.as_deref(),
         &ca.cert,
-        &args.p12_password,
+        &password,
     )?;
     let c = &issued.registered;
     println!(

@@ -16,6 +16,9 @@ use crate::outbox::{MACHTIGING_STATUS, MachtigingStatus};
 /// Event type of the call made when a callback is registered.
 pub const VERIFICATIE: &str = "terugkoppeling.verificatie";
 pub const NAMESPACE: &str = "urn:machtigingen:terugkoppeling:v1";
+/// Namespace of the shared `Beslissing` and `Vraag` elements
+/// (schemas/machtigingen-types-v1.xsd), declared as the default on each.
+pub const MACHTIGINGEN_NS: &str = "urn:machtigingen:machtigingen:v1";
 pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 pub const SOAP_ACTION: &str = "urn:machtigingen:terugkoppeling:v1/OntvangenTerugkoppeling";
 
@@ -103,33 +106,35 @@ fn euro(cents: i64) -> String {
 }
 
 fn beslissing(w: &mut W, b: &Beslissing) -> io::Result<()> {
-    w.create_element("Beslissing").write_inner_content(|w| {
-        text(w, "Uitkomst", b.uitkomst.as_str())?;
-        opt(w, "Machtigingsnummer", b.machtigingsnummer.as_deref())?;
-        opt(w, "GeldigVan", b.geldig_van.map(date).as_deref())?;
-        opt(w, "GeldigTot", b.geldig_tot.map(date).as_deref())?;
-        if !b.toegekende_prestaties.is_empty() {
-            w.create_element("ToegekendePrestaties")
-                .write_inner_content(|w| {
-                    for p in &b.toegekende_prestaties {
-                        w.create_element("Prestatie").write_inner_content(|w| {
-                            text(w, "Code", &p.code)?;
-                            text(w, "Aantal", &p.aantal.to_string())?;
-                            opt(w, "Bedrag", p.bedrag_centen.map(euro).as_deref())
-                        })?;
-                    }
-                    Ok(())
-                })?;
-        }
-        opt(w, "RedenCode", b.reden_code.as_deref())?;
-        opt(w, "RedenTekst", b.reden_tekst.as_deref())?;
-        text(
-            w,
-            "Automatisch",
-            if b.automatisch { "true" } else { "false" },
-        )?;
-        text(w, "Tijdstip", &timestamp(b.tijdstip))
-    })?;
+    w.create_element("Beslissing")
+        .with_attribute(("xmlns", MACHTIGINGEN_NS))
+        .write_inner_content(|w| {
+            text(w, "Uitkomst", b.uitkomst.as_str())?;
+            opt(w, "Machtigingsnummer", b.machtigingsnummer.as_deref())?;
+            opt(w, "GeldigVan", b.geldig_van.map(date).as_deref())?;
+            opt(w, "GeldigTot", b.geldig_tot.map(date).as_deref())?;
+            if !b.toegekende_prestaties.is_empty() {
+                w.create_element("ToegekendePrestaties")
+                    .write_inner_content(|w| {
+                        for p in &b.toegekende_prestaties {
+                            w.create_element("Prestatie").write_inner_content(|w| {
+                                text(w, "Code", &p.code)?;
+                                text(w, "Aantal", &p.aantal.to_string())?;
+                                opt(w, "Bedrag", p.bedrag_centen.map(euro).as_deref())
+                            })?;
+                        }
+                        Ok(())
+                    })?;
+            }
+            opt(w, "RedenCode", b.reden_code.as_deref())?;
+            opt(w, "RedenTekst", b.reden_tekst.as_deref())?;
+            text(
+                w,
+                "Automatisch",
+                if b.automatisch { "true" } else { "false" },
+            )?;
+            text(w, "Tijdstip", &timestamp(b.tijdstip))
+        })?;
     Ok(())
 }
 
@@ -148,10 +153,12 @@ fn machtiging_status(w: &mut W, s: &MachtigingStatus) -> io::Result<()> {
             if !s.vragen.is_empty() {
                 w.create_element("Vragen").write_inner_content(|w| {
                     for v in &s.vragen {
-                        w.create_element("Vraag").write_inner_content(|w| {
-                            text(w, "VraagId", &v.vraag_id)?;
-                            text(w, "Tekst", &v.tekst)
-                        })?;
+                        w.create_element("Vraag")
+                            .with_attribute(("xmlns", MACHTIGINGEN_NS))
+                            .write_inner_content(|w| {
+                                text(w, "VraagId", &v.vraag_id)?;
+                                text(w, "Tekst", &v.tekst)
+                            })?;
                     }
                     Ok(())
                 })?;

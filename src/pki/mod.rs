@@ -422,6 +422,13 @@ pub struct IssuedFiles {
 
 /// Writes `PREFIX.pem` (certificate), and when the key is known `PREFIX.key`
 /// (PKCS#8, 0600) and `PREFIX.p12` (PKCS#12 with the CA chain).
+///
+/// The PKCS#12 file needs a non-empty password: Java's key store (JSSE) and
+/// .NET decrypt the certificate bag with it, and with an empty password they
+/// load the key without its certificate, so the client sends none. Written
+/// with OpenSSL 3's defaults made explicit: AES-256-CBC with PBKDF2 for key
+/// and certificates, an HMAC-SHA256 MAC (both read by Java 8u301+, .NET,
+/// OpenSSL 1.1.1+).
 pub fn write_issued(
     prefix: &Path,
     cert: &X509Ref,
@@ -443,6 +450,11 @@ pub fn write_issued(
             p12: None,
         });
     };
+    if p12_password.is_empty() {
+        return Err(PkiError::Invalid(
+            "the PKCS#12 file needs a non-empty password".into(),
+        ));
+    }
     let key_path = with_ext(".key");
     write_file(&key_path, &key.private_key_to_pem_pkcs8()?, true)?;
     let mut chain = Stack::new()?;
@@ -458,6 +470,9 @@ pub fn write_issued(
         .pkey(key)
         .cert(cert)
         .ca(chain)
+        .key_algorithm(Nid::AES_256_CBC)
+        .cert_algorithm(Nid::AES_256_CBC)
+        .mac_md(MessageDigest::sha256())
         .build2(p12_password)?;
     let p12_path = with_ext(".p12");
     write_file(&p12_path, &p12.to_der()?, true)?;

@@ -178,12 +178,12 @@ fn execute(
                 if !r.open_vragen.is_empty() {
                     x.open("OpenVragen");
                     for v in &r.open_vragen {
-                        types::vraag(&mut x, "Vraag", v);
+                        types::vraag(&mut x, v);
                     }
                     x.close("OpenVragen");
                 }
                 if let Some(b) = &r.beslissing {
-                    types::beslissing(&mut x, "Beslissing", b);
+                    types::beslissing(&mut x, b);
                 }
                 // The document was schema-valid when stored; it is our own.
                 x.open("Document")
@@ -197,7 +197,7 @@ fn execute(
                     .leaf("MachtigingsaanvraagId", &id)
                     .leaf("Status", status);
                 if let Some(b) = &beslissing {
-                    types::beslissing(&mut x, "Beslissing", b);
+                    types::beslissing(&mut x, b);
                 }
                 x.close("VastleggenBeoordelingResponse");
             }

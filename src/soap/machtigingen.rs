@@ -150,7 +150,7 @@ fn indienen_response(c: &Confirmation) -> String {
         .leaf("Status", c.status)
         .leaf("Herhaald", c.repeated);
     if let Some(b) = &c.beslissing {
-        types::beslissing(&mut x, "Beslissing", b);
+        types::beslissing(&mut x, b);
     }
     x.close("IndienenMachtigingsaanvraagResponse");
     x.finish()
@@ -195,12 +195,12 @@ fn details(d: &Details) -> String {
     if !r.open_vragen.is_empty() {
         x.open("OpenVragen");
         for v in &r.open_vragen {
-            types::vraag(&mut x, "Vraag", v);
+            types::vraag(&mut x, v);
         }
         x.close("OpenVragen");
     }
     if let Some(b) = &r.beslissing {
-        types::beslissing(&mut x, "Beslissing", b);
+        types::beslissing(&mut x, b);
     }
     x.open("Historie");
     for e in &d.history {

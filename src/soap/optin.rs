@@ -67,7 +67,7 @@ fn decode(operation: &str, op: &El) -> Result<Command, Problem> {
         "AfhandelenToestemming" => Command::Afhandelen(
             op.str("RegistratieId")?,
             Afhandeling {
-                status: RegStatus::parse(&op.str("Status")?)
+                status: RegStatus::parse(&op.str("Afhandeling")?)
                     .ok_or_else(|| Problem::new(Code::BadRequest, "Onbekende status."))?,
                 reden_code: op.opt_str("RedenCode"),
                 reden_tekst: op.opt_str("RedenTekst"),

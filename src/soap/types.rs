@@ -1,5 +1,8 @@
-//! Writers for the shared types of `schemas/machtigingen-types-v1.xsd`, used
-//! by every SOAP service that answers with a decision or a question.
+//! Writers for the shared elements of `schemas/machtigingen-types-v1.xsd`
+//! (`m:Beslissing`, `m:Vraag`), used by every SOAP service that answers with
+//! a decision or a question. They live in the machtigingen namespace in every
+//! service, so each is written with that namespace as its default: the whole
+//! subtree is then right wherever it is embedded.
 
 use chrono::NaiveDateTime;
 
@@ -11,13 +14,16 @@ pub fn timestamp(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// Namespace of the shared elements.
+pub const NS: &str = "urn:machtigingen:machtigingen:v1";
+
 fn uitkomst(o: Outcome) -> &'static str {
     o.status().as_str()
 }
 
-/// A `Beslissing` element named `name`.
-pub fn beslissing(x: &mut Xml, name: &str, b: &Beslissing) {
-    x.open(name)
+/// An `m:Beslissing` element.
+pub fn beslissing(x: &mut Xml, b: &Beslissing) {
+    x.open_ns("Beslissing", NS)
         .leaf("Uitkomst", uitkomst(b.uitkomst))
         .opt_leaf("Machtigingsnummer", b.machtigingsnummer.as_deref())
         .opt_leaf("GeldigVan", b.geldig_van)
@@ -37,15 +43,15 @@ pub fn beslissing(x: &mut Xml, name: &str, b: &Beslissing) {
         .opt_leaf("RedenTekst", b.reden_tekst.as_deref())
         .leaf("Automatisch", b.automatisch)
         .leaf("Tijdstip", timestamp(b.tijdstip))
-        .close(name);
+        .close("Beslissing");
 }
 
-/// A `Vraag` element named `name`.
-pub fn vraag(x: &mut Xml, name: &str, v: &Vraag) {
-    x.open(name)
+/// An `m:Vraag` element.
+pub fn vraag(x: &mut Xml, v: &Vraag) {
+    x.open_ns("Vraag", NS)
         .leaf("VraagId", &v.vraag_id)
         .leaf("Tekst", &v.tekst)
-        .close(name);
+        .close("Vraag");
 }
 
 #[cfg(test)]

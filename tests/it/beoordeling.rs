@@ -485,7 +485,7 @@ async fn every_insurer_operation_over_soap_11_and_12() {
             &ins,
             v,
             "VastleggenBeoordeling",
-            &format!("<MachtigingsaanvraagId>{id}</MachtigingsaanvraagId><InBehandeling/>"),
+            &format!("<MachtigingsaanvraagId>{id}</MachtigingsaanvraagId><InBehandeling>true</InBehandeling>"),
         )
         .await;
         assert_eq!(
@@ -494,7 +494,7 @@ async fn every_insurer_operation_over_soap_11_and_12() {
             "{}",
             ans.body
         );
-        let ans = soap_call(&ins, v, "VastleggenBeoordeling", &format!("<MachtigingsaanvraagId>{id}</MachtigingsaanvraagId><Toekenning><Uitkomst>DeelsToegekend</Uitkomst><GeldigVan>{}</GeldigVan><GeldigTot>{}</GeldigTot><Prestatie><Code>DBC-OOGLID</Code><Aantal>1</Aantal><Bedrag>1250.00</Bedrag></Prestatie></Toekenning>", days(7), days(90))).await;
+        let ans = soap_call(&ins, v, "VastleggenBeoordeling", &format!("<MachtigingsaanvraagId>{id}</MachtigingsaanvraagId><Toekenning><Uitkomst>DeelsToegekend</Uitkomst><GeldigVan>{}</GeldigVan><GeldigTot>{}</GeldigTot><Prestatie xmlns:m=\"urn:machtigingen:machtigingen:v1\"><m:Code>DBC-OOGLID</m:Code><m:Aantal>1</m:Aantal><m:Bedrag>1250.00</m:Bedrag></Prestatie></Toekenning>", days(7), days(90))).await;
         assert_eq!(
             ans.text("Status").as_deref(),
             Some("DeelsToegekend"),

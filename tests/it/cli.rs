@@ -18,6 +18,26 @@ fn run(dir: &Path, db_url: &str, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `keytool -list -v` of a PKCS#12 file (Java, Debian default-jre-headless):
+/// what a JSSE client would load from it.
+fn keytool_list(p12: &Path, password: &str) -> String {
+    let o = Command::new("keytool")
+        .args([
+            "-list",
+            "-v",
+            "-storetype",
+            "PKCS12",
+            "-storepass",
+            password,
+        ])
+        .arg("-keystore")
+        .arg(p12)
+        .output()
+        .expect("keytool (Debian package default-jre-headless) is needed for this test");
+    assert!(o.status.success(), "keytool: {}{}", stdout(&o), stderr(&o));
+    stdout(&o)
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -107,7 +127,8 @@ async fn operator_builds_a_pki_and_registry_from_the_command_line() {
         stderr(&bad)
     );
 
-    let out = ok(&[
+    // No PKCS#12 password: refused before anything is issued or registered.
+    let issue_vendor = [
         "pki",
         "issue",
         "--party",
@@ -118,7 +139,25 @@ async fn operator_builds_a_pki_and_registry_from_the_command_line() {
         "machtigingen:indienen",
         "--out",
         "vendor",
-    ]);
+    ];
+    let refused = run(d, &db.url, &issue_vendor);
+    assert!(
+        !refused.status.success() && stderr(&refused).contains("--p12-password-file"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!d.join("vendor.pem").exists());
+    std::fs::write(d.join("empty.txt"), "\n").unwrap();
+    let mut with_empty = issue_vendor.to_vec();
+    with_empty.extend(["--p12-password-file", "empty.txt"]);
+    let refused = run(d, &db.url, &with_empty);
+    assert!(!refused.status.success(), "{}", stdout(&refused));
+    assert!(!d.join("vendor.pem").exists());
+
+    std::fs::write(d.join("p12.txt"), "geheim wachtwoord\n").unwrap();
+    let mut with_file = issue_vendor.to_vec();
+    with_file.extend(["--p12-password-file", "p12.txt"]);
+    let out = ok(&with_file);
     assert!(
         out.contains("machtigingen:raadplegen machtigingen:indienen"),
         "{out}"
@@ -126,6 +165,25 @@ async fn operator_builds_a_pki_and_registry_from_the_command_line() {
     for ext in ["pem", "key", "p12"] {
         assert!(d.join(format!("vendor.{ext}")).exists(), "vendor.{ext}");
     }
+    // Java's key store reads the key entry with its certificate chain.
+    let listing = keytool_list(&d.join("vendor.p12"), "geheim wachtwoord");
+    assert!(
+        listing.contains("PrivateKeyEntry")
+            && listing.contains("Certificate chain length: 2")
+            && listing.contains("OU=AGB:03123456"),
+        "{listing}"
+    );
+    assert!(
+        !Command::new("keytool")
+            .args(["-list", "-storetype", "PKCS12", "-storepass", "fout"])
+            .arg("-keystore")
+            .arg(d.join("vendor.p12"))
+            .output()
+            .unwrap()
+            .status
+            .success(),
+        "a wrong password must not open the key store"
+    );
     // An insurer cannot be granted indienen.
     let refused = run(
         d,
@@ -141,9 +199,12 @@ async fn operator_builds_a_pki_and_registry_from_the_command_line() {
             "machtigingen:indienen",
             "--out",
             "ins",
+            "--p12-password-file",
+            "p12.txt",
         ],
     );
     assert!(!refused.status.success(), "{}", stdout(&refused));
+    assert!(!d.join("ins.pem").exists());
 
     // CSR signing: the key never leaves the requester.
     let key = machtigingen::pki::generate_key(machtigingen::config::KeyType::EcP256).unwrap();
@@ -253,7 +314,20 @@ async fn zero_config_serve_prints_a_working_curl_line() {
     .await
     .unwrap()
     .expect("serve printed no curl line");
-    assert!(dir.path().join("data/demo/zorgaanbieder.p12").exists());
+    // The demo PKCS#12 files open with the documented password.
+    let password =
+        std::fs::read_to_string(dir.path().join("data/demo/p12-wachtwoord.txt")).unwrap();
+    assert_eq!(password.trim(), machtigingen::devsetup::DEMO_P12_PASSWORD);
+    for demo in ["zorgaanbieder", "zorgverzekeraar"] {
+        let listing = keytool_list(
+            &dir.path().join(format!("data/demo/{demo}.p12")),
+            password.trim(),
+        );
+        assert!(
+            listing.contains("PrivateKeyEntry") && listing.contains("Certificate chain length: 2"),
+            "{listing}"
+        );
+    }
 
     let mut answer = String::new();
     for _ in 0..300 {

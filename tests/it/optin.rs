@@ -358,7 +358,7 @@ async fn every_operation_over_soap_11_and_12() {
             &s.provider,
             v,
             "AfhandelenToestemming",
-            &format!("<RegistratieId>{id}</RegistratieId><Status>Verwerkt</Status>"),
+            &format!("<RegistratieId>{id}</RegistratieId><Afhandeling>Verwerkt</Afhandeling>"),
         )
         .await;
         assert_eq!(

@@ -9,8 +9,8 @@ import javax.xml.ws.Holder;
 
 import machtigingen.beoordeling.v1.BeoordelingPortType;
 import machtigingen.beoordeling.v1.BeoordelingService;
-import machtigingen.beoordeling.v1.Beslissing;
-import machtigingen.beoordeling.v1.Fout;
+import machtigingen.machtigingen.v1.Beslissing;
+import machtigingen.beoordeling.v1.BeoordelingFout;
 import machtigingen.beoordeling.v1.InboxItem;
 import machtigingen.beoordeling.v1.RaadplegenAanvraagResponse;
 import machtigingen.beoordeling.v1.VastleggenBeoordeling;
@@ -26,7 +26,7 @@ final class BeoordelingClient {
     }
 
     /** OphalenInbox: the entries not yet acknowledged that concern {@code aanvraagId}. */
-    List<InboxItem> inboxFor(String aanvraagId) throws Fout {
+    List<InboxItem> inboxFor(String aanvraagId) throws BeoordelingFout {
         List<InboxItem> mine = new ArrayList<>();
         for (InboxItem item : port.ophalenInbox(500)) {
             if (item.getMachtigingsaanvraagId().equals(aanvraagId)) {
@@ -37,7 +37,7 @@ final class BeoordelingClient {
     }
 
     /** BevestigenInbox: answers how many were acknowledged. */
-    BigInteger acknowledge(List<InboxItem> items) throws Fout {
+    BigInteger acknowledge(List<InboxItem> items) throws BeoordelingFout {
         List<BigInteger> ids = new ArrayList<>();
         for (InboxItem item : items) {
             ids.add(item.getInboxId());
@@ -49,7 +49,7 @@ final class BeoordelingClient {
     record Request(Status status, String agb, RaadplegenAanvraagResponse.Document document) {}
 
     /** RaadplegenAanvraag. */
-    Request consult(String aanvraagId) throws Fout {
+    Request consult(String aanvraagId) throws BeoordelingFout {
         Holder<String> id = new Holder<>(aanvraagId);
         Holder<Status> status = new Holder<>();
         Holder<String> agb = new Holder<>();
@@ -61,16 +61,16 @@ final class BeoordelingClient {
         return new Request(status.value, agb.value, document.value);
     }
 
-    /** VastleggenBeoordeling with the InBehandeling marker: the insurer takes the request up. */
-    Status takeUp(String aanvraagId) throws Fout {
+    /** VastleggenBeoordeling with InBehandeling (true): the insurer takes the request up. */
+    Status takeUp(String aanvraagId) throws BeoordelingFout {
         Holder<Status> status = new Holder<>();
-        port.vastleggenBeoordeling(new Holder<>(aanvraagId), new VastleggenBeoordeling.InBehandeling(),
+        port.vastleggenBeoordeling(new Holder<>(aanvraagId), true,
                 null, null, null, status, new Holder<>());
         return status.value;
     }
 
     /** VastleggenBeoordeling with a Toekenning: granted for six months under {@code number}. */
-    Beslissing grant(String aanvraagId, String number) throws Fout {
+    Beslissing grant(String aanvraagId, String number) throws BeoordelingFout {
         VastleggenBeoordeling.Toekenning grant = new VastleggenBeoordeling.Toekenning();
         grant.setUitkomst("Toegekend");
         grant.setMachtigingsnummer(number);
@@ -89,7 +89,7 @@ final class BeoordelingClient {
     record Validity(boolean valid, String reasonCode, String reason) {}
 
     /** ControlerenMachtiging for today. */
-    Validity check(String uzovi, String number, String bsn, String prestatie) throws Fout {
+    Validity check(String uzovi, String number, String bsn, String prestatie) throws BeoordelingFout {
         Holder<Boolean> valid = new Holder<>();
         Holder<String> reasonCode = new Holder<>();
         Holder<String> reason = new Holder<>();

@@ -7,6 +7,9 @@ import java.util.concurrent.Callable;
 
 import javax.net.ssl.SSLSocketFactory;
 
+import machtigingen.common.v1.Bevinding;
+import machtigingen.common.v1.FoutDetail;
+
 /**
  * The JAX-WS round trip of the conformance suite: every service's main operations
  * with the classes plain `wsimport` generated, over mutual TLS, once on the SOAP
@@ -101,7 +104,7 @@ public final class Conformance {
                     found.size() + " found");
             return found;
         });
-        step("machtigingen.Fout", v, () -> {
+        step("machtigingen.IndienenMachtigingsaanvraag.MachtigingenFout", v, () -> {
             var refusal = provider.submitRefused(reference + "-X", AGB, UZOVI,
                     MachtigingenClient.BSN_FAILING_11_PROEF);
             expect("JVC-J01".equals(refusal.code()) || refusal.findings().stream().anyMatch(f -> f.startsWith("JVC-J01")),
@@ -207,13 +210,20 @@ public final class Conformance {
     }
 
     private static String reason(Throwable e) {
-        // A typed SOAP fault carries the platform's code in its detail bean.
-        String detail = "";
+        // Every service's typed fault exception carries the same fault bean,
+        // FoutDetail: the platform's code and each finding (docs/foutcodes.md).
+        StringBuilder detail = new StringBuilder();
         try {
-            Object info = e.getClass().getMethod("getFaultInfo").invoke(e);
-            detail = " [" + info.getClass().getMethod("getCode").invoke(info) + "]";
-        } catch (ReflectiveOperationException ignored) {
-            // not a generated fault exception
+            if (e.getClass().getMethod("getFaultInfo").invoke(e) instanceof FoutDetail fout) {
+                detail.append(" [").append(fout.getCode());
+                for (Bevinding b : fout.getBevinding()) {
+                    detail.append("; ").append(b.getCode()).append(" ").append(b.getLocatie())
+                            .append(": ").append(b.getMelding());
+                }
+                detail.append("]");
+            }
+        } catch (ReflectiveOperationException notAFault) {
+            // any other exception: its message says it all
         }
         return e.getClass().getSimpleName() + detail + ": " + String.valueOf(e.getMessage()).replace('\n', ' ');
     }

@@ -15,7 +15,7 @@ import machtigingen.machtigingen.v1.Antwoorden;
 import machtigingen.machtigingen.v1.Beslissing;
 import machtigingen.machtigingen.v1.Bijlage;
 import machtigingen.machtigingen.v1.Bijlagen;
-import machtigingen.machtigingen.v1.Fout;
+import machtigingen.machtigingen.v1.MachtigingenFout;
 import machtigingen.machtigingen.v1.Indiener;
 import machtigingen.machtigingen.v1.MachtigingenPortType;
 import machtigingen.machtigingen.v1.MachtigingenService;
@@ -41,7 +41,7 @@ final class MachtigingenClient {
     }
 
     /** RaadplegenVerstrekkingen: one insurer's catalog. */
-    Verzekeraar catalog(String uzovi) throws Fout {
+    Verzekeraar catalog(String uzovi) throws MachtigingenFout {
         List<Verzekeraar> insurers = port.raadplegenVerstrekkingen(uzovi);
         if (insurers.size() != 1) {
             throw new IllegalStateException("expected 1 insurer, got " + insurers.size());
@@ -53,7 +53,7 @@ final class MachtigingenClient {
     record Submitted(String id, Status status, Beslissing decision) {}
 
     /** IndienenMachtigingsaanvraag: eyelid correction, starting today, so the dates are always valid. */
-    Submitted submit(String reference, String agb, String uzovi, String bsn) throws Fout {
+    Submitted submit(String reference, String agb, String uzovi, String bsn) throws MachtigingenFout {
         Holder<String> id = new Holder<>();
         Holder<Status> status = new Holder<>();
         Holder<Boolean> repeated = new Holder<>();
@@ -70,7 +70,7 @@ final class MachtigingenClient {
     Refusal submitRefused(String reference, String agb, String uzovi, String bsn) {
         try {
             submit(reference, agb, uzovi, bsn);
-        } catch (Fout fault) {
+        } catch (MachtigingenFout fault) {
             var detail = fault.getFaultInfo();
             List<String> findings = new java.util.ArrayList<>();
             for (var finding : detail.getBevinding()) {
@@ -78,16 +78,16 @@ final class MachtigingenClient {
             }
             return new Refusal(detail.getCode(), detail.getTitel(), findings);
         }
-        throw new IllegalStateException("accepted, expected a Fout");
+        throw new IllegalStateException("accepted, expected a MachtigingenFout");
     }
 
     /** RaadplegenMachtigingsaanvraag. */
-    MachtigingsaanvraagDetails consult(String id) throws Fout {
+    MachtigingsaanvraagDetails consult(String id) throws MachtigingenFout {
         return port.raadplegenMachtigingsaanvraag(id);
     }
 
     /** ZoekenMachtigingsaanvragen by the provider's own reference. */
-    List<Samenvatting> searchByReference(String reference) throws Fout {
+    List<Samenvatting> searchByReference(String reference) throws MachtigingenFout {
         Holder<BigInteger> total = new Holder<>();
         Holder<BigInteger> page = new Holder<>();
         Holder<BigInteger> pageSize = new Holder<>();

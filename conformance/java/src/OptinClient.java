@@ -11,7 +11,7 @@ import javax.xml.ws.Holder;
 
 import machtigingen.optin.v1.Abonnement;
 import machtigingen.optin.v1.Afhandeling;
-import machtigingen.optin.v1.Fout;
+import machtigingen.optin.v1.OptinFout;
 import machtigingen.optin.v1.Naam;
 import machtigingen.optin.v1.OptinPortType;
 import machtigingen.optin.v1.OptinService;
@@ -31,12 +31,12 @@ final class OptinClient {
     }
 
     /** Provider: AanmeldenDienstOptin (subscribing again is allowed). */
-    Abonnement subscribe() throws Fout {
+    Abonnement subscribe() throws OptinFout {
         return port.aanmeldenDienstOptin(null);
     }
 
     /** Portal: RegistrerenToestemming, consent given just now; answers the RegistratieId. */
-    String register(String reference, String bsn, String agb) throws Fout {
+    String register(String reference, String bsn, String agb) throws OptinFout {
         Toestemmingsregistratie r = new Toestemmingsregistratie();
         r.setReferentie(reference);
         Patient patient = new Patient();
@@ -64,7 +64,7 @@ final class OptinClient {
     }
 
     /** Provider: OphalenToestemmingen, the registration {@code id} among those not yet acknowledged. */
-    Registratie fetch(String id) throws Fout {
+    Registratie fetch(String id) throws OptinFout {
         for (Registratie r : port.ophalenToestemmingen(100)) {
             if (r.getRegistratieId().equals(id)) {
                 return r;
@@ -74,19 +74,19 @@ final class OptinClient {
     }
 
     /** Provider: BevestigenOntvangst. */
-    BigInteger acknowledge(String id) throws Fout {
+    BigInteger acknowledge(String id) throws OptinFout {
         return port.bevestigenOntvangst(List.of(id));
     }
 
     /** Provider: AfhandelenToestemming as Verwerkt. */
-    RegistratieStatus handle(String id) throws Fout {
+    RegistratieStatus handle(String id) throws OptinFout {
         Holder<RegistratieStatus> status = new Holder<>();
         port.afhandelenToestemming(new Holder<>(id), Afhandeling.VERWERKT, null, null, status);
         return status.value;
     }
 
     /** Portal or provider: RaadplegenToestemming. */
-    Registratie consult(String id) throws Fout {
+    Registratie consult(String id) throws OptinFout {
         return port.raadplegenToestemming(id);
     }
 }

@@ -9,7 +9,7 @@ import machtigingen.terugkoppeling.v1.MachtigingStatus;
 import machtigingen.terugkoppeling.v1.Terugkoppeling;
 import machtigingen.terugkoppelingbeheer.v1.Abonnement;
 import machtigingen.terugkoppelingbeheer.v1.Formaat;
-import machtigingen.terugkoppelingbeheer.v1.Fout;
+import machtigingen.terugkoppelingbeheer.v1.TerugkoppelingbeheerFout;
 import machtigingen.terugkoppelingbeheer.v1.OphalenTerugkoppelingenResponse.Bericht;
 import machtigingen.terugkoppelingbeheer.v1.RegistrerenAbonnementResponse.Verificatie;
 import machtigingen.terugkoppelingbeheer.v1.TerugkoppelingBeheerPortType;
@@ -28,7 +28,7 @@ final class TerugkoppelingBeheerClient {
     record Registered(Abonnement subscription, Verificatie verification) {}
 
     /** RegistrerenAbonnement: SOAP callbacks of machtiging.status to {@code url}, served under {@code caPem}. */
-    Registered register(String url, String caPem) throws Fout {
+    Registered register(String url, String caPem) throws TerugkoppelingbeheerFout {
         Holder<Abonnement> subscription = new Holder<>();
         Holder<Verificatie> verification = new Holder<>();
         port.registrerenAbonnement(url, Formaat.SOAP, caPem, List.of("machtiging.status"),
@@ -40,7 +40,7 @@ final class TerugkoppelingBeheerClient {
      * OphalenTerugkoppelingen: the status changes of {@code aanvraagId} not yet
      * acknowledged, each exactly the OntvangenTerugkoppeling a push carries.
      */
-    List<Terugkoppeling> pull(String aanvraagId) throws Fout {
+    List<Terugkoppeling> pull(String aanvraagId) throws TerugkoppelingbeheerFout {
         List<Terugkoppeling> mine = new ArrayList<>();
         BigInteger after = null;
         while (true) {
@@ -60,7 +60,7 @@ final class TerugkoppelingBeheerClient {
     }
 
     /** BevestigenTerugkoppelingen: answers how many were acknowledged. */
-    BigInteger acknowledge(List<Terugkoppeling> messages) throws Fout {
+    BigInteger acknowledge(List<Terugkoppeling> messages) throws TerugkoppelingbeheerFout {
         List<String> ids = new ArrayList<>();
         for (Terugkoppeling t : messages) {
             ids.add(t.getTerugkoppelingId());
