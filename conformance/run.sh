@@ -78,31 +78,17 @@ export MT_CA="$TMP/server/data/pki/ca.pem"
 export MT_CERTS="$TMP/certs"
 export MT_WORK="$TMP/work"
 say "issuing certificates into $MT_CERTS"
-# The demo PKCS#12 files are used as `serve` wrote them when it documents their
-# password (data/demo/p12-wachtwoord.txt); a build whose demo files have an
-# empty password gets them re-wrapped under MT_P12_PASSWORD, so that one
-# password opens every .p12 in MT_CERTS either way.
-if [ -s data/demo/p12-wachtwoord.txt ]; then
-  MT_P12_PASSWORD=$(head -n1 data/demo/p12-wachtwoord.txt)
-  REWRAP=0
-else
-  MT_P12_PASSWORD=${MT_P12_PASSWORD:-conformance-p12}
-  REWRAP=1
-fi
+# The demo PKCS#12 files are used as `serve` wrote them, under the password it
+# documents beside them; the portal's is issued under the same one.
+MT_P12_PASSWORD=$(head -n1 data/demo/p12-wachtwoord.txt)
 export MT_P12_PASSWORD
 for role in zorgaanbieder zorgverzekeraar; do
-  cp "data/demo/$role.pem" "data/demo/$role.key" "$MT_CERTS/"
-  if [ "$REWRAP" = 1 ]; then
-    openssl pkcs12 -export -in "data/demo/$role.pem" -inkey "data/demo/$role.key" \
-      -certfile "$MT_CA" -name "$role" -passout "pass:$MT_P12_PASSWORD" -out "$MT_CERTS/$role.p12"
-  else
-    cp "data/demo/$role.p12" "$MT_CERTS/"
-  fi
+  cp "data/demo/$role.pem" "data/demo/$role.key" "data/demo/$role.p12" "$MT_CERTS/"
 done
 "$MT_BIN" party add --portal conformance-portaal --name "Conformance portaal" >&2
 "$MT_BIN" pki issue --party PLATFORM:conformance-portaal --kind systeem \
   --grant optin:aanmelden --grant terugkoppeling:beheren \
-  --p12-password "$MT_P12_PASSWORD" --out "$MT_CERTS/portaal" >&2
+  --p12-password-file data/demo/p12-wachtwoord.txt --out "$MT_CERTS/portaal" >&2
 
 # The reference receiver presents the platform's own server certificate (issued
 # by the development CA for localhost) and accepts only the platform's client
