@@ -481,6 +481,22 @@ async fn every_insurer_operation_over_soap_11_and_12() {
         );
         assert_eq!(ans.text("Bsn").as_deref(), Some("999999990"));
 
+        // The marker carries the value true; anything else is a schema finding
+        // that quotes the pattern.
+        let f = soap_call(
+            &ins,
+            v,
+            "VastleggenBeoordeling",
+            &format!("<MachtigingsaanvraagId>{id}</MachtigingsaanvraagId><InBehandeling>false</InBehandeling>"),
+        )
+        .await;
+        assert_eq!(f.fault_code().as_deref(), Some("XSD-001"), "{}", f.body);
+        let melding = f.text("Melding").unwrap_or_default();
+        assert!(
+            melding.contains("{urn:machtigingen:beoordeling:v1}InBehandeling")
+                && melding.contains("pattern 'true'"),
+            "{melding}"
+        );
         let ans = soap_call(
             &ins,
             v,
