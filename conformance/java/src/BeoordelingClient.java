@@ -10,6 +10,7 @@ import javax.xml.ws.Holder;
 import machtigingen.beoordeling.v1.BeoordelingPortType;
 import machtigingen.beoordeling.v1.BeoordelingService;
 import machtigingen.machtigingen.v1.Beslissing;
+import machtigingen.machtigingen.v1.Vraag;
 import machtigingen.beoordeling.v1.BeoordelingFout;
 import machtigingen.beoordeling.v1.InboxItem;
 import machtigingen.beoordeling.v1.RaadplegenAanvraagResponse;
@@ -66,6 +67,19 @@ final class BeoordelingClient {
         Holder<Status> status = new Holder<>();
         port.vastleggenBeoordeling(new Holder<>(aanvraagId), true,
                 null, null, null, status, new Holder<>());
+        return status.value;
+    }
+
+    /** VastleggenBeoordeling with AanvullendeInformatieGevraagd: one question to the provider. */
+    Status ask(String aanvraagId, String question, String text) throws BeoordelingFout {
+        Vraag vraag = new Vraag();
+        vraag.setVraagId(question);
+        vraag.setTekst(text);
+        VastleggenBeoordeling.AanvullendeInformatieGevraagd questions =
+                new VastleggenBeoordeling.AanvullendeInformatieGevraagd();
+        questions.getVraag().add(vraag);
+        Holder<Status> status = new Holder<>();
+        port.vastleggenBeoordeling(new Holder<>(aanvraagId), null, questions, null, null, status, new Holder<>());
         return status.value;
     }
 

@@ -10,6 +10,7 @@ import javax.xml.ws.Holder;
 
 import machtigingen.common.v1.Grondslag;
 import machtigingen.common.v1.Status;
+import machtigingen.machtigingen.v1.AanvullendeInformatie;
 import machtigingen.machtigingen.v1.Antwoord;
 import machtigingen.machtigingen.v1.Antwoorden;
 import machtigingen.machtigingen.v1.Beslissing;
@@ -27,7 +28,7 @@ import machtigingen.machtigingen.v1.RaadplegenVerstrekkingenResponse.Verzekeraar
 import machtigingen.machtigingen.v1.Samenvatting;
 import machtigingen.machtigingen.v1.Verzekerde;
 
-/** The care provider's side of machtigingen-v1: catalog, submit, consult, search. */
+/** The care provider's side of machtigingen-v1: catalog, submit, modify, answer, withdraw, consult, search. */
 final class MachtigingenClient {
     /** A BSN that passes the 11-proef (JVC-J01), and one that does not. */
     static final String BSN = "999999990";
@@ -54,13 +55,41 @@ final class MachtigingenClient {
 
     /** IndienenMachtigingsaanvraag: eyelid correction, starting today, so the dates are always valid. */
     Submitted submit(String reference, String agb, String uzovi, String bsn) throws MachtigingenFout {
+        return submit(request(reference, agb, uzovi, bsn), false);
+    }
+
+    /** IndienenMachtigingsaanvraag; {@code concept}: only saved as a draft, not sent to the insurer. */
+    Submitted submit(Machtigingsaanvraag request, boolean concept) throws MachtigingenFout {
         Holder<String> id = new Holder<>();
         Holder<Status> status = new Holder<>();
         Holder<Boolean> repeated = new Holder<>();
         Holder<Beslissing> decision = new Holder<>();
-        port.indienenMachtigingsaanvraag(request(reference, agb, uzovi, bsn), false,
-                id, status, repeated, decision);
+        port.indienenMachtigingsaanvraag(request, concept, id, status, repeated, decision);
         return new Submitted(id.value, status.value, decision.value);
+    }
+
+    /** WijzigenMachtigingsaanvraag: new content for a draft, which submits it. */
+    Status modifyAndSubmit(String id, Machtigingsaanvraag request) throws MachtigingenFout {
+        Holder<Status> status = new Holder<>();
+        port.wijzigenMachtigingsaanvraag(new Holder<>(id), request, false, status);
+        return status.value;
+    }
+
+    /** AanleverenAanvullendeInformatie: answer the insurer's question {@code question}. */
+    Status supplyInformation(String id, String question, String answer) throws MachtigingenFout {
+        AanvullendeInformatie info = new AanvullendeInformatie();
+        info.setAntwoorden(new Antwoorden());
+        info.getAntwoorden().getAntwoord().add(answer(question, answer));
+        Holder<Status> status = new Holder<>();
+        port.aanleverenAanvullendeInformatie(new Holder<>(id), info, status);
+        return status.value;
+    }
+
+    /** IntrekkenMachtigingsaanvraag. */
+    Status withdraw(String id, String reason) throws MachtigingenFout {
+        Holder<Status> status = new Holder<>();
+        port.intrekkenMachtigingsaanvraag(new Holder<>(id), reason, status);
+        return status.value;
     }
 
     /** A refusal as the typed fault carries it: the Fout detail's code and findings. */

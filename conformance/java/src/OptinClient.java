@@ -35,6 +35,11 @@ final class OptinClient {
         return port.aanmeldenDienstOptin(null);
     }
 
+    /** Provider: AfmeldenDienstOptin; registrations already received stay available. */
+    Abonnement unsubscribe() throws OptinFout {
+        return port.afmeldenDienstOptin();
+    }
+
     /** Portal: RegistrerenToestemming, consent given just now; answers the RegistratieId. */
     String register(String reference, String bsn, String agb) throws OptinFout {
         Toestemmingsregistratie r = new Toestemmingsregistratie();

@@ -3,6 +3,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import javax.net.ssl.SSLSocketFactory;
+import javax.xml.datatype.XMLGregorianCalendar;
 import javax.xml.ws.Holder;
 
 import machtigingen.terugkoppeling.v1.MachtigingStatus;
@@ -15,7 +16,7 @@ import machtigingen.terugkoppelingbeheer.v1.RegistrerenAbonnementResponse.Verifi
 import machtigingen.terugkoppelingbeheer.v1.TerugkoppelingBeheerPortType;
 import machtigingen.terugkoppelingbeheer.v1.TerugkoppelingBeheerService;
 
-/** terugkoppelingbeheer-v1: register the callback the platform pushes to, and the pull fallback. */
+/** terugkoppelingbeheer-v1: the callback the platform pushes to (register, rotate, cancel), and the pull fallback. */
 final class TerugkoppelingBeheerClient {
     private final TerugkoppelingBeheerPortType port;
 
@@ -37,10 +38,10 @@ final class TerugkoppelingBeheerClient {
     }
 
     /**
-     * OphalenTerugkoppelingen: the status changes of {@code aanvraagId} not yet
+     * OphalenTerugkoppelingen: the status changes of {@code aanvraagIds} not yet
      * acknowledged, each exactly the OntvangenTerugkoppeling a push carries.
      */
-    List<Terugkoppeling> pull(String aanvraagId) throws TerugkoppelingbeheerFout {
+    List<Terugkoppeling> pull(List<String> aanvraagIds) throws TerugkoppelingbeheerFout {
         List<Terugkoppeling> mine = new ArrayList<>();
         BigInteger after = null;
         while (true) {
@@ -48,7 +49,7 @@ final class TerugkoppelingBeheerClient {
             for (Bericht message : page) {
                 Terugkoppeling t = message.getOntvangenTerugkoppeling().getTerugkoppeling();
                 MachtigingStatus change = t.getMachtigingStatus();
-                if (change != null && change.getMachtigingsaanvraagId().equals(aanvraagId)) {
+                if (change != null && aanvraagIds.contains(change.getMachtigingsaanvraagId())) {
                     mine.add(t);
                 }
                 after = message.getVolgnummer();
@@ -72,5 +73,18 @@ final class TerugkoppelingBeheerClient {
             throw new IllegalStateException("unknown: " + unknown.value);
         }
         return acknowledged.value;
+    }
+
+    /** RoterenGeheim: answers the new signing secret; the previous one keeps signing for a while. */
+    String rotateSecret() throws TerugkoppelingbeheerFout {
+        Holder<String> secret = new Holder<>();
+        Holder<XMLGregorianCalendar> previousValidUntil = new Holder<>();
+        port.roterenGeheim(secret, previousValidUntil);
+        return secret.value;
+    }
+
+    /** OpzeggenAbonnement: answers whether there was a registration to remove. */
+    boolean unsubscribe() throws TerugkoppelingbeheerFout {
+        return port.opzeggenAbonnement();
     }
 }
