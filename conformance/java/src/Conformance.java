@@ -73,6 +73,7 @@ public final class Conformance {
         BeoordelingClient insurer = new BeoordelingClient(soap, insurerTls, url);
 
         // The provider registers its callback first, so the decisions below are pushed to it.
+        // The suite's receiver serves a certificate of the platform's development CA.
         String receiverCa = Files.readString(Path.of(env("MT_CA")));
         step("terugkoppelingbeheer.RegistrerenAbonnement", v, () -> {
             var r = feedback.register(env("MT_RECEIVER_URL"), receiverCa);
