@@ -119,17 +119,6 @@ class RoundTrip:
         return self.call(BO_SVC, "zorgverzekeraar", "VastleggenBeoordeling",
                          MachtigingsaanvraagId=aanvraag_id, **decision)
 
-    def in_behandeling(self):
-        """The marker's natural typed value: `True` when the schema gives it a
-        value, an empty object when it is an empty complex type."""
-        c = self.clients[("beoordeling", "zorgverzekeraar")]
-        op = c.get_element(f"{{{mt.NS['b']}}}VastleggenBeoordeling")
-        for el in op.type.elements_nested:
-            for name, child in el[1].elements if hasattr(el[1], "elements") else []:
-                if name == "InBehandeling":
-                    return {} if hasattr(child.type, "elements") else True
-        return True
-
     def insurer(self):
         inbox = self.call(BO_SVC, "zorgverzekeraar", "OphalenInbox", Maximum=500) or []
         mine = {i.MachtigingsaanvraagId for i in inbox}
@@ -144,7 +133,7 @@ class RoundTrip:
         self.check(BO_SVC, "RaadplegenAanvraag", doc is not None and
                    doc.Document.Machtigingsaanvraag.Verzekerde.Bsn == self.bsn, "wrong document")
         gid = self.ids["grant"]
-        res = self.decide(gid, InBehandeling=self.in_behandeling())
+        res = self.decide(gid, InBehandeling=True)  # the marker's value (b:Keuze)
         self.check(BO_SVC, "VastleggenBeoordeling",
                    res is not None and res.Status == "InBehandeling", "InBehandeling not recorded")
         res = self.decide(gid, AanvullendeInformatieGevraagd={"Vraag": [
