@@ -139,12 +139,13 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
-        // MACHTIGINGEN_CONFIG names the file (see the CLI) and MACHTIGINGEN_TEST_*
-        // belong to the test harness; neither is a configuration key.
+        // MACHTIGINGEN_CONFIG names the file (see the CLI), MACHTIGINGEN_P12_PASSWORD
+        // is the password `pki issue` writes PKCS#12 files with, and
+        // MACHTIGINGEN_TEST_* belong to the test harness; none is a configuration key.
         let env = Env::prefixed(ENV_PREFIX)
             .filter(|k| {
                 let k = k.as_str().to_ascii_lowercase();
-                k != "config" && !k.starts_with("test_")
+                k != "config" && k != "p12_password" && !k.starts_with("test_")
             })
             .split("__");
         figment = figment.merge(env);

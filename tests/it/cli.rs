@@ -173,6 +173,19 @@ async fn operator_builds_a_pki_and_registry_from_the_command_line() {
             && listing.contains("OU=AGB:03123456"),
         "{listing}"
     );
+    // The password may come from the environment instead of a file.
+    let o = Command::new(BIN)
+        .current_dir(d)
+        .env("MACHTIGINGEN_DATABASE__URL", &db.url)
+        .env("MACHTIGINGEN_P12_PASSWORD", "uit de omgeving")
+        .env("RUST_LOG", "warn")
+        .args(&issue_vendor[..issue_vendor.len() - 1])
+        .arg("vendor-env")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let listing = keytool_list(&d.join("vendor-env.p12"), "uit de omgeving");
+    assert!(listing.contains("PrivateKeyEntry"), "{listing}");
     assert!(
         !Command::new("keytool")
             .args(["-list", "-storetype", "PKCS12", "-storepass", "fout"])

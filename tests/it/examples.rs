@@ -222,3 +222,34 @@ fn integration_guide_quotes_the_conformance_runners_verbatim() {
     }
     assert!(quoted >= 8, "only {quoted} excerpts");
 }
+
+/// No chameleon include: every schema names its own namespace, so each type
+/// exists once, in one namespace, for every toolkit (docs/soap.md).
+#[test]
+fn every_schema_has_a_target_namespace() {
+    for (name, text) in xsd::FILES {
+        let root = text.split("<xs:schema").nth(1).unwrap();
+        let root = root.split('>').next().unwrap();
+        assert!(root.contains("targetNamespace=\""), "{name}");
+    }
+}
+
+/// Fault messages have one name per service, so generated exception classes
+/// (JAX-WS, .NET) can be used side by side.
+#[test]
+fn fault_messages_have_a_name_per_service() {
+    let mut seen = std::collections::HashSet::new();
+    for (service, wsdl, _, _) in SERVICES {
+        let text = std::fs::read_to_string(root().join(wsdl)).unwrap();
+        for fault in text.split("<wsdl:fault name=\"").skip(1) {
+            let name = fault.split('"').next().unwrap().to_owned();
+            assert!(
+                name.ends_with("Fout") && name != "Fout",
+                "{service}: {name}"
+            );
+            seen.insert((name, *service));
+        }
+    }
+    let names: std::collections::HashSet<_> = seen.iter().map(|(n, _)| n).collect();
+    assert_eq!(names.len(), seen.len(), "a fault name is shared: {seen:?}");
+}
