@@ -10,7 +10,7 @@ import machtigingen.terugkoppeling.v1.MachtigingStatus;
 import machtigingen.terugkoppeling.v1.Terugkoppeling;
 import machtigingen.terugkoppelingbeheer.v1.Abonnement;
 import machtigingen.terugkoppelingbeheer.v1.Formaat;
-import machtigingen.terugkoppelingbeheer.v1.TerugkoppelingbeheerFout;
+import machtigingen.terugkoppelingbeheer.v1.TerugkoppelingBeheerFout;
 import machtigingen.terugkoppelingbeheer.v1.OphalenTerugkoppelingenResponse.Bericht;
 import machtigingen.terugkoppelingbeheer.v1.RegistrerenAbonnementResponse.Verificatie;
 import machtigingen.terugkoppelingbeheer.v1.TerugkoppelingBeheerPortType;
@@ -29,7 +29,7 @@ final class TerugkoppelingBeheerClient {
     record Registered(Abonnement subscription, Verificatie verification) {}
 
     /** RegistrerenAbonnement: SOAP callbacks of machtiging.status to {@code url}, served under {@code caPem}. */
-    Registered register(String url, String caPem) throws TerugkoppelingbeheerFout {
+    Registered register(String url, String caPem) throws TerugkoppelingBeheerFout {
         Holder<Abonnement> subscription = new Holder<>();
         Holder<Verificatie> verification = new Holder<>();
         port.registrerenAbonnement(url, Formaat.SOAP, caPem, List.of("machtiging.status"),
@@ -41,7 +41,7 @@ final class TerugkoppelingBeheerClient {
      * OphalenTerugkoppelingen: the status changes of {@code aanvraagIds} not yet
      * acknowledged, each exactly the OntvangenTerugkoppeling a push carries.
      */
-    List<Terugkoppeling> pull(List<String> aanvraagIds) throws TerugkoppelingbeheerFout {
+    List<Terugkoppeling> pull(List<String> aanvraagIds) throws TerugkoppelingBeheerFout {
         List<Terugkoppeling> mine = new ArrayList<>();
         BigInteger after = null;
         while (true) {
@@ -61,7 +61,7 @@ final class TerugkoppelingBeheerClient {
     }
 
     /** BevestigenTerugkoppelingen: answers how many were acknowledged. */
-    BigInteger acknowledge(List<Terugkoppeling> messages) throws TerugkoppelingbeheerFout {
+    BigInteger acknowledge(List<Terugkoppeling> messages) throws TerugkoppelingBeheerFout {
         List<String> ids = new ArrayList<>();
         for (Terugkoppeling t : messages) {
             ids.add(t.getTerugkoppelingId());
@@ -76,7 +76,7 @@ final class TerugkoppelingBeheerClient {
     }
 
     /** RoterenGeheim: answers the new signing secret; the previous one keeps signing for a while. */
-    String rotateSecret() throws TerugkoppelingbeheerFout {
+    String rotateSecret() throws TerugkoppelingBeheerFout {
         Holder<String> secret = new Holder<>();
         Holder<XMLGregorianCalendar> previousValidUntil = new Holder<>();
         port.roterenGeheim(secret, previousValidUntil);
@@ -84,7 +84,7 @@ final class TerugkoppelingBeheerClient {
     }
 
     /** OpzeggenAbonnement: answers whether there was a registration to remove. */
-    boolean unsubscribe() throws TerugkoppelingbeheerFout {
+    boolean unsubscribe() throws TerugkoppelingBeheerFout {
         return port.opzeggenAbonnement();
     }
 }
