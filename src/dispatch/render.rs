@@ -17,7 +17,7 @@ use crate::outbox::{MACHTIGING_STATUS, MachtigingStatus};
 pub const VERIFICATIE: &str = "terugkoppeling.verificatie";
 pub const NAMESPACE: &str = "urn:machtigingen:terugkoppeling:v1";
 /// Namespace of the shared `Beslissing` and `Vraag` elements
-/// (schemas/machtigingen-types-v1.xsd), declared as the default on each.
+/// (the shared structures of schemas/machtigingen-v1.xsd), declared as the default on each.
 pub const MACHTIGINGEN_NS: &str = "urn:machtigingen:machtigingen:v1";
 pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 pub const SOAP_ACTION: &str = "urn:machtigingen:terugkoppeling:v1/OntvangenTerugkoppeling";
