@@ -545,3 +545,25 @@ async fn sqlite_online_backup_while_serving() {
     let n: i64 = parties::table.count().get_result(&mut copy).unwrap();
     assert!(n >= 1, "{n}");
 }
+
+/// Without a dispatcher nothing fans terugkoppelingen out: the scrape shows
+/// them as `te_verdelen` (what `MachtigingenFanOutStalled` alerts on).
+#[tokio::test]
+async fn outbox_depth_counts_what_no_dispatcher_fans_out() {
+    let app = TestApp::builder()
+        .config("[terugkoppeling]\ndispatcher = false")
+        .spawn()
+        .await;
+    crate::terugkoppeling_support::enqueue(&app, "subject-a", "ref-1");
+    crate::terugkoppeling_support::enqueue(&app, "subject-b", "ref-2");
+    let m = scrape(&app).await;
+    let depth = |state| value(&m, "machtigingen_outbox_depth", &[("state", state)]);
+    assert_eq!(depth("te_verdelen"), Some(2.0), "{m}");
+    assert_eq!(depth("wachtend"), Some(0.0), "{m}");
+    // Not configured where no dispatcher runs.
+    let platform = [("kind", "platform_client")];
+    assert_eq!(
+        value(&m, "machtigingen_certificate_expiry_seconds", &platform),
+        None
+    );
+}
