@@ -143,6 +143,38 @@ async fn each_broken_receiver_is_reported_with_exactly_its_faults() {
 }
 
 #[tokio::test]
+async fn soap_receivers_are_held_to_both_bindings_and_a_fault_is_a_refusal() {
+    let secret = signature::new_secret().unwrap();
+    let cases: [(Fault, &[&str]); 3] = [
+        (
+            Fault::FaultOnValid,
+            &["geldig", "dubbel", "soap12", "sleutelrotatie"],
+        ),
+        (Fault::Soap11Only, &["soap12"]),
+        // HTTP 500 with a Fault is how SOAP 1.1 refuses: every case passes.
+        (Fault::RefusesWithSoapFault, &[]),
+    ];
+    for (fault, expected) in cases {
+        let b = broken_receiver::start(fault, &secret);
+        let report = check::run(&target(
+            b.addr.port(),
+            Format::Soap,
+            &secret,
+            Duration::from_secs(2),
+        ))
+        .await
+        .unwrap();
+        assert_eq!(
+            failures(&report),
+            set(expected),
+            "{fault:?}\n{}",
+            report.table()
+        );
+        assert_eq!(report.geslaagd, expected.is_empty());
+    }
+}
+
+#[tokio::test]
 async fn the_cli_exits_zero_only_when_every_case_passes() {
     let secret = signature::new_secret().unwrap();
     let dir = tempfile::tempdir().unwrap();

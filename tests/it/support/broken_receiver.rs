@@ -27,6 +27,24 @@ pub enum Fault {
     Slow(Duration),
     /// Does not ask for a client certificate.
     NoClientCert,
+    /// SOAP: answers every correctly signed callback with a Fault (HTTP 200).
+    FaultOnValid,
+    /// SOAP: serves only the SOAP 1.1 binding (415 for SOAP 1.2).
+    Soap11Only,
+    /// Not a fault: a correct SOAP receiver that refuses with a SOAP 1.1
+    /// Fault and HTTP 500, as WS-I Basic Profile has it.
+    RefusesWithSoapFault,
+}
+
+const SOAP_FAULT: &str = concat!(
+    r#"<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">"#,
+    "<s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>geweigerd</faultstring></s:Fault></s:Body></s:Envelope>"
+);
+
+fn soap_fault(status: u16) -> HttpResponse {
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+        .content_type("text/xml; charset=utf-8")
+        .body(SOAP_FAULT)
 }
 
 struct State {
@@ -90,8 +108,20 @@ async fn receive(req: HttpRequest, body: web::Bytes, s: web::Data<State>) -> Htt
         )
         .is_ok(),
     };
+    if s.fault == Fault::Soap11Only
+        && header(&req, "content-type").is_some_and(|c| c.starts_with("application/soap+xml"))
+    {
+        return HttpResponse::UnsupportedMediaType().finish();
+    }
     if !ok {
-        return HttpResponse::Unauthorized().finish();
+        return if s.fault == Fault::RefusesWithSoapFault {
+            soap_fault(500)
+        } else {
+            HttpResponse::Unauthorized().finish()
+        };
+    }
+    if s.fault == Fault::FaultOnValid {
+        return soap_fault(200);
     }
     let fresh = s.fault == Fault::NoDedup || s.seen.lock().unwrap().insert(id);
     if fresh {
