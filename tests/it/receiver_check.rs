@@ -12,7 +12,7 @@ use machtigingen::dispatch::check::{self, Report, Target};
 use machtigingen::dispatch::render::Format;
 use machtigingen::dispatch::signature;
 
-use crate::support::broken_receiver::{self, Fault};
+use crate::support::broken_receiver::{self, Flaw};
 use crate::support::soap::{self, BOTH};
 use crate::terugkoppeling_support::{self as tk, platform_client};
 
@@ -97,9 +97,9 @@ async fn the_reference_receiver_passes_every_case_in_both_formats() {
 #[tokio::test]
 async fn each_broken_receiver_is_reported_with_exactly_its_faults() {
     let secret = signature::new_secret().unwrap();
-    let cases: [(Fault, &[&str]); 5] = [
+    let cases: [(Flaw, &[&str]); 5] = [
         (
-            Fault::AnySignature,
+            Flaw::AnySignature,
             &[
                 "handtekening-vervalst",
                 "handtekening-ontbreekt",
@@ -107,14 +107,14 @@ async fn each_broken_receiver_is_reported_with_exactly_its_faults() {
                 "inhoud-gewijzigd",
             ],
         ),
-        (Fault::NoDedup, &["dubbel"]),
+        (Flaw::NoDedup, &["dubbel"]),
         (
-            Fault::NoTimestampCheck,
+            Flaw::NoTimestampCheck,
             &["tijdstip-verlopen", "tijdstip-toekomst"],
         ),
-        (Fault::Slow(Duration::from_millis(1300)), &["tijdig"]),
+        (Flaw::Slow(Duration::from_millis(1300)), &["tijdig"]),
         (
-            Fault::NoClientCert,
+            Flaw::NoClientCert,
             &["zonder-clientcertificaat", "vreemd-clientcertificaat"],
         ),
     ];
@@ -145,14 +145,14 @@ async fn each_broken_receiver_is_reported_with_exactly_its_faults() {
 #[tokio::test]
 async fn soap_receivers_are_held_to_both_bindings_and_a_fault_is_a_refusal() {
     let secret = signature::new_secret().unwrap();
-    let cases: [(Fault, &[&str]); 3] = [
+    let cases: [(Flaw, &[&str]); 3] = [
         (
-            Fault::FaultOnValid,
+            Flaw::SoapFaultForValid,
             &["geldig", "dubbel", "soap12", "sleutelrotatie"],
         ),
-        (Fault::Soap11Only, &["soap12"]),
+        (Flaw::Soap11Only, &["soap12"]),
         // HTTP 500 with a Fault is how SOAP 1.1 refuses: every case passes.
-        (Fault::RefusesWithSoapFault, &[]),
+        (Flaw::RefusesWithSoapFault, &[]),
     ];
     for (fault, expected) in cases {
         let b = broken_receiver::start(fault, &secret);
@@ -219,7 +219,7 @@ async fn the_cli_exits_zero_only_when_every_case_passes() {
     assert_eq!(v["geslaagd"], true);
     assert_eq!(v["gevallen"].as_array().unwrap().len(), 12);
 
-    let bad = broken_receiver::start(Fault::NoDedup, &secret);
+    let bad = broken_receiver::start(Flaw::NoDedup, &secret);
     let out = tokio::task::spawn_blocking({
         let mut cmd = cli(bad.addr.port(), "table");
         move || cmd.output().unwrap()

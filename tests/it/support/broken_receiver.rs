@@ -2,7 +2,7 @@
 //! tests: each is a small real HTTPS server that behaves as the contract
 //! requires (client certificate of the test CA, signature, 5-minute
 //! tolerance, deduplication with `X-Machtigingen-Dubbel`) except for the one
-//! [`Fault`] it is given.
+//! [`Flaw`] it is given.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -16,7 +16,7 @@ use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod, SslVerifyMode};
 use super::pki;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub enum Flaw {
     /// Accepts any signature, or none (still checks the timestamp).
     AnySignature,
     /// Processes a redelivered webhook-id again, as if new.
@@ -28,7 +28,7 @@ pub enum Fault {
     /// Does not ask for a client certificate.
     NoClientCert,
     /// SOAP: answers every correctly signed callback with a Fault (HTTP 200).
-    FaultOnValid,
+    SoapFaultForValid,
     /// SOAP: serves only the SOAP 1.1 binding (415 for SOAP 1.2).
     Soap11Only,
     /// Not a fault: a correct SOAP receiver that refuses with a SOAP 1.1
@@ -48,7 +48,7 @@ fn soap_fault(status: u16) -> HttpResponse {
 }
 
 struct State {
-    fault: Fault,
+    fault: Flaw,
     secret: String,
     seen: Mutex<HashSet<String>>,
 }
@@ -75,7 +75,7 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 }
 
 async fn receive(req: HttpRequest, body: web::Bytes, s: web::Data<State>) -> HttpResponse {
-    if let Fault::Slow(d) = s.fault {
+    if let Flaw::Slow(d) = s.fault {
         tokio::time::sleep(d).await;
     }
     let now = chrono::Utc::now().timestamp();
@@ -83,8 +83,8 @@ async fn receive(req: HttpRequest, body: web::Bytes, s: web::Data<State>) -> Htt
     let ts = header(&req, "webhook-timestamp").unwrap_or("");
     let sig = header(&req, "webhook-signature").unwrap_or("");
     let ok = match s.fault {
-        Fault::AnySignature => ts.parse::<i64>().is_ok_and(|t| (now - t).abs() <= 300),
-        Fault::NoTimestampCheck => {
+        Flaw::AnySignature => ts.parse::<i64>().is_ok_and(|t| (now - t).abs() <= 300),
+        Flaw::NoTimestampCheck => {
             // Any timestamp passes: a tolerance of ten years.
             signature::verify(
                 std::slice::from_ref(&s.secret),
@@ -108,22 +108,22 @@ async fn receive(req: HttpRequest, body: web::Bytes, s: web::Data<State>) -> Htt
         )
         .is_ok(),
     };
-    if s.fault == Fault::Soap11Only
+    if s.fault == Flaw::Soap11Only
         && header(&req, "content-type").is_some_and(|c| c.starts_with("application/soap+xml"))
     {
         return HttpResponse::UnsupportedMediaType().finish();
     }
     if !ok {
-        return if s.fault == Fault::RefusesWithSoapFault {
+        return if s.fault == Flaw::RefusesWithSoapFault {
             soap_fault(500)
         } else {
             HttpResponse::Unauthorized().finish()
         };
     }
-    if s.fault == Fault::FaultOnValid {
+    if s.fault == Flaw::SoapFaultForValid {
         return soap_fault(200);
     }
-    let fresh = s.fault == Fault::NoDedup || s.seen.lock().unwrap().insert(id);
+    let fresh = s.fault == Flaw::NoDedup || s.seen.lock().unwrap().insert(id);
     if fresh {
         HttpResponse::Ok().finish()
     } else {
@@ -134,13 +134,13 @@ async fn receive(req: HttpRequest, body: web::Bytes, s: web::Data<State>) -> Htt
 }
 
 /// Starts a receiver with `fault` that accepts `secret`.
-pub fn start(fault: Fault, secret: &str) -> Broken {
+pub fn start(fault: Flaw, secret: &str) -> Broken {
     let p = pki();
     let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
     b.set_certificate_chain_file(&p.server_cert).unwrap();
     b.set_private_key_file(&p.server_key, SslFiletype::PEM)
         .unwrap();
-    if fault == Fault::NoClientCert {
+    if fault == Flaw::NoClientCert {
         b.set_verify(SslVerifyMode::NONE);
     } else {
         b.set_ca_file(&p.ca_pem).unwrap();
