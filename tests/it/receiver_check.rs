@@ -371,6 +371,31 @@ async fn the_platform_runs_stores_and_limits_the_check_over_rest() {
 }
 
 #[tokio::test]
+async fn concurrent_requests_cannot_exceed_the_hourly_limit() {
+    let app = app_with_limit(2).await;
+    let client = tk::provider(&app);
+    let r = tk::receiver();
+    tk::register(&client, &r, "json").await;
+    let post = || async {
+        client
+            .post_json(
+                "/api/v1/terugkoppeling/abonnement/controle",
+                &serde_json::json!({}),
+            )
+            .await
+            .0
+    };
+    let (a, b, c) = tokio::join!(post(), post(), post());
+    let mut statuses = vec![a, b, c];
+    statuses.sort();
+    assert_eq!(statuses, [200, 200, 429]);
+    let (_, v) = client
+        .get_json("/api/v1/terugkoppeling/abonnement/controle")
+        .await;
+    assert_eq!(v["controles"].as_array().unwrap().len(), 2, "{v}");
+}
+
+#[tokio::test]
 async fn the_platform_runs_the_check_over_soap_11_and_12() {
     const NS: &str = "urn:machtigingen:terugkoppelingbeheer:v1";
     const PATH: &str = "/soap/terugkoppelingbeheer/v1";

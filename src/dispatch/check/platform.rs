@@ -13,7 +13,7 @@ use super::{Report, Target};
 use crate::audit::{self, AuditEntry};
 use crate::config::Config;
 use crate::db::schema::terugkoppeling_controles as tc;
-use crate::db::{Db, DbError, now};
+use crate::db::{Db, DbConnection, DbError, now};
 use crate::dispatch::registration::{no_subscription, url_problem};
 use crate::dispatch::render::Format;
 use crate::dispatch::{endpoints, ssrf, transport};
@@ -61,15 +61,24 @@ fn new_id() -> String {
 
 /// Starts a run: refused when the party used its hourly runs (counting runs
 /// in progress), else stored as `lopend`. One write transaction, so two
-/// requests on SQLite cannot both take the last run.
+/// requests cannot both take the last run: SQLite has one writer; on
+/// PostgreSQL a transaction-scoped advisory lock per party makes the second
+/// wait and then count the first one's row.
 fn start(
-    conn: &mut crate::db::DbConnection,
+    conn: &mut DbConnection,
     party: &str,
     url: &str,
     format: &str,
     limit: i64,
     at: NaiveDateTime,
 ) -> Result<String, Problem> {
+    if let DbConnection::Pg(c) = conn {
+        diesel::sql_query(
+            "SELECT pg_advisory_xact_lock(hashtext('terugkoppeling_controles:' || $1))",
+        )
+        .bind::<diesel::sql_types::Text, _>(party)
+        .execute(c)?;
+    }
     let window = at - TimeDelta::hours(1);
     let recent: Vec<NaiveDateTime> = tc::table
         .filter(tc::party.eq(party))
@@ -105,7 +114,7 @@ fn start(
 }
 
 fn finish(
-    conn: &mut crate::db::DbConnection,
+    conn: &mut DbConnection,
     caller: &Caller,
     id: &str,
     outcome: &Result<Report, String>,
