@@ -206,6 +206,17 @@ pub(crate) fn is_soap_fault(body: &[u8]) -> bool {
     })
 }
 
+/// The telling part of a transport error: OpenSSL's alert (`tlsv13 alert
+/// certificate required`) when there is one, else its start.
+fn short(e: &str) -> String {
+    if let Some(i) = e.find(" alert ") {
+        let start = e[..i].rfind(':').map_or(0, |p| p + 1);
+        let end = e[i..].find(':').map_or(e.len(), |p| i + p);
+        return e[start..end].trim().to_owned();
+    }
+    e.chars().take(160).collect()
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -232,7 +243,7 @@ pub(super) fn judge(name: &str, expect: Expect, label: &str, o: &Observed) -> Ca
             a
         }
         (None, Some(_)) if o.timed_out => "geen antwoord (time-out)".to_owned(),
-        (None, Some(e)) => format!("TLS/verbinding geweigerd: {e}"),
+        (None, Some(e)) => format!("TLS/verbinding geweigerd: {}", short(e)),
         (None, None) => "geen antwoord".to_owned(),
     };
     let (omschrijving, hint) = about(name);
@@ -301,5 +312,12 @@ mod tests {
         assert!(is_soap_fault(f12.as_bytes()));
         assert!(!is_soap_fault(ok.as_bytes()));
         assert!(!is_soap_fault(b"{\"Fault\": true}"));
+    }
+
+    #[test]
+    fn a_tls_alert_is_named_briefly() {
+        let e = "error sending request: connection error: error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required:../ssl/record/rec_layer_s3.c:1602:SSL alert number 116";
+        assert_eq!(short(e), "tlsv13 alert certificate required");
+        assert_eq!(short("connection refused"), "connection refused");
     }
 }
