@@ -201,10 +201,21 @@ pub async fn run(db: &Db, config: &Config, caller: &Caller) -> Result<Stored, Pr
         connect_timeout: timing.connect_timeout,
         timeout: timing.timeout,
     };
-    let outcome = super::run(&target).await;
-    let (c2, id2) = (caller.clone(), id.clone());
-    db.write(move |conn| finish(conn, &c2, &id2, &outcome))
-        .await?;
+    let (db2, c2, id2) = (db.clone(), caller.clone(), id.clone());
+    // On a task of its own: a caller that hangs up mid-run still gets its
+    // report stored, rather than a run left `lopend`.
+    let task = tokio::spawn(async move {
+        let outcome = super::run(&target).await;
+        db2.write(move |conn| finish(conn, &c2, &id2, &outcome))
+            .await
+    });
+    match task.await {
+        Ok(recorded) => recorded?,
+        Err(e) => {
+            tracing::error!(error = %e, controle = %id, "receiver check task failed");
+            return Err(Problem::new(Code::Internal, "Interne fout."));
+        }
+    }
     get(db, caller, &id).await
 }
 
