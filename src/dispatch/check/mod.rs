@@ -25,7 +25,8 @@ use super::{signature, transport};
 /// The header marking every check message as a test.
 pub const TEST_HEADER: &str = "x-machtigingen-test";
 pub const TEST_HEADER_VALUE: &str = "receiver-check";
-/// The answer header by which a receiver says "already had this one".
+/// The answer header by which a receiver says "already had this one" (a
+/// JSON answer body `{"dubbel": true}` counts too).
 pub const DUPLICATE_HEADER: &str = "x-machtigingen-dubbel";
 /// The timestamp tolerance the contract asks of receivers (§3).
 pub const TOLERANCE_SECS: i64 = 300;
@@ -362,6 +363,13 @@ async fn send(t: &Target, clients: &Clients, s: &Shot) -> Result<Observed, Strin
                 .and_then(Result::ok)
                 .unwrap_or_default();
             o.fault = t.format == Format::Soap && report::is_soap_fault(&body);
+            // The JSON body `{"dubbel": true}` (what the reference receiver
+            // has always answered) says the same as the header.
+            o.duplicate = o.duplicate
+                || serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("dubbel").and_then(serde_json::Value::as_bool))
+                    == Some(true);
         }
         Err(e) => {
             o.latency = started.elapsed();

@@ -34,6 +34,9 @@ pub enum Flaw {
     /// Not a fault: a correct SOAP receiver that refuses with a SOAP 1.1
     /// Fault and HTTP 500, as WS-I Basic Profile has it.
     RefusesWithSoapFault,
+    /// Not a fault either: marks a duplicate with the JSON body
+    /// `{"dubbel": true}` instead of the header.
+    DuplicateInBody,
 }
 
 const SOAP_FAULT: &str = concat!(
@@ -126,6 +129,10 @@ async fn receive(req: HttpRequest, body: web::Bytes, s: web::Data<State>) -> Htt
     let fresh = s.fault == Flaw::NoDedup || s.seen.lock().unwrap().insert(id);
     if fresh {
         HttpResponse::Ok().finish()
+    } else if s.fault == Flaw::DuplicateInBody {
+        HttpResponse::Ok()
+            .content_type("application/json")
+            .body(r#"{"ontvangen": true, "dubbel": true}"#)
     } else {
         HttpResponse::Ok()
             .insert_header(("X-Machtigingen-Dubbel", "true"))
