@@ -96,6 +96,8 @@ done
 
 # A class that two WSDLs both generate (the shared namespaces) must come out the
 # same, or a vendor generating all clients into one project gets whichever ran last.
+# Lines are compared as sorted sets: wsimport orders an ObjectFactory's members by
+# the order it met the elements, which differs between WSDLs without changing them.
 differ=()
 while read -r rel; do
   first=""
@@ -103,7 +105,7 @@ while read -r rel; do
     f="$W/$svc/src/$rel"
     [ -f "$f" ] || continue
     if [ -z "$first" ]; then first=$f
-    elif ! diff -q <(grep -v '^//' "$first") <(grep -v '^//' "$f") >/dev/null; then
+    elif ! diff -q <(grep -v '^//' "$first" | sort) <(grep -v '^//' "$f" | sort) >/dev/null; then
       differ+=("$rel")
     fi
   done

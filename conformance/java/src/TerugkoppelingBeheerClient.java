@@ -6,6 +6,7 @@ import javax.net.ssl.SSLSocketFactory;
 import javax.xml.datatype.XMLGregorianCalendar;
 import javax.xml.ws.Holder;
 
+import machtigingen.terugkoppeling.v1.Gebeurtenis;
 import machtigingen.terugkoppeling.v1.MachtigingStatus;
 import machtigingen.terugkoppeling.v1.Terugkoppeling;
 import machtigingen.terugkoppelingbeheer.v1.Abonnement;
@@ -32,7 +33,7 @@ final class TerugkoppelingBeheerClient {
     Registered register(String url, String caPem) throws TerugkoppelingBeheerFout {
         Holder<Abonnement> subscription = new Holder<>();
         Holder<Verificatie> verification = new Holder<>();
-        port.registrerenAbonnement(url, Formaat.SOAP, caPem, List.of("machtiging.status"),
+        port.registrerenAbonnement(url, Formaat.SOAP, caPem, List.of(Gebeurtenis.MACHTIGING_STATUS),
                 subscription, verification);
         return new Registered(subscription.value, verification.value);
     }
