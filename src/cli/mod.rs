@@ -1,8 +1,9 @@
-//! The command line: `serve`, `migrate`, and the operator's `pki`, `party` and
-//! `cert` commands. `main.rs` parses [`Cli`] and calls [`run`].
+//! The command line: `serve`, `migrate`, `contract export`, and the operator's
+//! `pki`, `party` and `cert` commands. `main.rs` parses [`Cli`] and calls [`run`].
 
 mod beheer;
 mod catalog;
+mod contract;
 mod pki;
 mod receiver;
 mod registry;
@@ -63,6 +64,10 @@ pub enum Command {
     /// Insurers' verstrekkingen catalogs (the JVC checks and automatic rules use them).
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
+    /// The public contract: `contract export DIR` writes the WSDLs, XSDs and
+    /// the OpenAPI document (the files the contract listener serves).
+    #[command(subcommand)]
+    Contract(contract::ContractCommand),
     /// Remove requests past the retention period (retentie.bewaartermijn_dagen) now.
     Purge,
     /// Reference callback receiver: requires the platform's client certificate,
@@ -93,6 +98,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Cert(cmd) => registry::run_cert(cmd, &config),
         Command::Beheer(cmd) => beheer::run(cmd, &config),
         Command::Catalog(cmd) => catalog::run(cmd, &config),
+        Command::Contract(cmd) => contract::run(cmd, &config),
         Command::Purge => catalog::purge(&config),
         Command::Receiver(args) => receiver::run(args),
     };

@@ -202,9 +202,9 @@ pub fn registration_payload(r: &Record) -> serde_json::Value {
             "naam": r.registratie.naam,
         },
         "toestemming": r.registratie.toestemming.as_str(),
-        "gegevenOp": r.registratie.gegeven_op,
+        "gegevenOp": crate::json_time::format(r.registratie.gegeven_op),
         "status": r.status.as_str(),
-        "ontvangenOp": r.created_at,
+        "ontvangenOp": crate::json_time::format(r.created_at),
     })
 }
 
