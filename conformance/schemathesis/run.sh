@@ -21,8 +21,43 @@ command -v curl >/dev/null || { echo "curl not installed" >&2; exit 2; }
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 work="$MT_WORK/schemathesis"
 mkdir -p "$work"
+mkdir -p "$work"
 passed=0
 failed=0
+
+# One real request to test against (dates relative to today, so the JVC
+# window checks pass): the provider submits the documented example.
+repo="$here/../.."
+today=$(date -u +%F)
+end=$(date -u -d '+150 days' +%F)
+sed -e "s|<Begindatum>[^<]*<|<Begindatum>$today<|" \
+    -e "s|<GewensteEinddatum>[^<]*<|<GewensteEinddatum>$end<|" \
+    -e "s|<Referentie>[^<]*<|<Referentie>ST-$(date +%s)-$$<|" \
+    "$repo/docs/examples/machtigingen/Machtigingsaanvraag.xml" >"$work/aanvraag.xml"
+MT_ST_AANVRAAG=$(curl -sS --cacert "$MT_CA" --cert "$MT_CERTS/zorgaanbieder.pem" \
+    --key "$MT_CERTS/zorgaanbieder.key" -H 'Content-Type: application/xml' \
+    --data-binary @"$work/aanvraag.xml" "$MT_URL/api/v1/machtigingsaanvragen" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin).get("machtigingsaanvraagId", ""))' || true)
+if [[ -z "$MT_ST_AANVRAAG" ]]; then
+    echo "FAIL rest.seed [zorgaanbieder] : the example Machtigingsaanvraag was not accepted"
+    failed=$((failed + 1))
+    MT_ST_AANVRAAG=MA0
+fi
+export MT_ST_AANVRAAG
+
+# The insurer's run replaces its catalog with generated ones (PUT
+# /api/v1/beoordeling/catalogus); put the original back afterwards so runners
+# after this one find the catalog they expect.
+insurer=(--cacert "$MT_CA" --cert "$MT_CERTS/zorgverzekeraar.pem" --key "$MT_CERTS/zorgverzekeraar.key")
+curl -sS --fail "${insurer[@]}" "$MT_URL/api/v1/beoordeling/catalogus" -o "$work/catalogus.json" || true
+restore_catalog() {
+    if [[ -s "$work/catalogus.json" ]]; then
+        curl -sS --fail "${insurer[@]}" -X PUT -H 'Content-Type: application/json' \
+            --data-binary @"$work/catalogus.json" "$MT_URL/api/v1/beoordeling/catalogus" -o /dev/null ||
+            echo "warning: the insurer's catalog could not be restored" >&2
+    fi
+}
+trap restore_catalog EXIT
 
 for role in zorgaanbieder zorgverzekeraar; do
     cert="$MT_CERTS/$role.pem"

@@ -110,7 +110,24 @@ fn enums() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
         crate::dispatch::render::Format::Json.as_str(),
     ];
     use crate::dispatch::{endpoints as ep, queue as q};
+    use crate::machtiging::model::Action;
+    // Every variant: history and inbox entries name the action that made them.
+    let actions: Vec<&str> = [
+        Action::SaveConcept,
+        Action::Submit,
+        Action::Modify,
+        Action::Withdraw,
+        Action::SupplyInformation,
+        Action::StartAssessment,
+        Action::AskInformation,
+        Action::Decide(Outcome::Toegekend),
+    ]
+    .iter()
+    .map(|a| a.as_str())
+    .collect();
     vec![
+        ("GebeurtenisJson", "soort", actions.clone()),
+        ("InboxEntry", "soort", actions),
         ("BevestigingJson", "status", status.clone()),
         ("DetailsJson", "status", status.clone()),
         ("DetailsJson", "grondslag", grondslag),

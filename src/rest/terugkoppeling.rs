@@ -122,11 +122,13 @@ pub struct TerugkoppelingAbonnementJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     uitgeschakeld_reden: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     mislukt_sinds: Option<String>,
     /// Only in the answer to registration and rotation.
     #[serde(skip_serializing_if = "Option::is_none")]
     geheim: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     vorig_geheim_geldig_tot: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     verificatie: Option<VerificatieJson>,
@@ -254,8 +256,10 @@ pub struct BerichtJson {
     #[serde(rename = "type")]
     soort: String,
     onderwerp: String,
+    #[schema(format = DateTime)]
     tijdstip: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     bevestigd_op: Option<String>,
     #[schema(value_type = Object)]
     data: serde_json::Value,
@@ -361,6 +365,7 @@ async fn bevestigen(
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PogingJson {
+    #[schema(format = DateTime)]
     tijdstip: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     http_status: Option<i32>,
@@ -377,8 +382,10 @@ pub struct AfleveringJson {
     status: String,
     pogingen: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     volgende_poging: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     afgeleverd_op: Option<String>,
     log: Vec<PogingJson>,
 }
