@@ -12,7 +12,7 @@ set -euo pipefail
 MT_WORK="${MT_WORK:-$(mktemp -d)}"
 # Examples per operation and phase; bounded so a run stays within minutes on
 # two cores. Raise it for a deeper run.
-MAX_EXAMPLES="${MT_SCHEMATHESIS_MAX_EXAMPLES:-25}"
+MAX_EXAMPLES="${MT_SCHEMATHESIS_MAX_EXAMPLES:-20}"
 SEED="${MT_SCHEMATHESIS_SEED:-}"
 
 command -v schemathesis >/dev/null || { echo "schemathesis not installed (pip install schemathesis)" >&2; exit 2; }

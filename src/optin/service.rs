@@ -361,7 +361,7 @@ pub async fn handle(
                         "status": a.status.as_str(),
                         "redenCode": a.reden_code,
                         "redenTekst": a.reden_tekst,
-                        "afgehandeldOp": at,
+                        "afgehandeldOp": crate::json_time::format(at),
                     }),
                 },
             )?;

@@ -8,6 +8,7 @@ mod beoordeling;
 mod machtigingen;
 pub mod openapi;
 mod optin;
+mod payloads;
 pub mod routes;
 mod terugkoppeling;
 mod whoami;

@@ -281,6 +281,20 @@ fn complete(doc: &mut Value, base: &str) {
     if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {
         schemas.insert("Problem".into(), problem);
         schemas.insert("Bevinding".into(), finding);
+        let mut variants = Vec::new();
+        for (name, schema) in super::payloads::schemas() {
+            variants.push(json!({"$ref": format!("#/components/schemas/{name}")}));
+            schemas.insert(name.into(), schema);
+        }
+        if let Some(data) = schemas
+            .get_mut("BerichtJson")
+            .and_then(|s| s.pointer_mut("/properties/data"))
+        {
+            *data = json!({
+                "description": "The event's payload, by `type` (docs/callbacks.md).",
+                "anyOf": variants
+            });
+        }
         for (schema, property, values) in enums() {
             if let Some(p) = schemas
                 .get_mut(schema)
