@@ -43,8 +43,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the service: the mTLS listener (SOAP and REST) and the ops listener
-    /// (health, metrics). Applies pending migrations first.
+    /// Run the service: the mTLS listener (SOAP and REST), the ops listener
+    /// (health, metrics) and, unless server.contract_listen is empty, the
+    /// public contract listener (no client certificate). Applies pending
+    /// migrations first.
     Serve,
     /// Apply pending database migrations and exit (running it again is a no-op).
     Migrate,
