@@ -228,3 +228,52 @@ async fn timestamps_carry_an_offset_both_ways() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_page_far_beyond_the_end_is_empty_not_a_server_error() {
+    let app = TestApp::spawn().await;
+    let client = app.provider("03123456", &[Scope::MachtigingenRaadplegen]);
+    // (page - 1) * size overflowed into a database error (503) before.
+    let (status, body) = client
+        .get_json("/api/v1/machtigingsaanvragen?pagina=9223372036854775806&paginaGrootte=100")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["resultaten"], json!([]));
+    let (status, body) = client
+        .post_json(
+            "/api/v1/machtigingsaanvragen/zoeken",
+            &json!({"pagina": 9223372036854775806_i64, "paginaGrootte": 0}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn an_integer_written_with_a_zero_fraction_is_an_integer() {
+    let app = TestApp::spawn().await;
+    let insurer = app.party(machtigingen::registry::PartyKind::Zorgverzekeraar, "3311");
+    let client = app.client(&app.issue(
+        &insurer,
+        machtigingen::registry::CertKind::Systeem,
+        &[Scope::Beoordelen],
+        &[],
+    ));
+    let (status, body) = client
+        .post_json(
+            "/api/v1/beoordeling/inbox/ontvangst",
+            &json!({"inboxIds": [1.0, 2]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = client
+        .post_json(
+            "/api/v1/beoordeling/inbox/ontvangst",
+            &json!({"inboxIds": [1.5]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("REQ-004")),
+        "{body}"
+    );
+}
