@@ -119,6 +119,23 @@ pub fn load_crls(paths: &[PathBuf], cas: &[X509]) -> Result<CrlSet, TlsError> {
     Ok(CrlSet { crls })
 }
 
+/// The acceptor of the contract listener: the same server certificate and
+/// protocol floor, but no client certificate is requested, so anyone can read
+/// the public contract. It never carries the API (see `http::contract`).
+pub fn public_acceptor(config: &TlsConfig) -> Result<SslAcceptorBuilder, TlsError> {
+    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())?;
+    b.set_min_proto_version(Some(openssl::ssl::SslVersion::TLS1_2))?;
+    b.set_options(SslOptions::NO_RENEGOTIATION | SslOptions::CIPHER_SERVER_PREFERENCE);
+    b.set_certificate_chain_file(&config.cert)
+        .map_err(|e| file_err("tls.cert", &config.cert)(e.to_string()))?;
+    b.set_private_key_file(&config.key, SslFiletype::PEM)
+        .map_err(|e| file_err("tls.key", &config.key)(e.to_string()))?;
+    b.check_private_key()
+        .map_err(|_| file_err("tls.key", &config.key)("does not match tls.cert".into()))?;
+    b.set_verify(SslVerifyMode::NONE);
+    Ok(b)
+}
+
 /// Builds the acceptor for the mTLS listener.
 pub fn acceptor(
     config: &TlsConfig,

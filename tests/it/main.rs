@@ -9,6 +9,7 @@ mod access_parties;
 mod beheer;
 mod beoordeling;
 mod cli;
+mod contract;
 mod crash;
 mod examples;
 mod fixtures;
