@@ -46,7 +46,7 @@ fn party(caller: &Caller) -> String {
     caller.party().reference.to_string()
 }
 
-use crate::dispatch::view::require_read;
+use crate::dispatch::view::require_pull;
 
 /// A callback registration.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -234,14 +234,18 @@ pub struct BerichtJson {
     tijdstip: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     bevestigd_op: Option<String>,
+    /// The payload; absent in the delivery log for a certificate without the
+    /// authorization of this kind (docs/callbacks.md §7).
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Object)]
-    data: serde_json::Value,
+    data: Option<serde_json::Value>,
 }
 
-fn bericht_json(s: view::Stored, acked: Option<NaiveDateTime>) -> BerichtJson {
+fn bericht_json(s: view::Stored, acked: Option<NaiveDateTime>, with_data: bool) -> BerichtJson {
     BerichtJson {
         volgnummer: s.id,
-        data: serde_json::from_str(&s.payload).unwrap_or(serde_json::Value::Null),
+        data: with_data
+            .then(|| serde_json::from_str(&s.payload).unwrap_or(serde_json::Value::Null)),
         id: s.public_id,
         soort: s.event_type,
         onderwerp: s.subject_id,
@@ -258,7 +262,8 @@ pub struct BerichtenJson {
     laatste_volgnummer: Option<i64>,
 }
 
-/// Pull (OphalenTerugkoppelingen): the caller's unacknowledged terugkoppelingen, oldest first.
+/// Pull (OphalenTerugkoppelingen): the caller's unacknowledged terugkoppelingen
+/// of the kinds its certificate may read, oldest first.
 #[utoipa::path(get, path = "/api/v1/terugkoppeling/berichten", tag = "terugkoppeling",
     params(OphalenQuery), responses((status = 200, body = BerichtenJson)))]
 async fn ophalen(
@@ -266,7 +271,7 @@ async fn ophalen(
     state: web::Data<AppState>,
     q: web::Query<OphalenQuery>,
 ) -> Result<HttpResponse, Problem> {
-    require_read(&caller)?;
+    let kinds = require_pull(&caller)?;
     let p = party(&caller);
     let q = q.into_inner();
     let (after, limit, all) = (
@@ -276,9 +281,21 @@ async fn ophalen(
     );
     let rows = state
         .db
-        .run(move |c| view::pull(c, &p, after, limit, all))
+        .run(move |c| {
+            let rows = view::pull(c, &p, &kinds, after, limit, all)?;
+            view::audit_disclosed(
+                c,
+                &caller,
+                "terugkoppeling.ophalen",
+                rows.iter().map(|r| &r.0),
+            )?;
+            Ok::<_, DbError>(rows)
+        })
         .await?;
-    let berichten: Vec<BerichtJson> = rows.into_iter().map(|(s, a)| bericht_json(s, a)).collect();
+    let berichten: Vec<BerichtJson> = rows
+        .into_iter()
+        .map(|(s, a)| bericht_json(s, a, true))
+        .collect();
     let laatste_volgnummer = berichten.last().map(|b| b.volgnummer);
     Ok(json(
         StatusCode::OK,
@@ -312,7 +329,7 @@ async fn bevestigen(
     state: web::Data<AppState>,
     body: web::Json<BevestigingVerzoek>,
 ) -> Result<HttpResponse, Problem> {
-    require_read(&caller)?;
+    let kinds = require_pull(&caller)?;
     let ids = body.into_inner().ids;
     if ids.len() > 1000 {
         return Err(Problem::new(
@@ -324,7 +341,7 @@ async fn bevestigen(
     let n = ids.len();
     let onbekend = state
         .db
-        .run(move |c| view::acknowledge(c, &p, &ids, now()))
+        .run(move |c| view::acknowledge(c, &p, &kinds, &ids, now()))
         .await?;
     Ok(json(
         StatusCode::OK,
@@ -367,7 +384,8 @@ pub struct BerichtDetailJson {
     afleveringen: Vec<AfleveringJson>,
 }
 
-/// One terugkoppeling with its delivery log.
+/// One terugkoppeling with its delivery log (`terugkoppeling:beheren`); its
+/// `data` only when the certificate may also read the kind.
 #[utoipa::path(get, path = "/api/v1/terugkoppeling/berichten/{id}", tag = "terugkoppeling",
     params(("id" = String, Path)), responses((status = 200, body = BerichtDetailJson), (status = 404)))]
 async fn bericht(
@@ -375,10 +393,21 @@ async fn bericht(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    require_read(&caller)?;
+    caller.require(Scope::TerugkoppelingBeheren)?;
     let p = party(&caller);
     let id = id.into_inner();
-    let d = state.db.run(move |c| view::detail(c, &p, &id)).await?;
+    let scopes = caller.certificate.scopes;
+    let (d, with_data) = state
+        .db
+        .run(move |c| {
+            let d = view::detail(c, &p, &id)?;
+            let with_data = crate::outbox::kinds::may_read(scopes, &d.stored.event_type);
+            if with_data {
+                view::audit_disclosed(c, &caller, "terugkoppeling.raadplegen", [&d.stored])?;
+            }
+            Ok::<_, DbError>((d, with_data))
+        })
+        .await?;
     let afleveringen = d
         .deliveries
         .into_iter()
@@ -403,7 +432,7 @@ async fn bericht(
     Ok(json(
         StatusCode::OK,
         &BerichtDetailJson {
-            bericht: bericht_json(d.stored, d.acknowledged_at),
+            bericht: bericht_json(d.stored, d.acknowledged_at, with_data),
             afleveringen,
         },
     ))
