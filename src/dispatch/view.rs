@@ -285,6 +285,42 @@ pub fn require_pull(
     Ok(kinds)
 }
 
+/// The kinds a callback registration subscribes the party's endpoint to:
+/// only kinds the registering certificate may read itself, since whoever
+/// chooses the endpoint's address chooses where their content goes. No kinds
+/// asked: every kind it may read. Unknown kinds pass, for the registration's
+/// own check (`TKP-004`).
+pub fn subscribable(
+    caller: &crate::identity::Caller,
+    requested: Vec<String>,
+) -> Result<Vec<String>, crate::problem::Problem> {
+    use crate::outbox::kinds;
+    let scopes = caller.certificate.scopes;
+    if requested.is_empty() {
+        let readable = kinds::readable(scopes);
+        if readable.is_empty() {
+            return Err(crate::problem::Problem::new(
+                crate::problem::Code::ScopeMissing,
+                "Een abonnement vraagt naast terugkoppeling:beheren de autorisatie voor de inhoud van minstens één soort terugkoppeling.",
+            ));
+        }
+        return Ok(readable.into_iter().map(str::to_owned).collect());
+    }
+    for name in &requested {
+        if let Some(k) = kinds::kind(name).filter(|k| !scopes.contains(k.content_scope)) {
+            return Err(crate::problem::Problem::new(
+                crate::problem::Code::ScopeMissing,
+                format!(
+                    "Abonneren op {} vraagt de autorisatie {}.",
+                    k.name,
+                    k.content_scope.as_str()
+                ),
+            ));
+        }
+    }
+    Ok(requested)
+}
+
 /// Writes one audit row per message that carries patient data and is about
 /// to reach the caller (`action`: `terugkoppeling.ophalen` or
 /// `terugkoppeling.raadplegen`), in one write.

@@ -59,7 +59,8 @@ pub struct AbonnementVerzoek {
     /// PEM of the CA(s) of the provider's server certificate; default: public roots.
     #[serde(default)]
     ca_bundle: Option<String>,
-    /// Event types; default `["machtiging.status"]`.
+    /// Event types, each readable by the registering certificate
+    /// (docs/callbacks.md §7); default: every kind it may read.
     #[serde(default)]
     gebeurtenissen: Vec<String>,
 }
@@ -144,6 +145,7 @@ async fn registreren(
 ) -> Result<HttpResponse, Problem> {
     caller.require(Scope::TerugkoppelingBeheren)?;
     let b = body.into_inner();
+    let event_types = view::subscribable(&caller, b.gebeurtenissen)?;
     let (e, v) = registration::register(
         &state.db,
         &state.config,
@@ -152,7 +154,7 @@ async fn registreren(
             url: b.url,
             format: b.formaat,
             ca_bundle: b.ca_bundle,
-            event_types: b.gebeurtenissen,
+            event_types,
         },
     )
     .await?;

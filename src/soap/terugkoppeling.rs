@@ -109,8 +109,9 @@ fn execute(
         let party = caller.party().reference.to_string();
         let mut x = Xml::new();
         match command {
-            Command::Registreren(r) => {
+            Command::Registreren(mut r) => {
                 caller.require(Scope::TerugkoppelingBeheren)?;
+                r.event_types = view::subscribable(&caller, r.event_types)?;
                 let (e, v) = registration::register(db, config, &caller, r).await?;
                 x.open_ns("RegistrerenAbonnementResponse", NS);
                 abonnement(&mut x, &e, true);

@@ -358,3 +358,75 @@ async fn each_kind_reaches_only_the_authorization_it_concerns() {
         }
     }
 }
+
+/// Whoever registers the callback chooses where the content goes: only
+/// kinds the registering certificate may read itself, on both doors.
+#[tokio::test]
+async fn a_callback_subscribes_only_to_kinds_its_registrar_may_read() {
+    let app = tk::app(r#"["0s"]"#).await;
+    let rx = tk::receiver();
+    let body = |kinds: Option<&[&str]>| {
+        let mut b = json!({
+            "url": format!("https://localhost:{}/tk", rx.addr.port()),
+            "formaat": "json",
+            "caBundle": tk::ca_pem(),
+        });
+        if let Some(k) = kinds {
+            b["gebeurtenissen"] = json!(k);
+        }
+        b
+    };
+    let manager = app.provider(tk::AGB, &[Scope::TerugkoppelingBeheren]);
+    for kinds in [None, Some(&["machtiging.status"][..])] {
+        let (s, v) = tk::put_abonnement(&manager, &body(kinds)).await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (403, Some("AUTZ-001")),
+            "{kinds:?}: {v}"
+        );
+    }
+    let ans = soap::call(
+        &manager,
+        PATH,
+        Soap::V11,
+        NS,
+        "RegistrerenAbonnement",
+        &format!(
+            "<RegistrerenAbonnement xmlns=\"{NS}\"><Url>https://localhost:{}/tk</Url><Formaat>json</Formaat></RegistrerenAbonnement>",
+            rx.addr.port()
+        ),
+    )
+    .await;
+    assert_eq!(
+        ans.fault_code().as_deref(),
+        Some("AUTZ-001"),
+        "{}",
+        ans.body
+    );
+
+    let submitter = app.provider(
+        tk::AGB,
+        &[Scope::TerugkoppelingBeheren, Scope::MachtigingenIndienen],
+    );
+    let (s, v) = tk::put_abonnement(&submitter, &body(Some(&["optin.registratie"]))).await;
+    assert_eq!((s, v["code"].as_str()), (403, Some("AUTZ-001")), "{v}");
+    let (s, v) = tk::put_abonnement(&submitter, &body(None)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["gebeurtenissen"], json!(["machtiging.status"]), "{v}");
+
+    let both = app.provider(
+        tk::AGB,
+        &[
+            Scope::TerugkoppelingBeheren,
+            Scope::MachtigingenRaadplegen,
+            Scope::OptinAfhandelen,
+        ],
+    );
+    let (s, v) = tk::put_abonnement(&both, &body(None)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["gebeurtenissen"],
+        json!(["machtiging.status", "optin.registratie"]),
+        "{v}"
+    );
+}
