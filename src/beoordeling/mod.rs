@@ -444,6 +444,34 @@ pub fn automatic(c: &mut DbConnection, id: &str) -> Result<Option<(Beslissing, i
     Ok(Some((b, event_id)))
 }
 
+/// The insurer's inbox entry for a request that has just become Ingediend,
+/// after its automatic rules (when `rules`) had their say: the submission's
+/// entry, or — when a rule decided — one `beslissing` entry with the decided
+/// status in its place, so the inbox never offers a request to assess that
+/// is already decided.
+pub fn inbox_after_submit(
+    c: &mut DbConnection,
+    uzovi: &str,
+    id: &str,
+    event_id: i64,
+    action: Action,
+    rules: bool,
+) -> Result<Option<Beslissing>, DbError> {
+    let decided = if rules { automatic(c, id)? } else { None };
+    match decided {
+        Some((b, decision_event)) => {
+            let status = b.uitkomst.status();
+            let decide = Action::Decide(b.uitkomst).as_str();
+            requests::add_inbox(c, uzovi, id, decision_event, decide, status)?;
+            Ok(Some(b))
+        }
+        None => {
+            requests::add_inbox(c, uzovi, id, event_id, action.as_str(), Status::Ingediend)?;
+            Ok(None)
+        }
+    }
+}
+
 /// The insurer's own catalog.
 pub async fn catalog(db: &Db, caller: Caller) -> Result<InsurerCatalog, Problem> {
     let uzovi = insurer_uzovi(&caller)?;

@@ -358,7 +358,14 @@ impl NewSubmission {
         let decided = if status == Status::Ingediend {
             // The insurer's automatic rules may decide at once, in this
             // same transaction; the decision is then in the answer.
-            inbox_after_submit(c, &s.aanvraag.uzovi, &id, event_id, action, rule_matches)?
+            crate::beoordeling::inbox_after_submit(
+                c,
+                &s.aanvraag.uzovi,
+                &id,
+                event_id,
+                action,
+                rule_matches,
+            )?
         } else {
             None
         };
@@ -376,38 +383,6 @@ impl NewSubmission {
             repeated: false,
             beslissing: decided,
         })
-    }
-}
-
-/// The insurer's inbox entry for a request that has just become Ingediend,
-/// after its automatic rules (when `rules`) had their say: the submission's
-/// entry, or — when a rule decided — one `beslissing` entry with the decided
-/// status in its place, so the inbox never offers a request to assess that
-/// is already decided.
-fn inbox_after_submit(
-    c: &mut DbConnection,
-    uzovi: &str,
-    id: &str,
-    event_id: i64,
-    action: Action,
-    rules: bool,
-) -> Result<Option<Beslissing>, DbError> {
-    let decided = if rules {
-        crate::beoordeling::automatic(c, id)?
-    } else {
-        None
-    };
-    match decided {
-        Some((b, decision_event)) => {
-            let status = b.uitkomst.status();
-            let decide = Action::Decide(b.uitkomst).as_str();
-            store::add_inbox(c, uzovi, id, decision_event, decide, status)?;
-            Ok(Some(b))
-        }
-        None => {
-            store::add_inbox(c, uzovi, id, event_id, action.as_str(), Status::Ingediend)?;
-            Ok(None)
-        }
     }
 }
 
@@ -479,7 +454,14 @@ fn modify_blocking(
             // A Concept submitted now meets the automatic rules as a new one
             // would; a change of a submitted request does not.
             let rules = record.status == Status::Concept && rule_matches;
-            inbox_after_submit(c, &s.aanvraag.uzovi, id, event_id, action, rules)?
+            crate::beoordeling::inbox_after_submit(
+                c,
+                &s.aanvraag.uzovi,
+                id,
+                event_id,
+                action,
+                rules,
+            )?
         } else {
             None
         };
