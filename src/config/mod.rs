@@ -87,6 +87,9 @@ pub struct TlsConfig {
     pub client_ca: Vec<PathBuf>,
     pub crl: Vec<PathBuf>,
     pub crl_reload_secs: u64,
+    /// Seconds between checks whether a certificate, key, CA or CRL file
+    /// changed; 0: only SIGHUP (and the CRL interval) reloads.
+    pub watch_secs: u64,
     pub handshake_timeout_secs: u64,
 }
 

@@ -24,6 +24,7 @@ mod outage;
 mod query_plans;
 mod registry;
 mod rest_machtigingen;
+mod rotation;
 mod schema_parity;
 mod soap_machtigingen;
 mod support;

@@ -79,6 +79,8 @@ pub struct TestApp {
     pub config: Arc<Config>,
     pub dir: tempfile::TempDir,
     pub crl_path: PathBuf,
+    /// What SIGHUP does to the binary: read certificates, keys, CAs again.
+    pub reload: machtigingen::tls::reload::ReloadHandle,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
     _testdb: Option<TestDb>,
@@ -170,7 +172,9 @@ bootstrap = false
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 let running = http::start(cfg, server_db, listeners).unwrap();
-                addr_tx.send((running.api_addr, running.ops_addr)).unwrap();
+                addr_tx
+                    .send((running.api_addr, running.ops_addr, running.reload_handle()))
+                    .unwrap();
                 let handle = running.stop_handle();
                 actix_web::rt::spawn(async move {
                     let _ = stop_rx.await;
@@ -179,7 +183,7 @@ bootstrap = false
                 let _ = running.wait().await;
             })
         });
-        let (addr, ops_addr) = addr_rx.recv().unwrap();
+        let (addr, ops_addr, reload) = addr_rx.recv().unwrap();
         TestApp {
             addr,
             ops_addr,
@@ -187,6 +191,7 @@ bootstrap = false
             config,
             dir,
             crl_path,
+            reload,
             stop: Some(stop_tx),
             thread: Some(thread),
             _testdb: testdb,
