@@ -1,5 +1,5 @@
-//! The command line: `serve`, `migrate`, and the operator's `pki`, `party` and
-//! `cert` commands. `main.rs` parses [`Cli`] and calls [`run`].
+//! The command line: `serve`, `migrate`, the operator's `pki`, `party` and
+//! `cert` commands, and shell `completions`. `main.rs` parses [`Cli`] and calls [`run`].
 
 mod beheer;
 mod catalog;
@@ -7,6 +7,7 @@ mod pki;
 mod receiver;
 mod registry;
 mod serve;
+mod values;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,12 +69,29 @@ pub enum Command {
     /// Reference callback receiver: requires the platform's client certificate,
     /// verifies signatures, deduplicates, appends JSON lines (docs/callbacks.md).
     Receiver(receiver::ReceiverArgs),
+    /// Print a shell completion script, e.g.
+    /// `machtigingen completions bash > /etc/bash_completion.d/machtigingen`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Errors a command reports before exiting non-zero.
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 pub fn run(cli: Cli) -> ExitCode {
+    // Needs no configuration: works before one exists.
+    if let Command::Completions { shell } = cli.command {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut cmd, "machtigingen", &mut script);
+        // A closed pipe (`| head`) is the reader's choice, not a crash.
+        return match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
     let mut config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -95,6 +113,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Catalog(cmd) => catalog::run(cmd, &config),
         Command::Purge => catalog::purge(&config),
         Command::Receiver(args) => receiver::run(args),
+        Command::Completions { .. } => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
