@@ -27,6 +27,7 @@ mod query_plans;
 mod registry;
 mod rest_machtigingen;
 mod rotation;
+mod schema_dir;
 mod schema_parity;
 mod soap_machtigingen;
 mod support;
