@@ -164,6 +164,8 @@ codes! {
     CallbackEventType = "TKP-004", 400, "Formaat of gebeurtenis onbekend";
     /// The party has no (active) callback registration for this action.
     SubscriptionMissing = "TKP-005", 409, "Geen terugkoppelingsabonnement";
+    /// The party asked for more receiver checks than `terugkoppeling.controles_per_uur` allows.
+    CheckRateLimited = "TKP-006", 429, "Te veel ontvangercontroles";
     /// An unexpected error; details are in the server log under the request id.
     Internal = "SYS-001", 500, "Interne fout";
     /// The database cannot be reached in time; retry later.

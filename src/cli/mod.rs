@@ -5,6 +5,7 @@ mod beheer;
 mod catalog;
 mod pki;
 mod receiver;
+mod receiver_check;
 mod registry;
 mod serve;
 mod values;
@@ -69,6 +70,11 @@ pub enum Command {
     /// Reference callback receiver: requires the platform's client certificate,
     /// verifies signatures, deduplicates, appends JSON lines (docs/callbacks.md).
     Receiver(receiver::ReceiverArgs),
+    /// Check a callback receiver against the contract: sends signed, forged,
+    /// replayed, stale and certificate-less test callbacks as the platform
+    /// would and reports each answer (docs/callbacks.md §10). Exit 0 only
+    /// when every case is as required.
+    ReceiverCheck(receiver_check::ReceiverCheckArgs),
     /// Print a shell completion script, e.g.
     /// `machtigingen completions bash > /etc/bash_completion.d/machtigingen`.
     Completions {
@@ -113,6 +119,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Catalog(cmd) => catalog::run(cmd, &config),
         Command::Purge => catalog::purge(&config),
         Command::Receiver(args) => receiver::run(args),
+        Command::ReceiverCheck(args) => receiver_check::run(args, &config),
         Command::Completions { .. } => Ok(()),
     };
     match result {

@@ -37,6 +37,8 @@ pub struct TerugkoppelingConfig {
     /// Networks callbacks may resolve into even though they are loopback,
     /// private or link-local (CIDR).
     pub toegestane_netwerken: Vec<IpNet>,
+    /// Receiver checks (docs/callbacks.md §10) a party may ask for per hour.
+    pub controles_per_uur: i64,
 }
 
 /// The section with every duration parsed.
@@ -99,6 +101,9 @@ impl TerugkoppelingConfig {
         }
         if t.timeout.is_zero() || t.connect_timeout.is_zero() {
             return invalid("terugkoppeling.timeout", "timeouts must be above zero");
+        }
+        if self.controles_per_uur < 0 {
+            return invalid("terugkoppeling.controles_per_uur", "must be 0 or more");
         }
         if t.poll_interval.is_zero() {
             return invalid("terugkoppeling.poll_interval", "must be above zero");

@@ -294,6 +294,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    terugkoppeling_controles (id) {
+        id -> BigInt,
+        public_id -> Text,
+        party -> Text,
+        url -> Text,
+        format -> Text,
+        status -> Text,
+        report -> Nullable<Text>,
+        error -> Nullable<Text>,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     terugkoppelingen,
     terugkoppeling_endpoints,

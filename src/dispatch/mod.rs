@@ -9,6 +9,7 @@
 //! over; delivery is therefore at least once and receivers deduplicate on
 //! `webhook-id`.
 
+pub mod check;
 pub mod cursor;
 pub mod endpoints;
 pub mod metrics;

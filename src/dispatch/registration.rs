@@ -46,7 +46,7 @@ pub struct Request {
     pub event_types: Vec<String>,
 }
 
-fn url_problem(e: UrlError) -> Problem {
+pub(crate) fn url_problem(e: UrlError) -> Problem {
     match e {
         UrlError::Forbidden { .. } | UrlError::Unresolvable(_) => {
             Problem::new(Code::CallbackAddress, e.to_string())

@@ -17,9 +17,10 @@ use crate::outbox::{MACHTIGING_STATUS, MachtigingStatus};
 pub const VERIFICATIE: &str = "terugkoppeling.verificatie";
 pub const NAMESPACE: &str = "urn:machtigingen:terugkoppeling:v1";
 /// Namespace of the shared `Beslissing` and `Vraag` elements
-/// (schemas/machtigingen-types-v1.xsd), declared as the default on each.
+/// (the shared structures of schemas/machtigingen-v1.xsd), declared as the default on each.
 pub const MACHTIGINGEN_NS: &str = "urn:machtigingen:machtigingen:v1";
 pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+pub const SOAP12_NS: &str = "http://www.w3.org/2003/05/soap-envelope";
 pub const SOAP_ACTION: &str = "urn:machtigingen:terugkoppeling:v1/OntvangenTerugkoppeling";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,12 +212,28 @@ fn operation(w: &mut W, m: &Message<'_>) -> io::Result<()> {
 }
 
 pub fn soap(m: &Message<'_>) -> Result<Vec<u8>, String> {
+    envelope(SOAP11_NS, m)
+}
+
+/// The same message in a SOAP 1.2 envelope, as the WSDL's soap12 binding
+/// defines it. The platform sends SOAP 1.1; the receiver check also sends
+/// this, since a receiver implementing the WSDL serves both bindings.
+pub fn soap12(m: &Message<'_>) -> Result<Vec<u8>, String> {
+    envelope(SOAP12_NS, m)
+}
+
+/// Content-Type of a SOAP 1.2 callback: the action travels in it.
+pub fn soap12_content_type() -> String {
+    format!("application/soap+xml; charset=utf-8; action=\"{SOAP_ACTION}\"")
+}
+
+fn envelope(namespace: &str, m: &Message<'_>) -> Result<Vec<u8>, String> {
     let mut w = Writer::new(Vec::new());
     let io = |e: io::Error| e.to_string();
     w.get_mut()
         .extend_from_slice(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
     w.create_element("soap:Envelope")
-        .with_attribute(("xmlns:soap", SOAP11_NS))
+        .with_attribute(("xmlns:soap", namespace))
         .write_inner_content(|w| {
             w.create_element("soap:Body")
                 .write_inner_content(|w| operation(w, m))?;

@@ -124,21 +124,15 @@ impl Transport {
             map.retain(|k, _| k.3 == current.generation);
         }
         let identity = current.identity.clone()?;
-        let mut b = reqwest::Client::builder()
-            .tls_backend_native()
-            .identity(identity)
-            .https_only(true)
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.timeout)
-            .resolve(host, addr);
-        if let Some(pem) = &t.ca_bundle {
-            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-                .map_err(|e| format!("caBundle: {e}"))?;
-            b = b.tls_certs_only(certs);
-        }
-        let client = b.build().map_err(|e| format!("HTTP client: {e}"))?;
+        let client = client_builder(
+            Some(identity),
+            t.ca_bundle.as_deref(),
+            self.connect_timeout,
+            self.timeout,
+        )?
+        .resolve(host, addr)
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))?;
         if let Ok(mut map) = self.clients.lock() {
             // A small cache: endpoints are few; drop everything when it grows.
             if map.len() > 1024 {
@@ -199,19 +193,7 @@ impl Transport {
             Ok(s) => s,
             Err(e) => return AttemptOutcome::error(format!("signing: {e}"), started.elapsed()),
         };
-        let mut req = client
-            .post(url)
-            .header("content-type", t.format.content_type())
-            .header("webhook-id", m.id)
-            .header("webhook-timestamp", ts.to_string())
-            .header("webhook-signature", sig)
-            .header(
-                "user-agent",
-                concat!("machtigingen/", env!("CARGO_PKG_VERSION")),
-            );
-        if t.format == Format::Soap {
-            req = req.header("soapaction", format!("\"{}\"", render::SOAP_ACTION));
-        }
+        let req = request(&client, url, t.format, m.id, ts, Some(&sig));
         match req.body(body).send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
@@ -233,6 +215,68 @@ impl Transport {
             Err(e) => AttemptOutcome::error(describe(&e), started.elapsed()),
         }
     }
+}
+
+/// The HTTP client settings every callback uses: native TLS, HTTPS only, no
+/// proxy, no redirects, the timeouts; `identity` is the client certificate
+/// presented (none only for the receiver check's refusal cases) and
+/// `ca_bundle` replaces the system roots for the receiver's server certificate.
+pub fn client_builder(
+    identity: Option<reqwest::Identity>,
+    ca_bundle: Option<&str>,
+    connect_timeout: Duration,
+    timeout: Duration,
+) -> Result<reqwest::ClientBuilder, String> {
+    let mut b = reqwest::Client::builder()
+        .tls_backend_native()
+        .https_only(true)
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect_timeout)
+        .timeout(timeout);
+    if let Some(identity) = identity {
+        b = b.identity(identity);
+    }
+    if let Some(pem) = ca_bundle {
+        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+            .map_err(|e| format!("caBundle: {e}"))?;
+        b = b.tls_certs_only(certs);
+    }
+    Ok(b)
+}
+
+/// A callback request with the headers of the contract (docs/callbacks.md §2);
+/// `signature` `None` leaves `webhook-signature` out (a receiver-check case).
+pub fn request(
+    client: &reqwest::Client,
+    url: reqwest::Url,
+    format: Format,
+    id: &str,
+    timestamp: i64,
+    signature: Option<&str>,
+) -> reqwest::RequestBuilder {
+    let mut req = client
+        .post(url)
+        .header("content-type", format.content_type())
+        .header("webhook-id", id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header(
+            "user-agent",
+            concat!("machtigingen/", env!("CARGO_PKG_VERSION")),
+        );
+    if let Some(sig) = signature {
+        req = req.header("webhook-signature", sig);
+    }
+    if format == Format::Soap {
+        req = req.header("soapaction", format!("\"{}\"", render::SOAP_ACTION));
+    }
+    req
+}
+
+/// Reads the platform's client certificate and key (PEM, PKCS#8 key) as
+/// they are on disk now (the dispatcher presents the reloaded one instead).
+pub fn load_identity(c: &TerugkoppelingConfig) -> Result<reqwest::Identity, String> {
+    crate::tls::reload::load_platform_identity(c)
 }
 
 /// A short, body-free description of a transport error.

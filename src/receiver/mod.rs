@@ -3,7 +3,8 @@
 //! issued by `client_ca` (the platform's), verifies the Standard Webhooks
 //! signature and timestamp, deduplicates on `webhook-id`, and appends each new
 //! terugkoppeling as one JSON line (`--out FILE`, else stdout). It answers 2xx
-//! for accepted and duplicate messages, 401 for a bad signature.
+//! for accepted and duplicate messages (a duplicate with
+//! `X-Machtigingen-Dubbel: true`), 401 for a bad signature.
 //!
 //! For tests it can simulate an outage ([`Receiver::respond_with`],
 //! [`Receiver::set_delay`]) and be stopped and started on the same port.
@@ -20,7 +21,7 @@ use std::time::Duration;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use openssl::ssl::{SslAcceptor, SslAcceptorBuilder, SslFiletype, SslMethod, SslVerifyMode};
 
-use crate::dispatch::signature;
+use crate::dispatch::{check, signature};
 
 /// How to run a receiver.
 #[derive(Debug, Clone)]
@@ -142,7 +143,14 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<State>) ->
         .unwrap_or(false);
     if !fresh {
         state.duplicates.fetch_add(1, Ordering::SeqCst);
-        return answer(200, serde_json::json!({"ontvangen": true, "dubbel": true}));
+        // The header tells the platform's receiver check (docs/callbacks.md
+        // §10.1) that this redelivery was recognised, not processed again.
+        let mut r = answer(200, serde_json::json!({"ontvangen": true, "dubbel": true}));
+        r.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static(check::DUPLICATE_HEADER),
+            actix_web::http::header::HeaderValue::from_static("true"),
+        );
+        return r;
     }
     let content_type = header(&req, "content-type").unwrap_or("").to_owned();
     let text = String::from_utf8_lossy(&body).into_owned();

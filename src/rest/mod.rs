@@ -7,6 +7,7 @@ mod machtigingen;
 pub mod openapi;
 mod optin;
 mod terugkoppeling;
+mod terugkoppeling_controle;
 mod whoami;
 
 use actix_web::web;
@@ -20,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(beheer::configure)
             .configure(beoordeling::configure)
             .configure(terugkoppeling::configure)
+            .configure(terugkoppeling_controle::configure)
             .configure(openapi::configure),
     );
 }

@@ -25,6 +25,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(super::beheer::Api::openapi());
     doc.merge(super::beoordeling::Api::openapi());
     doc.merge(super::terugkoppeling::Api::openapi());
+    doc.merge(super::terugkoppeling_controle::Api::openapi());
     doc
 }
 

@@ -1,7 +1,8 @@
 //! Managing terugkoppelingen over SOAP (`wsdl/terugkoppelingbeheer-v1.wsdl`):
 //! the callback registration, secret rotation, and pull with acknowledge —
 //! the same functions the REST door uses. Pulled messages carry the very
-//! `OntvangenTerugkoppeling` element a push would have sent.
+//! `OntvangenTerugkoppeling` element a push would have sent. The receiver
+//! check (`ControlerenOntvanger`, `OphalenControles`) is the REST door's too.
 
 use actix_web::web;
 use futures_util::FutureExt;
@@ -9,6 +10,7 @@ use futures_util::FutureExt;
 use super::writer::Xml;
 use super::{Contract, types};
 use crate::db::now;
+use crate::dispatch::check::platform::{self as check, Stored};
 use crate::dispatch::endpoints::Endpoint;
 use crate::dispatch::registration::{self, Request};
 use crate::dispatch::render::{self, Message};
@@ -31,6 +33,8 @@ pub static CONTRACT: Contract = Contract {
         "RoterenGeheim",
         "OphalenTerugkoppelingen",
         "BevestigenTerugkoppelingen",
+        "ControlerenOntvanger",
+        "OphalenControles",
     ],
     wsdl: include_str!("../../wsdl/terugkoppelingbeheer-v1.wsdl"),
 };
@@ -45,6 +49,8 @@ enum Command {
     Roteren,
     Ophalen(i64, i64),
     Bevestigen(Vec<String>),
+    Controleren,
+    Controles,
 }
 
 fn decode(operation: &str, op: &El) -> Result<Command, Problem> {
@@ -77,6 +83,8 @@ fn decode(operation: &str, op: &El) -> Result<Command, Problem> {
                 .map(|e| e.text().trim().to_owned())
                 .collect(),
         ),
+        "ControlerenOntvanger" => Command::Controleren,
+        "OphalenControles" => Command::Controles,
         other => {
             return Err(Problem::new(
                 Code::SoapOperation,
@@ -97,6 +105,32 @@ fn abonnement(x: &mut Xml, e: &Endpoint, secret: bool) {
         .opt_leaf("UitgeschakeldReden", e.disabled_reason.as_deref())
         .opt_leaf("Geheim", secret.then_some(e.secret.as_str()))
         .close("Abonnement");
+}
+
+fn controle(x: &mut Xml, s: &Stored) {
+    let report = s.report();
+    x.open("Controle")
+        .leaf("ControleId", &s.public_id)
+        .leaf("Url", &s.url)
+        .leaf("Formaat", &s.format)
+        .leaf("Status", &s.status)
+        .leaf("Gestart", types::timestamp(s.started_at))
+        .opt_leaf("Afgerond", s.finished_at.map(types::timestamp))
+        .opt_leaf("Fout", s.error.as_deref())
+        .opt_leaf("TimeoutMs", report.as_ref().map(|r| r.timeout_ms));
+    for g in report.iter().flat_map(|r| r.gevallen.iter()) {
+        x.open("Geval")
+            .leaf("Naam", &g.geval)
+            .leaf("Omschrijving", &g.omschrijving)
+            .leaf("Verwacht", &g.verwacht)
+            .leaf("Antwoord", &g.antwoord)
+            .opt_leaf("HttpStatus", g.http_status)
+            .leaf("LatentieMs", g.latentie_ms)
+            .leaf("Geslaagd", g.geslaagd)
+            .opt_leaf("Hint", g.hint.as_deref())
+            .close("Geval");
+    }
+    x.close("Controle");
 }
 
 fn execute(
@@ -177,6 +211,22 @@ fn execute(
                     x.leaf("Onbekend", u);
                 }
                 x.close("BevestigenTerugkoppelingenResponse");
+            }
+            Command::Controleren => {
+                caller.require(Scope::TerugkoppelingBeheren)?;
+                let s = check::run(db, config, &caller).await?;
+                x.open_ns("ControlerenOntvangerResponse", NS);
+                controle(&mut x, &s);
+                x.close("ControlerenOntvangerResponse");
+            }
+            Command::Controles => {
+                caller.require(Scope::TerugkoppelingBeheren)?;
+                let rows = check::list(db, &caller).await?;
+                x.open_ns("OphalenControlesResponse", NS);
+                for s in &rows {
+                    controle(&mut x, s);
+                }
+                x.close("OphalenControlesResponse");
             }
         }
         Ok(x.finish())

@@ -1,4 +1,4 @@
-//! Writers for the shared elements of `schemas/machtigingen-types-v1.xsd`
+//! Writers for the shared elements of `schemas/machtigingen-v1.xsd`
 //! (`m:Beslissing`, `m:Vraag`), used by every SOAP service that answers with
 //! a decision or a question. They live in the machtigingen namespace in every
 //! service, so each is written with that namespace as its default: the whole

@@ -30,10 +30,6 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../schemas/machtigingen-common-v1.xsd"),
     ),
     (
-        "machtigingen-types-v1.xsd",
-        include_str!("../../schemas/machtigingen-types-v1.xsd"),
-    ),
-    (
         "machtigingen-v1.xsd",
         include_str!("../../schemas/machtigingen-v1.xsd"),
     ),

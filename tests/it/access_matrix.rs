@@ -127,6 +127,13 @@ const BODIES: &[(&str, &str, &str)] = &[
         "/api/v1/terugkoppeling/abonnement",
         r#"json:{"url": "https://x.example/tk", "formaat": "json"}"#,
     ),
+    ("get", "/api/v1/terugkoppeling/abonnement/controle", "-"),
+    ("post", "/api/v1/terugkoppeling/abonnement/controle", "-"),
+    (
+        "get",
+        "/api/v1/terugkoppeling/abonnement/controle/{id}",
+        "-",
+    ),
     ("post", "/api/v1/terugkoppeling/abonnement/geheim", "-"),
     ("get", "/api/v1/terugkoppeling/berichten", "-"),
     (
@@ -157,6 +164,8 @@ const SOAP_PAYLOADS: &[(&str, &str)] = &[
         "BevestigenTerugkoppelingen",
         "<TerugkoppelingId>TK0</TerugkoppelingId>",
     ),
+    ("ControlerenOntvanger", ""),
+    ("OphalenControles", ""),
 ];
 
 fn examples() -> std::path::PathBuf {

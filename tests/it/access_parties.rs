@@ -31,6 +31,7 @@ struct World {
     ma: String,
     reg: String,
     tk: String,
+    controle: String,
     fp: String,
     consent: String,
     inbox: i64,
@@ -96,6 +97,25 @@ async fn world(app: &TestApp) -> World {
     assert_eq!(status, 201, "{body}");
     let consent = body["id"].as_str().unwrap().to_owned();
     let fp = provider.cert.fingerprint.clone();
+    // A stored receiver check of the owner, written as the platform stores one.
+    let controle = format!("TKC{}", "5".repeat(32));
+    {
+        use diesel::prelude::*;
+        use machtigingen::db::schema::terugkoppeling_controles as tc;
+        let mut conn = app.db.conn().unwrap();
+        diesel::insert_into(tc::table)
+            .values((
+                tc::public_id.eq(&controle),
+                tc::party.eq(format!("AGB:{OWNER_AGB}")),
+                tc::url.eq("https://zorg.example/tk"),
+                tc::format.eq("json"),
+                tc::status.eq("fout"),
+                tc::error.eq("voorbeeld"),
+                tc::started_at.eq(machtigingen::db::now()),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+    }
 
     let other = app.party(PartyKind::Zorgaanbieder, OTHER_AGB);
     let other_provider = app.client(&app.issue(&other, CertKind::Systeem, &provider_scopes, &[]));
@@ -119,6 +139,7 @@ async fn world(app: &TestApp) -> World {
         ma,
         reg,
         tk,
+        controle,
         fp,
         consent,
         inbox,
@@ -233,6 +254,12 @@ async fn another_partys_valid_certificate_sees_and_changes_nothing() {
             Body::None,
         ),
         (
+            "get",
+            "/api/v1/terugkoppeling/abonnement/controle/{id}",
+            &w.other_provider,
+            Body::None,
+        ),
+        (
             "post",
             "/api/v1/beheer/certificaten/{fp}/autorisaties",
             &w.other_contact,
@@ -272,6 +299,7 @@ async fn another_partys_valid_certificate_sees_and_changes_nothing() {
         let id = match route {
             r if r.contains("/machtigingsaanvragen/") => &w.ma,
             r if r.contains("/optin/") => &w.reg,
+            r if r.contains("/abonnement/controle/") => &w.controle,
             r if r.contains("/terugkoppeling/") => &w.tk,
             r if r.contains("/toestemmingsverklaringen/") => &w.consent,
             _ => &w.fp,

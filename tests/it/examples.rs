@@ -105,7 +105,8 @@ fn examples_validate_with_the_service_validator() {
         assert!(files.len() >= 2 * operations(wsdl).len(), "{service}");
         for path in files {
             let bytes = std::fs::read(&path).unwrap();
-            let name = stem(&path);
+            // `OntvangenTerugkoppeling.verificatie.xml`: a second example of one element.
+            let name = stem(&path).split('.').next().unwrap_or_default().to_owned();
             let result = if name == "Fout" {
                 let doc = validation::parse_safe(&bytes).unwrap();
                 xsd::validate(*set, &doc.get_root_element().unwrap())
@@ -163,6 +164,63 @@ fn the_wsdls_are_well_formed_and_their_schemas_resolve() {
             assert!(root().join("wsdl").join(rel).exists(), "{wsdl}: {rel}");
         }
     }
+}
+
+/// The lines between `--- excerpt: NAME ---` and the next `--- end ---` in
+/// `path`, with their common indentation removed.
+fn excerpt(path: &str, name: &str) -> String {
+    let text = std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let lines: Vec<&str> = text.lines().collect();
+    let marker = format!("--- excerpt: {name} ---");
+    let start = lines
+        .iter()
+        .position(|l| l.contains(&marker))
+        .unwrap_or_else(|| panic!("{path}: no excerpt {name}"));
+    let end = start
+        + lines[start..]
+            .iter()
+            .position(|l| l.contains("--- end ---"))
+            .unwrap_or_else(|| panic!("{path}: excerpt {name} has no end"));
+    let body = &lines[start + 1..end];
+    let indent = body
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    body.iter()
+        .map(|l| l.get(indent..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// docs/integratie.md quotes the conformance runners (which CI executes); each
+/// quoted block must be exactly the marked excerpt, so the docs cannot drift
+/// from code that runs.
+#[test]
+fn integration_guide_quotes_the_conformance_runners_verbatim() {
+    let doc = std::fs::read_to_string(root().join("docs/integratie.md")).unwrap();
+    let mut quoted = 0;
+    let mut rest = doc.as_str();
+    while let Some(at) = rest.find("<!-- excerpt: ") {
+        let after = &rest[at + "<!-- excerpt: ".len()..];
+        let reference = after.split(" -->").next().unwrap();
+        let (path, name) = reference.split_once('#').unwrap();
+        let fence = after
+            .find("```")
+            .expect("a code block after the excerpt marker");
+        let block = &after[fence..];
+        let body_start = block.find('\n').unwrap() + 1;
+        let body_end = block[body_start..].find("\n```").unwrap() + body_start;
+        assert_eq!(
+            &block[body_start..body_end],
+            excerpt(path, name),
+            "docs/integratie.md quotes {path}#{name} differently"
+        );
+        quoted += 1;
+        rest = &block[body_end..];
+    }
+    assert!(quoted >= 8, "only {quoted} excerpts");
 }
 
 /// No chameleon include: every schema names its own namespace, so each type

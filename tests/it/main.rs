@@ -24,6 +24,7 @@ mod ops;
 mod optin;
 mod outage;
 mod query_plans;
+mod receiver_check;
 mod registry;
 mod rest_machtigingen;
 mod rotation;

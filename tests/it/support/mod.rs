@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod broken_receiver;
 pub mod db;
 pub mod private_pg;
 pub mod service;
