@@ -16,7 +16,7 @@ use machtigingen::pki::{self, Ca, ClientSubject, Validity};
 use machtigingen::receiver::{self, ReceiverConfig};
 use machtigingen::registry::admin::{self, Actor};
 use machtigingen::registry::{CertKind, PartyKind, Scope};
-use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode, SslVersion};
 
 use crate::support::{TestApp, TestCert, eventually, pki};
 use crate::terugkoppeling_support as tk;
@@ -54,7 +54,19 @@ fn replace(path: &Path, data: &[u8]) {
 /// A new TLS connection: the server certificate's fingerprint and the status
 /// line of `GET /api/v1/whoami` with `client`'s certificate.
 fn probe(addr: SocketAddr, client: &TestCert, trust: &[&Path]) -> Result<(String, String), String> {
+    probe_max(addr, client, trust, None)
+}
+
+/// [`probe`] with a highest protocol version (TLS 1.2 switches contexts
+/// at the same point of the handshake, but through other code).
+fn probe_max(
+    addr: SocketAddr,
+    client: &TestCert,
+    trust: &[&Path],
+    max: Option<SslVersion>,
+) -> Result<(String, String), String> {
     let mut b = SslConnector::builder(SslMethod::tls_client()).map_err(|e| e.to_string())?;
+    b.set_max_proto_version(max).map_err(|e| e.to_string())?;
     for ca in trust {
         b.set_ca_file(ca).map_err(|e| e.to_string())?;
     }
@@ -195,6 +207,18 @@ async fn server_certificate_swapped_under_load_reaches_new_connections_without_a
         "kept-alive requests: {statuses:?}"
     );
     assert!(reloads(&app, "server", "ok").await >= 1);
+    let (ca, addr) = (pki().ca_pem.clone(), app.addr);
+    let tls12 = tokio::task::spawn_blocking(move || {
+        probe_max(addr, &cert, &[&ca], Some(SslVersion::TLS1_2))
+    })
+    .await
+    .unwrap();
+    assert!(
+        tls12
+            .as_ref()
+            .is_ok_and(|(fp, l)| *fp == new && l.contains(" 200")),
+        "TLS 1.2: {tls12:?}"
+    );
 }
 
 #[tokio::test]
