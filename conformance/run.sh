@@ -54,10 +54,13 @@ free_port() {
 PORT=$(free_port)
 OPS_PORT=$(free_port)
 RECEIVER_PORT=$(free_port)
+CONTRACT_PORT=$(free_port)
 
 # Callbacks to the local receiver are otherwise refused as SSRF (TKP-002).
 export MACHTIGINGEN_SERVER__LISTEN="127.0.0.1:$PORT"
 export MACHTIGINGEN_SERVER__OPS_LISTEN="127.0.0.1:$OPS_PORT"
+# The certificate-less contract listener (docs/security.md), on a port of its own too.
+export MACHTIGINGEN_SERVER__CONTRACT_LISTEN="127.0.0.1:$CONTRACT_PORT"
 export MACHTIGINGEN_TERUGKOPPELING__TOEGESTANE_NETWERKEN='["127.0.0.0/8","::1/128"]'
 
 mkdir -p "$TMP/server" "$TMP/certs" "$TMP/work"

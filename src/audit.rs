@@ -86,9 +86,10 @@ impl ByCaller<'_> {
 }
 
 /// One audit row as read back.
-#[derive(Debug, Clone, Queryable, Serialize)]
+#[derive(Debug, Clone, Queryable, Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     pub id: i64,
+    #[serde(serialize_with = "crate::json_time::utc")]
     pub at: chrono::NaiveDateTime,
     pub fingerprint: Option<String>,
     pub actor: String,

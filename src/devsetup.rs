@@ -230,13 +230,22 @@ pub fn banner(config: &Config) -> Option<String> {
             config.server.listen.ip().to_string()
         };
     let line = "=".repeat(78);
+    let contract = match config.server.contract_addr() {
+        Ok(Some(addr)) => format!(
+            "\n  Public contract (WSDL, XSD, OpenAPI; no client certificate): \
+             curl --cacert {}/ca.pem https://{host}:{}/",
+            config.pki.dir.display(),
+            addr.port()
+        ),
+        _ => String::new(),
+    };
     Some(format!(
         "{line}\n  DEVELOPMENT PKI - NOT FOR PRODUCTION (ontwikkel-PKI, niet voor productie)\n  \
          CA and server certificate: {pki}/   demo certificates: {DEMO_DIR}/\n  \
          Demo zorgaanbieder AGB:03123456, demo zorgverzekeraar UZOVI:3311.\n  \
          PKCS#12 files (*.p12) password: {DEMO_P12_PASSWORD} (also in {DEMO_DIR}/{DEMO_P12_PASSWORD_FILE})\n\n  Try:\n  \
          curl --cacert {pki}/ca.pem --cert {DEMO_DIR}/zorgaanbieder.pem --key {DEMO_DIR}/zorgaanbieder.key \
-         https://{host}:{port}/api/v1/whoami\n{line}",
+         https://{host}:{port}/api/v1/whoami{contract}\n{line}",
         pki = config.pki.dir.display(),
     ))
 }

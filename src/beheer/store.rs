@@ -8,7 +8,7 @@ use crate::db::schema::{party_contacts as pc, toestemmingsverklaringen as tv};
 use crate::db::{DbConnection, DbResult, now};
 
 /// A party's contact person and notification addresses.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Contact {
     pub contactpersoon_naam: Option<String>,
@@ -71,7 +71,7 @@ pub fn set_contact(conn: &mut DbConnection, party: &str, c: &Contact) -> DbResul
 }
 
 /// A provider's consent for a vendor to act for it.
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = tv)]
 #[serde(rename_all = "camelCase")]
 pub struct Verklaring {
@@ -79,8 +79,10 @@ pub struct Verklaring {
     pub provider_agb: String,
     pub vendor: String,
     pub geldig_tot: Option<NaiveDate>,
+    #[serde(serialize_with = "crate::json_time::utc")]
     pub created_at: NaiveDateTime,
     pub created_by: String,
+    #[serde(serialize_with = "crate::json_time::utc_opt")]
     pub revoked_at: Option<NaiveDateTime>,
 }
 

@@ -26,7 +26,7 @@ pub struct Controle {
 }
 
 /// The answer: valid or not, and why (a stable code and a text).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Uitkomst {
     pub geldig: bool,

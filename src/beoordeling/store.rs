@@ -8,7 +8,7 @@ use crate::db::schema::{insurer_inbox as ib, machtiging_events as ev, machtiging
 use crate::db::{DbConnection, DbResult, now};
 
 /// One inbox entry: a new or changed request for the insurer.
-#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, utoipa::ToSchema)]
 #[diesel(table_name = ib)]
 #[serde(rename_all = "camelCase")]
 pub struct InboxEntry {
@@ -23,7 +23,7 @@ pub struct InboxEntry {
     #[serde(rename = "soort")]
     pub action: String,
     pub status: String,
-    #[serde(rename = "tijdstip")]
+    #[serde(rename = "tijdstip", serialize_with = "crate::json_time::utc")]
     pub created_at: NaiveDateTime,
     #[serde(skip)]
     pub acked_at: Option<NaiveDateTime>,

@@ -20,9 +20,10 @@ pub struct CatalogFile {
 }
 
 /// One insurer's catalog.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct InsurerCatalog {
+    #[schema(pattern = r"^[0-9]{4}$")]
     pub uzovi: String,
     #[serde(default)]
     pub prestaties: Vec<PrestatieDef>,
@@ -31,17 +32,19 @@ pub struct InsurerCatalog {
 }
 
 /// A prestatie code the insurer knows, and the grondslag it belongs to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PrestatieDef {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,20}$")]
     pub code: String,
     pub omschrijving: String,
     pub grondslag: Grondslag,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Verstrekking {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,20}$")]
     pub code: String,
     pub naam: String,
     pub grondslag: Grondslag,
@@ -63,16 +66,17 @@ pub struct Verstrekking {
     pub regels: Vec<Regel>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Vraag {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,20}$")]
     pub id: String,
     pub tekst: String,
     pub antwoord_type: AntwoordType,
     pub verplicht: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum AntwoordType {
     Tekst,
@@ -106,7 +110,7 @@ impl AntwoordType {
 /// An automatic decision rule: when every condition holds, the request is
 /// decided at submission with `uitkomst`, valid for `geldigMaanden` months from
 /// the begindatum.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Regel {
     pub uitkomst: RegelUitkomst,
@@ -126,7 +130,7 @@ pub struct Regel {
     pub reden_tekst: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum RegelUitkomst {
     Toekennen,

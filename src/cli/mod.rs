@@ -1,8 +1,10 @@
-//! The command line: `serve`, `migrate`, the operator's `pki`, `party` and
-//! `cert` commands, and shell `completions`. `main.rs` parses [`Cli`] and calls [`run`].
+//! The command line: `serve`, `migrate`, `contract export`, the operator's
+//! `pki`, `party` and `cert` commands, and shell `completions`. `main.rs`
+//! parses [`Cli`] and calls [`run`].
 
 mod beheer;
 mod catalog;
+mod contract;
 mod pki;
 mod receiver;
 mod receiver_check;
@@ -44,8 +46,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the service: the mTLS listener (SOAP and REST) and the ops listener
-    /// (health, metrics). Applies pending migrations first.
+    /// Run the service: the mTLS listener (SOAP and REST), the ops listener
+    /// (health, metrics) and, unless server.contract_listen is empty, the
+    /// public contract listener (no client certificate). Applies pending
+    /// migrations first.
     Serve,
     /// Apply pending database migrations and exit (running it again is a no-op).
     Migrate,
@@ -65,6 +69,10 @@ pub enum Command {
     /// Insurers' verstrekkingen catalogs (the JVC checks and automatic rules use them).
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
+    /// The public contract: `contract export DIR` writes the WSDLs, XSDs and
+    /// the OpenAPI document (the files the contract listener serves).
+    #[command(subcommand)]
+    Contract(contract::ContractCommand),
     /// Remove requests past the retention period (retentie.bewaartermijn_dagen) now.
     Purge,
     /// Reference callback receiver: requires the platform's client certificate,
@@ -117,6 +125,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Cert(cmd) => registry::run_cert(cmd, &config),
         Command::Beheer(cmd) => beheer::run(cmd, &config),
         Command::Catalog(cmd) => catalog::run(cmd, &config),
+        Command::Contract(cmd) => contract::run(cmd, &config),
         Command::Purge => catalog::purge(&config),
         Command::Receiver(args) => receiver::run(args),
         Command::ReceiverCheck(args) => receiver_check::run(args, &config),

@@ -68,6 +68,20 @@ pub struct ServerConfig {
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
     pub public_url: String,
+    /// The certificate-less contract listener (`host:port`); empty: off.
+    pub contract_listen: String,
+}
+
+impl ServerConfig {
+    /// The contract listener's address, `None` when it is off.
+    pub fn contract_addr(&self) -> Result<Option<SocketAddr>, std::net::AddrParseError> {
+        let v = self.contract_listen.trim();
+        if v.is_empty() {
+            Ok(None)
+        } else {
+            v.parse().map(Some)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -216,6 +230,12 @@ impl Config {
         }
         if !self.server.public_url.is_empty() && !self.server.public_url.starts_with("https://") {
             return invalid("server.public_url", "must be empty or start with https://");
+        }
+        if self.server.contract_addr().is_err() {
+            return invalid(
+                "server.contract_listen",
+                "must be empty (off) or host:port, e.g. 127.0.0.1:8444",
+            );
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return invalid("log.level", &e.to_string());

@@ -102,14 +102,6 @@ pub async fn not_found() -> HttpResponse {
     problem_response(&Problem::new(Code::NotFound, "Geen resource op dit adres."))
 }
 
-/// Fallback for a known path with the wrong method.
-pub async fn method_not_allowed() -> HttpResponse {
-    problem_response(&Problem::new(
-        Code::MethodNotAllowed,
-        "Deze methode wordt hier niet ondersteund.",
-    ))
-}
-
 /// The error-handler configs every JSON scope uses.
 pub fn configure_extractors(cfg: &mut web::ServiceConfig, body_limit: usize) {
     cfg.app_data(

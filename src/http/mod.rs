@@ -4,7 +4,9 @@
 
 pub mod auth;
 pub mod body;
+pub mod contract;
 pub mod error;
+pub mod json;
 pub mod middleware;
 pub mod ops;
 
@@ -28,11 +30,12 @@ pub struct AppState {
     pub config: Arc<Config>,
 }
 
-/// The two listening sockets.
+/// The listening sockets; the contract listener is optional.
 #[derive(Debug)]
 pub struct Listeners {
     pub api: TcpListener,
     pub ops: TcpListener,
+    pub contract: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -44,6 +47,10 @@ impl Listeners {
         Ok(Self {
             api: bind(config.server.listen, "server.listen")?,
             ops: bind(config.server.ops_listen, "server.ops_listen")?,
+            contract: match config.server.contract_addr() {
+                Ok(Some(addr)) => Some(bind(addr, "server.contract_listen")?),
+                _ => None,
+            },
         })
     }
 }
@@ -60,8 +67,10 @@ pub enum StartError {
 pub struct Running {
     pub api_addr: SocketAddr,
     pub ops_addr: SocketAddr,
+    pub contract_addr: Option<SocketAddr>,
     api: Server,
     ops: Server,
+    contract: Option<Server>,
     background: Vec<tokio::task::JoinHandle<()>>,
     reload: tls::reload::ReloadHandle,
 }
@@ -71,6 +80,7 @@ impl std::fmt::Debug for Running {
         f.debug_struct("Running")
             .field("api_addr", &self.api_addr)
             .field("ops_addr", &self.ops_addr)
+            .field("contract_addr", &self.contract_addr)
             .finish()
     }
 }
@@ -80,6 +90,7 @@ impl std::fmt::Debug for Running {
 pub struct StopHandle {
     api: ServerHandle,
     ops: ServerHandle,
+    contract: Option<ServerHandle>,
 }
 
 impl StopHandle {
@@ -88,6 +99,9 @@ impl StopHandle {
     pub async fn stop(&self) {
         self.api.stop(true).await;
         self.ops.stop(true).await;
+        if let Some(contract) = &self.contract {
+            contract.stop(true).await;
+        }
     }
 }
 
@@ -101,16 +115,23 @@ impl Running {
         StopHandle {
             api: self.api.handle(),
             ops: self.ops.handle(),
+            contract: self.contract.as_ref().map(Server::handle),
         }
     }
 
     /// Runs until both listeners have stopped, then ends background work.
     pub async fn wait(self) -> std::io::Result<()> {
-        let (api, ops) = futures_util::future::join(self.api, self.ops).await;
+        let contract = async {
+            match self.contract {
+                Some(server) => server.await,
+                None => Ok(()),
+            }
+        };
+        let (api, ops, contract) = futures_util::future::join3(self.api, self.ops, contract).await;
         for task in self.background {
             task.abort();
         }
-        api.and(ops)
+        api.and(ops).and(contract)
     }
 }
 
@@ -163,7 +184,7 @@ pub fn start(config: Arc<Config>, db: Db, listeners: Listeners) -> Result<Runnin
     let reloader = tls::reload::Reloader {
         tls: config.tls.clone(),
         terugkoppeling: config.terugkoppeling.clone(),
-        serving,
+        serving: serving.clone(),
         crls,
         identity: identity.clone(),
     }
@@ -187,6 +208,10 @@ pub fn start(config: Arc<Config>, db: Db, listeners: Listeners) -> Result<Runnin
 
     let api_addr = listeners.api.local_addr()?;
     let ops_addr = listeners.ops.local_addr()?;
+    let contract_addr = match &listeners.contract {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
+    };
     let state = web::Data::new(AppState {
         db,
         config: config.clone(),
@@ -227,12 +252,52 @@ pub fn start(config: Arc<Config>, db: Db, listeners: Listeners) -> Result<Runnin
     .listen(listeners.ops)?
     .run();
 
+    let contract = match listeners.contract {
+        Some(listener) => Some(contract_server(
+            &config,
+            api_addr.port(),
+            listener,
+            serving,
+        )?),
+        None => None,
+    };
+
     Ok(Running {
         api_addr,
         ops_addr,
+        contract_addr,
         api,
         ops,
+        contract,
         background,
         reload,
     })
+}
+
+/// The certificate-less contract listener (see [`contract`]).
+fn contract_server(
+    config: &Config,
+    api_port: u16,
+    listener: TcpListener,
+    serving: tls::SharedServing,
+) -> Result<Server, StartError> {
+    let acceptor = tls::public_acceptor(&config.tls, serving)?;
+    let state = web::Data::new(contract::ContractState {
+        public_url: config.server.public_url.clone(),
+        api_port,
+    });
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(from_fn(middleware::observe))
+            .configure(contract::configure)
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .tls_handshake_timeout(Duration::from_secs(
+        config.tls.handshake_timeout_secs.max(1),
+    ))
+    .listen_openssl(listener, acceptor)?
+    .run())
 }

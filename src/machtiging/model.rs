@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// Legal basis: Zorgverzekeringswet or Wet langdurige zorg.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Grondslag {
     Zvw,
     Wlz,
@@ -310,6 +310,10 @@ pub struct Beslissing {
     pub reden_tekst: Option<String>,
     /// Decided by an automatic rule of the catalog.
     pub automatisch: bool,
+    #[serde(
+        serialize_with = "crate::json_time::utc",
+        deserialize_with = "crate::json_time::instant"
+    )]
     pub tijdstip: chrono::NaiveDateTime,
 }
 

@@ -449,7 +449,7 @@ pub fn search(
     let rows: Vec<Row> = filtered()
         .order((ma::created_at.desc(), ma::id.desc()))
         .limit(c.page_size)
-        .offset((c.page - 1) * c.page_size)
+        .offset((c.page - 1).saturating_mul(c.page_size))
         .select(Row::as_select())
         .load(conn)?;
     let records = rows

@@ -202,9 +202,9 @@ pub fn registration_payload(r: &Record) -> serde_json::Value {
             "naam": r.registratie.naam,
         },
         "toestemming": r.registratie.toestemming.as_str(),
-        "gegevenOp": r.registratie.gegeven_op,
+        "gegevenOp": crate::json_time::format(r.registratie.gegeven_op),
         "status": r.status.as_str(),
-        "ontvangenOp": r.created_at,
+        "ontvangenOp": crate::json_time::format(r.created_at),
     })
 }
 
@@ -361,7 +361,7 @@ pub async fn handle(
                         "status": a.status.as_str(),
                         "redenCode": a.reden_code,
                         "redenTekst": a.reden_tekst,
-                        "afgehandeldOp": at,
+                        "afgehandeldOp": crate::json_time::format(at),
                     }),
                 },
             )?;

@@ -47,6 +47,10 @@ pub struct MachtigingStatus {
     pub agb_praktijk: String,
     pub uzovi: String,
     pub status: Status,
+    #[serde(
+        serialize_with = "crate::json_time::utc",
+        deserialize_with = "crate::json_time::instant"
+    )]
     pub tijdstip: NaiveDateTime,
     /// Present for Toegekend, DeelsToegekend and Afgewezen.
     pub beslissing: Option<Beslissing>,

@@ -2,52 +2,63 @@
 //! its own party's certificates, contact details, consent statements for
 //! software vendors, and the change history. JSON only.
 
+use actix_web::http::Method;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::beheer::{self, store::Contact};
+use super::routes::Endpoint;
+use crate::audit::AuditRecord;
+use crate::beheer::{
+    self,
+    store::{Contact, Verklaring},
+};
 use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::error::json;
 use crate::problem::{Code, Problem};
 use crate::registry::{Certificate, Scope, Scopes};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/beheer/certificaten")
-            .route(web::get().to(certificaten))
-            .route(web::post().to(aanvragen)),
-    )
-    .route(
-        "/beheer/certificaten/{fp}/autorisaties",
-        web::post().to(autorisaties),
-    )
-    .route(
-        "/beheer/certificaten/{fp}/ip-allowlist",
-        web::put().to(allowlist),
-    )
-    .route(
-        "/beheer/certificaten/{fp}/intrekking",
-        web::post().to(intrekken),
-    )
-    .service(
-        web::resource("/beheer/contact")
-            .route(web::get().to(contact))
-            .route(web::put().to(contact_wijzigen)),
-    )
-    .service(
-        web::resource("/beheer/toestemmingsverklaringen")
-            .route(web::get().to(verklaringen))
-            .route(web::post().to(verklaring_registreren)),
-    )
-    .route(
-        "/beheer/toestemmingsverklaringen/{id}",
-        web::delete().to(verklaring_intrekken),
-    )
-    .route("/beheer/historie", web::get().to(historie));
+pub(super) fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/beheer/certificaten", || {
+            web::get().to(certificaten)
+        }),
+        Endpoint::new(Method::POST, "/beheer/certificaten", || {
+            web::post().to(aanvragen)
+        }),
+        Endpoint::new(
+            Method::POST,
+            "/beheer/certificaten/{fp}/autorisaties",
+            || web::post().to(autorisaties),
+        ),
+        Endpoint::new(
+            Method::PUT,
+            "/beheer/certificaten/{fp}/ip-allowlist",
+            || web::put().to(allowlist),
+        ),
+        Endpoint::new(Method::POST, "/beheer/certificaten/{fp}/intrekking", || {
+            web::post().to(intrekken)
+        }),
+        Endpoint::new(Method::GET, "/beheer/contact", || web::get().to(contact)),
+        Endpoint::new(Method::PUT, "/beheer/contact", || {
+            web::put().to(contact_wijzigen)
+        }),
+        Endpoint::new(Method::GET, "/beheer/toestemmingsverklaringen", || {
+            web::get().to(verklaringen)
+        }),
+        Endpoint::new(Method::POST, "/beheer/toestemmingsverklaringen", || {
+            web::post().to(verklaring_registreren)
+        }),
+        Endpoint::new(
+            Method::DELETE,
+            "/beheer/toestemmingsverklaringen/{id}",
+            || web::delete().to(verklaring_intrekken),
+        ),
+        Endpoint::new(Method::GET, "/beheer/historie", || web::get().to(historie)),
+    ]
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -57,7 +68,9 @@ pub struct CertificaatJson {
     soort: String,
     onderwerp: String,
     serienummer: String,
+    #[serde(serialize_with = "crate::json_time::utc")]
     geldig_van: NaiveDateTime,
+    #[serde(serialize_with = "crate::json_time::utc")]
     geldig_tot: NaiveDateTime,
     status: String,
     #[schema(value_type = Vec<String>)]
@@ -134,7 +147,7 @@ pub struct UitgegevenJson {
 async fn aanvragen(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
-    body: web::Json<AanvraagJson>,
+    body: crate::http::json::Json<AanvraagJson>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     let scopes = scopes(&b.autorisaties)?;
@@ -174,7 +187,7 @@ async fn autorisaties(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
     fp: web::Path<String>,
-    body: web::Json<AutorisatiesJson>,
+    body: crate::http::json::Json<AutorisatiesJson>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     let c = beheer::change_scopes(
@@ -202,7 +215,7 @@ async fn allowlist(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
     fp: web::Path<String>,
-    body: web::Json<AllowlistJson>,
+    body: crate::http::json::Json<AllowlistJson>,
 ) -> Result<HttpResponse, Problem> {
     let c = beheer::set_allowlist(
         &state.db,
@@ -227,7 +240,7 @@ async fn intrekken(
 }
 
 /// Contact person and notification addresses.
-#[utoipa::path(get, path = "/api/v1/beheer/contact", tag = "beheer", responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/api/v1/beheer/contact", tag = "beheer", responses((status = 200, body = Contact)))]
 async fn contact(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
@@ -239,12 +252,12 @@ async fn contact(
 }
 
 #[utoipa::path(put, path = "/api/v1/beheer/contact", tag = "beheer",
-    request_body(content = Object, description = "{contactpersoonNaam, contactpersoonEmail, contactpersoonTelefoon, notificatieEmails}"),
-    responses((status = 200, body = Object)))]
+    request_body = Contact,
+    responses((status = 200, body = Contact)))]
 async fn contact_wijzigen(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
-    body: web::Json<Contact>,
+    body: crate::http::json::Json<Contact>,
 ) -> Result<HttpResponse, Problem> {
     let c = beheer::set_contact(&state.db, caller, body.into_inner()).await?;
     Ok(json(StatusCode::OK, &c))
@@ -260,7 +273,7 @@ pub struct VerklaringJson {
 }
 
 /// The provider's consent statements.
-#[utoipa::path(get, path = "/api/v1/beheer/toestemmingsverklaringen", tag = "beheer", responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/api/v1/beheer/toestemmingsverklaringen", tag = "beheer", responses((status = 200, body = Vec<Verklaring>)))]
 async fn verklaringen(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
@@ -273,11 +286,11 @@ async fn verklaringen(
 
 /// Register a consent statement: the vendor may act for this provider.
 #[utoipa::path(post, path = "/api/v1/beheer/toestemmingsverklaringen", tag = "beheer", request_body = VerklaringJson,
-    responses((status = 201, body = Object), (status = 422, description = "BEH-005")))]
+    responses((status = 201, body = Verklaring), (status = 422, description = "BEH-005")))]
 async fn verklaring_registreren(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
-    body: web::Json<VerklaringJson>,
+    body: crate::http::json::Json<VerklaringJson>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     let v = beheer::add_consent(&state.db, caller, b.leverancier, b.geldig_tot).await?;
@@ -297,7 +310,7 @@ async fn verklaring_intrekken(
 }
 
 /// The party's change history (who, what, before/after).
-#[utoipa::path(get, path = "/api/v1/beheer/historie", tag = "beheer", responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/api/v1/beheer/historie", tag = "beheer", responses((status = 200, body = Vec<AuditRecord>)))]
 async fn historie(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,

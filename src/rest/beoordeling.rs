@@ -2,6 +2,7 @@
 //! decisions, their own catalog) and `/api/v1/machtigingen/controle` (the
 //! validity check for providers and insurers). JSON only.
 
+use actix_web::http::Method;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
@@ -9,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::machtigingen::{BeslissingJson, DetailsJson};
-use crate::beoordeling::controle::{self, Controle};
+use super::routes::Endpoint;
+use crate::beoordeling::controle::{self, Controle, Uitkomst};
 use crate::beoordeling::{self, Beoordeling, Besluit, store::InboxEntry};
 use crate::catalog::InsurerCatalog;
 use crate::http::AppState;
@@ -19,23 +21,32 @@ use crate::machtiging::model::{Outcome, Status, ToegekendePrestatie, Vraag, pars
 use crate::machtiging::query::Details;
 use crate::problem::{Code, Problem};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/beoordeling/inbox", web::get().to(inbox))
-        .route("/beoordeling/inbox/ontvangst", web::post().to(ontvangst))
-        .route(
+pub(super) fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/beoordeling/inbox", || web::get().to(inbox)),
+        Endpoint::new(Method::POST, "/beoordeling/inbox/ontvangst", || {
+            web::post().to(ontvangst)
+        }),
+        Endpoint::new(
+            Method::GET,
             "/beoordeling/machtigingsaanvragen/{id}",
-            web::get().to(aanvraag),
-        )
-        .route(
+            || web::get().to(aanvraag),
+        ),
+        Endpoint::new(
+            Method::POST,
             "/beoordeling/machtigingsaanvragen/{id}/beoordeling",
-            web::post().to(beoordelen),
-        )
-        .service(
-            web::resource("/beoordeling/catalogus")
-                .route(web::get().to(catalogus))
-                .route(web::put().to(catalogus_vervangen)),
-        )
-        .route("/machtigingen/controle", web::post().to(controleren));
+            || web::post().to(beoordelen),
+        ),
+        Endpoint::new(Method::GET, "/beoordeling/catalogus", || {
+            web::get().to(catalogus)
+        }),
+        Endpoint::new(Method::PUT, "/beoordeling/catalogus", || {
+            web::put().to(catalogus_vervangen)
+        }),
+        Endpoint::new(Method::POST, "/machtigingen/controle", || {
+            web::post().to(controleren)
+        }),
+    ]
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -49,7 +60,6 @@ pub struct MaxQuery {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InboxJson {
-    #[schema(value_type = Vec<Object>)]
     items: Vec<InboxEntry>,
 }
 
@@ -68,7 +78,7 @@ async fn inbox(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct OntvangstJson {
+pub struct InboxOntvangstJson {
     inbox_ids: Vec<i64>,
 }
 
@@ -80,11 +90,11 @@ pub struct BevestigdJson {
 
 /// `BevestigenInbox`: acknowledge entries by `inboxId`.
 #[utoipa::path(post, path = "/api/v1/beoordeling/inbox/ontvangst", tag = "beoordeling",
-    request_body = OntvangstJson, responses((status = 200, body = BevestigdJson)))]
+    request_body = InboxOntvangstJson, responses((status = 200, body = BevestigdJson)))]
 async fn ontvangst(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
-    body: web::Json<OntvangstJson>,
+    body: crate::http::json::Json<InboxOntvangstJson>,
 ) -> Result<HttpResponse, Problem> {
     let ids = body.into_inner().inbox_ids;
     if ids.len() > 500 {
@@ -125,7 +135,7 @@ async fn aanvraag(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct VraagJson {
+pub struct VraagInvoerJson {
     vraag_id: String,
     tekst: String,
 }
@@ -136,6 +146,7 @@ pub struct ToegekendJson {
     code: String,
     aantal: u32,
     /// Euro, e.g. `"1250.00"`.
+    #[schema(pattern = r"^[0-9]{1,9}(\.[0-9]{1,2})?$")]
     bedrag: Option<String>,
 }
 
@@ -147,7 +158,7 @@ pub struct BeoordelingJson {
     /// `DeelsToegekend` or `Afgewezen`.
     status: String,
     #[serde(default)]
-    vragen: Vec<VraagJson>,
+    vragen: Vec<VraagInvoerJson>,
     /// Given by the insurer (1-15 letters/digits) or generated.
     machtigingsnummer: Option<String>,
     geldig_van: Option<NaiveDate>,
@@ -232,7 +243,7 @@ async fn beoordelen(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<BeoordelingJson>,
+    body: crate::http::json::Json<BeoordelingJson>,
 ) -> Result<HttpResponse, Problem> {
     let id = id.into_inner();
     let b = body.into_inner().into_domain()?;
@@ -249,7 +260,7 @@ async fn beoordelen(
 
 /// The insurer's own catalog, with its automatic rules.
 #[utoipa::path(get, path = "/api/v1/beoordeling/catalogus", tag = "beoordeling",
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = InsurerCatalog)))]
 async fn catalogus(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
@@ -263,11 +274,11 @@ async fn catalogus(
 /// Replace the insurer's own catalog (format of `docs/examples/catalogus.json`,
 /// one insurer).
 #[utoipa::path(put, path = "/api/v1/beoordeling/catalogus", tag = "beoordeling",
-    request_body(content = Object), responses((status = 200, body = Object), (status = 400), (status = 403, description = "BEO-004")))]
+    request_body = InsurerCatalog, responses((status = 200, body = InsurerCatalog), (status = 400), (status = 403, description = "BEO-004")))]
 async fn catalogus_vervangen(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
-    body: web::Json<InsurerCatalog>,
+    body: crate::http::json::Json<InsurerCatalog>,
 ) -> Result<HttpResponse, Problem> {
     let c = beoordeling::replace_catalog(&state.db, caller, body.into_inner()).await?;
     Ok(json(StatusCode::OK, &c))
@@ -285,11 +296,11 @@ pub struct ControleJson {
 
 /// `ControlerenMachtiging`: valid or not, and why.
 #[utoipa::path(post, path = "/api/v1/machtigingen/controle", tag = "beoordeling",
-    request_body = ControleJson, responses((status = 200, body = Object)))]
+    request_body = ControleJson, responses((status = 200, body = Uitkomst)))]
 async fn controleren(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
-    body: web::Json<ControleJson>,
+    body: crate::http::json::Json<ControleJson>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     let u = controle::check(
@@ -320,11 +331,11 @@ async fn controleren(
     ),
     components(schemas(
         InboxJson,
-        OntvangstJson,
+        InboxOntvangstJson,
         BevestigdJson,
         DossierJson,
         BeoordelingJson,
-        VraagJson,
+        VraagInvoerJson,
         ToegekendJson,
         BeoordeeldJson,
         ControleJson

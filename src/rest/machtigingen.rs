@@ -2,6 +2,7 @@
 //! take the same XML document as SOAP (`application/xml`), everything else is
 //! JSON. A search by patient goes in a POST body, never in a URL.
 
+use actix_web::http::Method;
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -9,6 +10,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::routes::Endpoint;
 use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::body;
@@ -19,27 +21,37 @@ use crate::machtiging::service::{self, Confirmation};
 use crate::machtiging::{intake, store};
 use crate::problem::{Code, Problem};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/machtigingsaanvragen")
-            .route(web::post().to(indienen))
-            .route(web::get().to(zoeken_query)),
-    )
-    .route("/machtigingsaanvragen/zoeken", web::post().to(zoeken_body))
-    .service(
-        web::resource("/machtigingsaanvragen/{id}")
-            .route(web::get().to(raadplegen))
-            .route(web::put().to(wijzigen)),
-    )
-    .route(
-        "/machtigingsaanvragen/{id}/intrekking",
-        web::post().to(intrekken),
-    )
-    .route(
-        "/machtigingsaanvragen/{id}/aanvullende-informatie",
-        web::post().to(aanvullen),
-    )
-    .route("/verstrekkingen", web::get().to(verstrekkingen));
+pub(super) fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::POST, "/machtigingsaanvragen", || {
+            web::post().to(indienen)
+        }),
+        Endpoint::new(Method::GET, "/machtigingsaanvragen", || {
+            web::get().to(zoeken_query)
+        }),
+        Endpoint::new(Method::POST, "/machtigingsaanvragen/zoeken", || {
+            web::post().to(zoeken_body)
+        }),
+        Endpoint::new(Method::GET, "/machtigingsaanvragen/{id}", || {
+            web::get().to(raadplegen)
+        }),
+        Endpoint::new(Method::PUT, "/machtigingsaanvragen/{id}", || {
+            web::put().to(wijzigen)
+        }),
+        Endpoint::new(
+            Method::POST,
+            "/machtigingsaanvragen/{id}/intrekking",
+            || web::post().to(intrekken),
+        ),
+        Endpoint::new(
+            Method::POST,
+            "/machtigingsaanvragen/{id}/aanvullende-informatie",
+            || web::post().to(aanvullen),
+        ),
+        Endpoint::new(Method::GET, "/verstrekkingen", || {
+            web::get().to(verstrekkingen)
+        }),
+    ]
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -101,6 +113,7 @@ pub struct BeslissingJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     reden_tekst: Option<String>,
     automatisch: bool,
+    #[serde(serialize_with = "crate::json_time::utc")]
     tijdstip: NaiveDateTime,
 }
 
@@ -152,6 +165,7 @@ pub struct VraagJson {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GebeurtenisJson {
+    #[serde(serialize_with = "crate::json_time::utc")]
     tijdstip: NaiveDateTime,
     soort: String,
     status: String,
@@ -173,8 +187,10 @@ pub struct DetailsJson {
     begindatum: NaiveDate,
     gewenste_einddatum: NaiveDate,
     prestaties: Vec<PrestatieJson>,
+    #[serde(serialize_with = "crate::json_time::utc")]
     aangemaakt_op: NaiveDateTime,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "crate::json_time::utc_opt")]
     ingediend_op: Option<NaiveDateTime>,
     open_vragen: Vec<VraagJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -242,6 +258,7 @@ pub struct SamenvattingJson {
     uzovi: String,
     verstrekking: String,
     begindatum: NaiveDate,
+    #[serde(serialize_with = "crate::json_time::utc")]
     aangemaakt_op: NaiveDateTime,
     #[serde(skip_serializing_if = "Option::is_none")]
     machtigingsnummer: Option<String>,
@@ -399,9 +416,9 @@ async fn intrekken(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: Option<web::Json<IntrekkingJson>>,
+    body: crate::http::json::Json<IntrekkingJson>,
 ) -> Result<HttpResponse, Problem> {
-    let reden = body.and_then(|b| b.into_inner().reden);
+    let reden = body.into_inner().reden;
     let c = service::withdraw(&state.db, caller, id.into_inner(), reden).await?;
     Ok(json(StatusCode::OK, &BevestigingJson::from(c)))
 }
@@ -466,7 +483,7 @@ async fn zoeken_query(
 async fn zoeken_body(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
-    b: web::Json<ZoekBody>,
+    b: crate::http::json::Json<ZoekBody>,
 ) -> Result<HttpResponse, Problem> {
     let b = b.into_inner();
     let criteria = store::Criteria {
@@ -498,7 +515,7 @@ pub struct VerzekeraarJson {
     naam: String,
     /// The catalog entries (`docs/examples/catalogus.json` shows the shape);
     /// automatic decision rules are the insurer's and not shown.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::catalog::Verstrekking>)]
     verstrekkingen: Vec<serde_json::Value>,
 }
 

@@ -2,6 +2,7 @@
 //! the same `Toestemmingsregistratie` XML as over SOAP; everything else is
 //! JSON. A registration carries a BSN, so it is never in a URL.
 
+use actix_web::http::Method;
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -9,6 +10,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::routes::Endpoint;
 use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::body;
@@ -20,25 +22,32 @@ use crate::optin::{Afhandeling, Naam, RegStatus, xml};
 use crate::problem::{Code, Problem};
 use crate::validation::{self, El, SchemaSet};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/optin/abonnement")
-            .route(web::get().to(abonnement))
-            .route(web::put().to(aanmelden))
-            .route(web::delete().to(afmelden)),
-    )
-    .service(
-        web::resource("/optin/registraties")
-            .route(web::post().to(registreren))
-            .route(web::get().to(lijst)),
-    )
-    .route("/optin/registraties/{id}", web::get().to(raadplegen))
-    .route(
-        "/optin/registraties/{id}/afhandeling",
-        web::post().to(afhandelen),
-    )
-    .route("/optin/inbox", web::get().to(ophalen))
-    .route("/optin/inbox/ontvangst", web::post().to(bevestigen));
+pub(super) fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/optin/abonnement", || {
+            web::get().to(abonnement)
+        }),
+        Endpoint::new(Method::PUT, "/optin/abonnement", || {
+            web::put().to(aanmelden)
+        }),
+        Endpoint::new(Method::DELETE, "/optin/abonnement", || {
+            web::delete().to(afmelden)
+        }),
+        Endpoint::new(Method::POST, "/optin/registraties", || {
+            web::post().to(registreren)
+        }),
+        Endpoint::new(Method::GET, "/optin/registraties", || web::get().to(lijst)),
+        Endpoint::new(Method::GET, "/optin/registraties/{id}", || {
+            web::get().to(raadplegen)
+        }),
+        Endpoint::new(Method::POST, "/optin/registraties/{id}/afhandeling", || {
+            web::post().to(afhandelen)
+        }),
+        Endpoint::new(Method::GET, "/optin/inbox", || web::get().to(ophalen)),
+        Endpoint::new(Method::POST, "/optin/inbox/ontvangst", || {
+            web::post().to(bevestigen)
+        }),
+    ]
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -48,8 +57,10 @@ pub struct AbonnementJson {
     actief: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     notificatie_email: Option<String>,
+    #[serde(serialize_with = "crate::json_time::utc")]
     aangemeld_op: NaiveDateTime,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "crate::json_time::utc_opt")]
     afgemeld_op: Option<NaiveDateTime>,
 }
 
@@ -94,7 +105,6 @@ impl From<Confirmation> for RegistratieBevestigingJson {
 pub struct PatientJson {
     bsn: String,
     geboortedatum: NaiveDate,
-    #[schema(value_type = Object)]
     naam: Naam,
 }
 
@@ -106,6 +116,7 @@ pub struct RegistratieJson {
     patient: PatientJson,
     agb_zorgaanbieder: String,
     toestemming: String,
+    #[serde(serialize_with = "crate::json_time::utc")]
     gegeven_op: NaiveDateTime,
     status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -113,7 +124,9 @@ pub struct RegistratieJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     reden_tekst: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "crate::json_time::utc_opt")]
     afgehandeld_op: Option<NaiveDateTime>,
+    #[serde(serialize_with = "crate::json_time::utc")]
     ontvangen_op: NaiveDateTime,
 }
 
@@ -173,9 +186,9 @@ async fn abonnement(
 async fn aanmelden(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
-    body: Option<web::Json<AanmeldenJson>>,
+    body: crate::http::json::Json<AanmeldenJson>,
 ) -> Result<HttpResponse, Problem> {
-    let email = body.and_then(|b| b.into_inner().notificatie_email);
+    let email = body.into_inner().notificatie_email;
     let a = service::subscribe(&state.db, caller, email).await?;
     Ok(json(StatusCode::OK, &AbonnementJson::from(a)))
 }
@@ -291,7 +304,7 @@ async fn ophalen(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct OntvangstJson {
+pub struct RegistratieOntvangstJson {
     registratie_ids: Vec<String>,
 }
 
@@ -303,11 +316,11 @@ pub struct BevestigdJson {
 
 /// `BevestigenOntvangst`: acknowledge fetched registrations.
 #[utoipa::path(post, path = "/api/v1/optin/inbox/ontvangst", tag = "optin",
-    request_body = OntvangstJson, responses((status = 200, body = BevestigdJson)))]
+    request_body = RegistratieOntvangstJson, responses((status = 200, body = BevestigdJson)))]
 async fn bevestigen(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
-    body: web::Json<OntvangstJson>,
+    body: crate::http::json::Json<RegistratieOntvangstJson>,
 ) -> Result<HttpResponse, Problem> {
     let ids = body.into_inner().registratie_ids;
     if ids.len() > 100 {
@@ -337,7 +350,7 @@ async fn afhandelen(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<AfhandelingJson>,
+    body: crate::http::json::Json<AfhandelingJson>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     let status = RegStatus::parse(&b.status).ok_or_else(|| {
@@ -374,7 +387,7 @@ async fn afhandelen(
         RegistratieBevestigingJson,
         RegistratieJson,
         RegistratiesJson,
-        OntvangstJson,
+        RegistratieOntvangstJson,
         BevestigdJson,
         AfhandelingJson
     ))

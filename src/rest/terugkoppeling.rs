@@ -3,12 +3,14 @@
 //! or recovers, and pulls terugkoppelingen with acknowledgement
 //! (`OphalenTerugkoppelingen`). Only the caller's own party's data.
 
+use actix_web::http::Method;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::routes::Endpoint as Route;
 use crate::db::{DbError, now};
 use crate::dispatch::endpoints::Endpoint;
 use crate::dispatch::registration::{self, Verification};
@@ -21,25 +23,40 @@ use crate::identity::Caller;
 use crate::problem::{Code, Problem};
 use crate::registry::Scope;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/terugkoppeling/abonnement")
-            .route(web::put().to(registreren))
-            .route(web::get().to(abonnement))
-            .route(web::delete().to(opzeggen)),
-    )
-    .route("/terugkoppeling/abonnement/geheim", web::post().to(roteren))
-    .route("/terugkoppeling/berichten", web::get().to(ophalen))
-    .route(
-        "/terugkoppeling/berichten/bevestiging",
-        web::post().to(bevestigen),
-    )
-    .route("/terugkoppeling/berichten/{id}", web::get().to(bericht))
-    .route(
-        "/terugkoppeling/berichten/{id}/opnieuw",
-        web::post().to(opnieuw),
-    )
-    .route("/terugkoppeling/herstel", web::post().to(herstel));
+pub(super) fn endpoints() -> Vec<Route> {
+    vec![
+        Route::new(Method::PUT, "/terugkoppeling/abonnement", || {
+            web::put().to(registreren)
+        }),
+        Route::new(Method::GET, "/terugkoppeling/abonnement", || {
+            web::get().to(abonnement)
+        }),
+        Route::new(Method::DELETE, "/terugkoppeling/abonnement", || {
+            web::delete().to(opzeggen)
+        }),
+        Route::new(Method::POST, "/terugkoppeling/abonnement/geheim", || {
+            web::post().to(roteren)
+        }),
+        Route::new(Method::GET, "/terugkoppeling/berichten", || {
+            web::get().to(ophalen)
+        }),
+        Route::new(
+            Method::POST,
+            "/terugkoppeling/berichten/bevestiging",
+            || web::post().to(bevestigen),
+        ),
+        Route::new(Method::GET, "/terugkoppeling/berichten/{id}", || {
+            web::get().to(bericht)
+        }),
+        Route::new(
+            Method::POST,
+            "/terugkoppeling/berichten/{id}/opnieuw",
+            || web::post().to(opnieuw),
+        ),
+        Route::new(Method::POST, "/terugkoppeling/herstel", || {
+            web::post().to(herstel)
+        }),
+    ]
 }
 
 fn party(caller: &Caller) -> String {
@@ -53,6 +70,9 @@ use crate::dispatch::view::require_read;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AbonnementVerzoek {
     /// `https://` URL of the provider's webservice.
+    #[schema(
+        pattern = r"^https://[a-z0-9]+(\.[a-z0-9]+)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*$"
+    )]
     url: String,
     /// `soap` (wsdl/terugkoppeling-v1.wsdl) or `json`.
     formaat: String,
@@ -91,7 +111,7 @@ impl From<Verification> for VerificatieJson {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct AbonnementJson {
+pub struct TerugkoppelingAbonnementJson {
     partij: String,
     url: String,
     formaat: String,
@@ -102,17 +122,19 @@ pub struct AbonnementJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     uitgeschakeld_reden: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     mislukt_sinds: Option<String>,
     /// Only in the answer to registration and rotation.
     #[serde(skip_serializing_if = "Option::is_none")]
     geheim: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     vorig_geheim_geldig_tot: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     verificatie: Option<VerificatieJson>,
 }
 
-impl AbonnementJson {
+impl TerugkoppelingAbonnementJson {
     fn from(e: Endpoint, with_secret: bool) -> Self {
         let n = now();
         Self {
@@ -135,12 +157,12 @@ impl AbonnementJson {
 /// reports its outcome. The secret is kept on a change, new on a first registration.
 #[utoipa::path(put, path = "/api/v1/terugkoppeling/abonnement", tag = "terugkoppeling",
     request_body = AbonnementVerzoek,
-    responses((status = 200, body = AbonnementJson), (status = 400, description = "TKP-001, TKP-003, TKP-004"),
+    responses((status = 200, body = TerugkoppelingAbonnementJson), (status = 400, description = "TKP-001, TKP-003, TKP-004"),
         (status = 422, description = "TKP-002 (SSRF)")))]
 async fn registreren(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
-    body: web::Json<AbonnementVerzoek>,
+    body: crate::http::json::Json<AbonnementVerzoek>,
 ) -> Result<HttpResponse, Problem> {
     caller.require(Scope::TerugkoppelingBeheren)?;
     let b = body.into_inner();
@@ -156,14 +178,14 @@ async fn registreren(
         },
     )
     .await?;
-    let mut out = AbonnementJson::from(e, true);
+    let mut out = TerugkoppelingAbonnementJson::from(e, true);
     out.verificatie = Some(v.into());
     Ok(json(StatusCode::OK, &out))
 }
 
 /// The caller's registration (without the secret).
 #[utoipa::path(get, path = "/api/v1/terugkoppeling/abonnement", tag = "terugkoppeling",
-    responses((status = 200, body = AbonnementJson), (status = 404)))]
+    responses((status = 200, body = TerugkoppelingAbonnementJson), (status = 404)))]
 async fn abonnement(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
@@ -175,7 +197,10 @@ async fn abonnement(
         .run(move |c| crate::dispatch::endpoints::find(c, &p))
         .await?
         .ok_or_else(|| Problem::new(Code::NotFound, "Geen terugkoppelingsabonnement."))?;
-    Ok(json(StatusCode::OK, &AbonnementJson::from(e, false)))
+    Ok(json(
+        StatusCode::OK,
+        &TerugkoppelingAbonnementJson::from(e, false),
+    ))
 }
 
 /// Remove the registration; undelivered pushes lapse (pull still has them).
@@ -198,14 +223,14 @@ async fn opzeggen(
 
 /// A new signing secret; the previous one keeps signing during the grace period.
 #[utoipa::path(post, path = "/api/v1/terugkoppeling/abonnement/geheim", tag = "terugkoppeling",
-    responses((status = 200, body = AbonnementJson), (status = 409, description = "TKP-005")))]
+    responses((status = 200, body = TerugkoppelingAbonnementJson), (status = 409, description = "TKP-005")))]
 async fn roteren(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     caller.require(Scope::TerugkoppelingBeheren)?;
     let (e, until) = registration::rotate(&state.db, &state.config, &caller).await?;
-    let mut out = AbonnementJson::from(e, true);
+    let mut out = TerugkoppelingAbonnementJson::from(e, true);
     out.vorig_geheim_geldig_tot = Some(timestamp(until));
     Ok(json(StatusCode::OK, &out))
 }
@@ -231,8 +256,10 @@ pub struct BerichtJson {
     #[serde(rename = "type")]
     soort: String,
     onderwerp: String,
+    #[schema(format = DateTime)]
     tijdstip: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     bevestigd_op: Option<String>,
     #[schema(value_type = Object)]
     data: serde_json::Value,
@@ -310,7 +337,7 @@ pub struct BevestigingAntwoord {
 async fn bevestigen(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
-    body: web::Json<BevestigingVerzoek>,
+    body: crate::http::json::Json<BevestigingVerzoek>,
 ) -> Result<HttpResponse, Problem> {
     require_read(&caller)?;
     let ids = body.into_inner().ids;
@@ -338,6 +365,7 @@ async fn bevestigen(
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PogingJson {
+    #[schema(format = DateTime)]
     tijdstip: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     http_status: Option<i32>,
@@ -354,8 +382,10 @@ pub struct AfleveringJson {
     status: String,
     pogingen: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     volgende_poging: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     afgeleverd_op: Option<String>,
     log: Vec<PogingJson>,
 }
@@ -419,7 +449,7 @@ fn conflict_as_missing(e: DbError) -> Problem {
 /// Send one terugkoppeling again (also a delivered or dead one). A replay is
 /// outside the FIFO order of what was already delivered.
 #[utoipa::path(post, path = "/api/v1/terugkoppeling/berichten/{id}/opnieuw", tag = "terugkoppeling",
-    params(("id" = String, Path)), responses((status = 202), (status = 404), (status = 409, description = "TKP-005")))]
+    params(("id" = String, Path)), responses((status = 202, body = IngeplandJson), (status = 404), (status = 409, description = "TKP-005")))]
 async fn opnieuw(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
@@ -433,26 +463,31 @@ async fn opnieuw(
         .run(move |c| view::replay(c, &p, &id, now()))
         .await
         .map_err(conflict_as_missing)?;
-    Ok(json(
-        StatusCode::ACCEPTED,
-        &serde_json::json!({ "ingepland": 1 }),
-    ))
+    Ok(json(StatusCode::ACCEPTED, &IngeplandJson { ingepland: 1 }))
+}
+
+/// How many terugkoppelingen were scheduled to be sent again.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngeplandJson {
+    ingepland: usize,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HerstelVerzoek {
     /// UTC; dead letters of terugkoppelingen created at or after this time are sent again.
+    #[serde(deserialize_with = "crate::json_time::instant")]
     sinds: NaiveDateTime,
 }
 
 /// Recover: send every dead letter since a time again.
 #[utoipa::path(post, path = "/api/v1/terugkoppeling/herstel", tag = "terugkoppeling",
-    request_body = HerstelVerzoek, responses((status = 202), (status = 409, description = "TKP-005")))]
+    request_body = HerstelVerzoek, responses((status = 202, body = IngeplandJson), (status = 409, description = "TKP-005")))]
 async fn herstel(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
-    body: web::Json<HerstelVerzoek>,
+    body: crate::http::json::Json<HerstelVerzoek>,
 ) -> Result<HttpResponse, Problem> {
     caller.require(Scope::TerugkoppelingBeheren)?;
     let p = party(&caller);
@@ -462,10 +497,7 @@ async fn herstel(
         .run(move |c| view::recover(c, &p, since, now()))
         .await
         .map_err(conflict_as_missing)?;
-    Ok(json(
-        StatusCode::ACCEPTED,
-        &serde_json::json!({ "ingepland": n }),
-    ))
+    Ok(json(StatusCode::ACCEPTED, &IngeplandJson { ingepland: n }))
 }
 
 #[derive(utoipa::OpenApi)]
@@ -483,7 +515,7 @@ async fn herstel(
     ),
     components(schemas(
         AbonnementVerzoek,
-        AbonnementJson,
+        TerugkoppelingAbonnementJson,
         BerichtenJson,
         BevestigingVerzoek,
         BevestigingAntwoord,

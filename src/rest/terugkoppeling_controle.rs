@@ -2,6 +2,8 @@
 //! registered callback (docs/callbacks.md §10) — start one, list and read
 //! the stored reports. Only the caller's own party's runs.
 
+use super::routes::Endpoint as Route;
+use actix_web::http::Method;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -16,16 +18,20 @@ use crate::http::error::json;
 use crate::problem::Problem;
 use crate::registry::Scope;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/terugkoppeling/abonnement/controle")
-            .route(web::post().to(controleren))
-            .route(web::get().to(controles)),
-    )
-    .route(
-        "/terugkoppeling/abonnement/controle/{id}",
-        web::get().to(controle),
-    );
+pub(super) fn endpoints() -> Vec<Route> {
+    vec![
+        Route::new(Method::POST, "/terugkoppeling/abonnement/controle", || {
+            web::post().to(controleren)
+        }),
+        Route::new(Method::GET, "/terugkoppeling/abonnement/controle", || {
+            web::get().to(controles)
+        }),
+        Route::new(
+            Method::GET,
+            "/terugkoppeling/abonnement/controle/{id}",
+            || web::get().to(controle),
+        ),
+    ]
 }
 
 /// One stored receiver check.

@@ -236,10 +236,14 @@ pub fn inspect(bytes: &[u8], version: Version) -> Result<String, Problem> {
     })
 }
 
-/// The base URL this request reached, for addresses in the served WSDL.
+/// The base URL for addresses in the served WSDL: `server.public_url` when
+/// set, else the one this request reached.
 fn base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("https://{}", info.host())
+    let public_url = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.config.server.public_url.clone())
+        .unwrap_or_default();
+    crate::rest::openapi::api_base(&public_url, req)
 }
 
 /// `GET ?wsdl` and `GET ?xsd=NAME`: the contract, resolvable from the service

@@ -120,6 +120,37 @@ pub fn load_crls(paths: &[PathBuf], cas: &[X509]) -> Result<CrlSet, TlsError> {
     Ok(CrlSet { crls })
 }
 
+/// The acceptor of the contract listener: the same server certificate (and
+/// its rotation) and protocol floor, but no client certificate is requested,
+/// so anyone can read the public contract. It never carries the API (see
+/// `http::contract`). Switching to the mTLS serving context keeps this
+/// connection's verify mode (none): OpenSSL takes only the certificate, key,
+/// chain store and CA names from it.
+pub fn public_acceptor(
+    config: &TlsConfig,
+    serving: SharedServing,
+) -> Result<SslAcceptorBuilder, TlsError> {
+    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())?;
+    b.set_min_proto_version(Some(openssl::ssl::SslVersion::TLS1_2))?;
+    b.set_options(SslOptions::NO_RENEGOTIATION | SslOptions::CIPHER_SERVER_PREFERENCE);
+    load_server_identity(&mut b, config)?;
+    b.set_verify(SslVerifyMode::NONE);
+    follow(&mut b, serving);
+    Ok(b)
+}
+
+/// Switches every new connection of `b` to the serving set in force at its
+/// ClientHello (the servername callback runs with or without SNI).
+fn follow(b: &mut SslAcceptorBuilder, serving: SharedServing) {
+    b.set_servername_callback(move |ssl, _alert| {
+        let current = serving.load();
+        ssl.set_ssl_context(&current.context).map_err(|e| {
+            tracing::error!(error = %e, "switching to the current TLS context failed");
+            SniError::ALERT_FATAL
+        })
+    });
+}
+
 /// Protocol floor, options and session policy shared by the listener's
 /// acceptor and every serving context swapped into it.
 fn harden(b: &mut SslAcceptorBuilder) -> Result<(), TlsError> {
@@ -200,13 +231,7 @@ pub fn acceptor(
         b.cert_store_mut().add_cert(ca.clone())?;
         b.add_client_ca(ca)?;
     }
-    b.set_servername_callback(move |ssl, _alert| {
-        let current = serving.load();
-        ssl.set_ssl_context(&current.context).map_err(|e| {
-            tracing::error!(error = %e, "switching to the current TLS context failed");
-            SniError::ALERT_FATAL
-        })
-    });
+    follow(&mut b, serving);
     b.set_verify_callback(
         SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT,
         move |preverified, ctx| {

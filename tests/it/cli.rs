@@ -307,6 +307,7 @@ async fn zero_config_serve_prints_a_working_curl_line() {
         .env("MACHTIGINGEN_DATABASE__URL", &db.url)
         .env("MACHTIGINGEN_SERVER__LISTEN", format!("127.0.0.1:{port}"))
         .env("MACHTIGINGEN_SERVER__OPS_LISTEN", "127.0.0.1:0")
+        .env("MACHTIGINGEN_SERVER__CONTRACT_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .arg("serve")
         .stdout(Stdio::piped())

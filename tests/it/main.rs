@@ -10,6 +10,7 @@ mod beheer;
 mod beoordeling;
 mod cli;
 mod cli_ops;
+mod contract;
 mod crash;
 mod examples;
 mod fixtures;

@@ -219,6 +219,21 @@ async fn server_certificate_swapped_under_load_reaches_new_connections_without_a
             .is_ok_and(|(fp, l)| *fp == new && l.contains(" 200")),
         "TLS 1.2: {tls12:?}"
     );
+    // The certificate-less contract listener serves the same, rotated certificate.
+    let contract = app.contract_addr.expect("contract listener");
+    let served = tokio::task::spawn_blocking(move || {
+        let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
+        b.set_ca_file(&pki().ca_pem).unwrap();
+        let tcp = TcpStream::connect(contract).unwrap();
+        let tls = b.build().connect("localhost", tcp).unwrap();
+        pki::fingerprint(&tls.ssl().peer_certificate().unwrap()).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        served, new,
+        "the contract listener kept the old certificate"
+    );
 }
 
 #[tokio::test]

@@ -76,6 +76,8 @@ pub fn pki() -> &'static TestPki {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub ops_addr: SocketAddr,
+    /// The certificate-less contract listener.
+    pub contract_addr: Option<SocketAddr>,
     pub db: Db,
     pub config: Arc<Config>,
     pub dir: tempfile::TempDir,
@@ -166,6 +168,7 @@ bootstrap = false
         let listeners = Listeners {
             api: TcpListener::bind("127.0.0.1:0").unwrap(),
             ops: TcpListener::bind("127.0.0.1:0").unwrap(),
+            contract: Some(TcpListener::bind("127.0.0.1:0").unwrap()),
         };
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -174,7 +177,12 @@ bootstrap = false
             actix_web::rt::System::new().block_on(async move {
                 let running = http::start(cfg, server_db, listeners).unwrap();
                 addr_tx
-                    .send((running.api_addr, running.ops_addr, running.reload_handle()))
+                    .send((
+                        running.api_addr,
+                        running.ops_addr,
+                        running.contract_addr,
+                        running.reload_handle(),
+                    ))
                     .unwrap();
                 let handle = running.stop_handle();
                 actix_web::rt::spawn(async move {
@@ -184,10 +192,11 @@ bootstrap = false
                 let _ = running.wait().await;
             })
         });
-        let (addr, ops_addr, reload) = addr_rx.recv().unwrap();
+        let (addr, ops_addr, contract_addr, reload) = addr_rx.recv().unwrap();
         TestApp {
             addr,
             ops_addr,
+            contract_addr,
             db,
             config,
             dir,

@@ -32,7 +32,7 @@ impl Service {
         std::fs::write(
             &config,
             format!(
-                "[server]\nlisten = \"127.0.0.1:{port}\"\nops_listen = \"127.0.0.1:{ops}\"\nshutdown_timeout_secs = 1\n\
+                "[server]\nlisten = \"127.0.0.1:{port}\"\nops_listen = \"127.0.0.1:{ops}\"\ncontract_listen = \"\"\nshutdown_timeout_secs = 1\n\
                  [database]\nurl = \"{db}\"\n[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = [\"{ca}\"]\ncrl = [\"{crl}\"]\n\
                  [pki]\ndir = \"{pkidir}\"\n[dev]\nbootstrap = false\n[retentie]\npurge_interval = \"0s\"\n{terugkoppeling}",
                 db = app.config.database.url,
