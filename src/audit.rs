@@ -10,6 +10,8 @@ use crate::db::{DbConnection, DbResult, now, write_tx};
 
 /// The actor of CLI commands.
 pub const OPERATOR: &str = "operator";
+/// The actor of what the platform does by itself (pushing terugkoppelingen).
+pub const PLATFORM: &str = "platform";
 
 #[derive(Debug, Clone)]
 pub struct AuditEntry<'a> {
@@ -35,7 +37,18 @@ pub fn record(conn: &mut DbConnection, e: &AuditEntry<'_>) -> DbResult<()> {
     write_tx(conn, |c| insert(c, e))
 }
 
-fn insert(conn: &mut DbConnection, e: &AuditEntry<'_>) -> DbResult<()> {
+/// Several audit rows as one write (a pull that returned many messages).
+pub fn record_all(conn: &mut DbConnection, entries: &[AuditEntry<'_>]) -> DbResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    write_tx(conn, |c| entries.iter().try_for_each(|e| insert(c, e)))
+}
+
+/// Writes one audit row on `conn` as it is: for callers already inside a
+/// write transaction that want no savepoint of their own (the dispatcher's
+/// record of a delivered push).
+pub fn insert(conn: &mut DbConnection, e: &AuditEntry<'_>) -> DbResult<()> {
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::at.eq(now()),

@@ -16,9 +16,8 @@ use crate::audit;
 use crate::catalog::{self, InsurerCatalog};
 use crate::db::{Db, DbConnection, DbError, now, write_tx};
 use crate::identity::Caller;
-use crate::machtiging::model::{
-    Action, Beslissing, Outcome, Status, ToegekendePrestatie, Vraag, transition,
-};
+use crate::machtiging::lifecycle::{Command, transition};
+use crate::machtiging::model::{Action, Beslissing, Outcome, Status, ToegekendePrestatie, Vraag};
 use crate::machtiging::store::{self as requests, Event, NewEvent, Record, StatusChange};
 use crate::outbox::{self, MACHTIGING_STATUS, MachtigingStatus, NewTerugkoppeling};
 use crate::problem::{Code, Finding, Problem};
@@ -299,6 +298,7 @@ fn notify(
 
 /// Applies a status change by the insurer (or its rules) in the caller's
 /// transaction: the request, its history, the provider's terugkoppeling.
+/// Returns the id of the history event.
 #[allow(clippy::too_many_arguments)]
 fn apply(
     c: &mut DbConnection,
@@ -309,7 +309,7 @@ fn apply(
     vragen: &[Vraag],
     actor: &str,
     fingerprint: Option<&str>,
-) -> Result<(), DbError> {
+) -> Result<i64, DbError> {
     requests::set_status(
         c,
         r,
@@ -319,7 +319,7 @@ fn apply(
             beslissing,
         },
     )?;
-    requests::add_event(
+    let event_id = requests::add_event(
         c,
         &NewEvent {
             request_id: &r.id,
@@ -334,7 +334,8 @@ fn apply(
             document: None,
         },
     )?;
-    notify(c, r, status, beslissing, vragen)
+    notify(c, r, status, beslissing, vragen)?;
+    Ok(event_id)
 }
 
 /// `VastleggenBeoordeling`.
@@ -347,8 +348,8 @@ pub async fn decide(
     let uzovi = insurer_uzovi(&caller)?;
     db.run(move |conn| {
         let r = load_own(conn, &caller, &uzovi, &id, "beoordeling.vastleggen")?;
-        let (action, vragen, mut beslissing) = match &b {
-            Beoordeling::InBehandeling => (Action::StartAssessment, Vec::new(), None),
+        let (command, vragen, mut beslissing) = match &b {
+            Beoordeling::InBehandeling => (Command::Behandelen, Vec::new(), None),
             Beoordeling::Vragen(v) => {
                 if v.is_empty()
                     || v.iter()
@@ -359,15 +360,15 @@ pub async fn decide(
                         "minstens één vraag met vraagId en tekst",
                     )]));
                 }
-                (Action::AskInformation, v.clone(), None)
+                (Command::Vragen, v.clone(), None)
             }
-            Beoordeling::Besluit(d) => (
-                Action::Decide(d.uitkomst),
-                Vec::new(),
-                Some(check_besluit(d, &r)?),
-            ),
+            Beoordeling::Besluit(d) => {
+                (Command::Beslissen, Vec::new(), Some(check_besluit(d, &r)?))
+            }
         };
-        let status = transition(Some(r.status), action).map_err(|e| {
+        let outcome = beslissing.as_ref().map(|b| b.uitkomst);
+        let action = command.action(Some(r.status), outcome);
+        let status = transition(Some(r.status), command, outcome).map_err(|e| {
             let why = if r.status == Status::Ingetrokken {
                 "de aanvraag is ingetrokken door de zorgaanbieder".to_owned()
             } else {
@@ -416,9 +417,9 @@ pub async fn decide(
 }
 
 /// The catalog's automatic rules, applied inside the submit transaction right
-/// after the request was stored as Ingediend. Returns the decision when a
-/// rule decided.
-pub fn automatic(c: &mut DbConnection, id: &str) -> Result<Option<Beslissing>, DbError> {
+/// after the request was stored as Ingediend. Returns the decision and its
+/// history event when a rule decided.
+pub fn automatic(c: &mut DbConnection, id: &str) -> Result<Option<(Beslissing, i64)>, DbError> {
     let Some(r) = requests::get(c, id)? else {
         return Ok(None);
     };
@@ -435,12 +436,40 @@ pub fn automatic(c: &mut DbConnection, id: &str) -> Result<Option<Beslissing>, D
         b.machtigingsnummer = Some(new_number(c, &r.uzovi)?);
     }
     let action = Action::Decide(b.uitkomst);
-    let Ok(status) = transition(Some(r.status), action) else {
+    let Ok(status) = transition(Some(r.status), Command::Beslissen, Some(b.uitkomst)) else {
         return Ok(None);
     };
     let actor = format!("UZOVI:{}", r.uzovi);
-    apply(c, &r, action, status, Some(&b), &[], &actor, None)?;
-    Ok(Some(b))
+    let event_id = apply(c, &r, action, status, Some(&b), &[], &actor, None)?;
+    Ok(Some((b, event_id)))
+}
+
+/// The insurer's inbox entry for a request that has just become Ingediend,
+/// after its automatic rules (when `rules`) had their say: the submission's
+/// entry, or — when a rule decided — one `beslissing` entry with the decided
+/// status in its place, so the inbox never offers a request to assess that
+/// is already decided.
+pub fn inbox_after_submit(
+    c: &mut DbConnection,
+    uzovi: &str,
+    id: &str,
+    event_id: i64,
+    action: Action,
+    rules: bool,
+) -> Result<Option<Beslissing>, DbError> {
+    let decided = if rules { automatic(c, id)? } else { None };
+    match decided {
+        Some((b, decision_event)) => {
+            let status = b.uitkomst.status();
+            let decide = Action::Decide(b.uitkomst).as_str();
+            requests::add_inbox(c, uzovi, id, decision_event, decide, status)?;
+            Ok(Some(b))
+        }
+        None => {
+            requests::add_inbox(c, uzovi, id, event_id, action.as_str(), Status::Ingediend)?;
+            Ok(None)
+        }
+    }
 }
 
 /// The insurer's own catalog.

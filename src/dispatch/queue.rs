@@ -500,6 +500,28 @@ pub fn complete(
             return Ok(Completion::LeaseLost);
         }
         let delivered = verdict == Verdict::Delivered;
+        if delivered && crate::outbox::kinds::audited(&l.event_type) {
+            // Patient data left the platform: one audit row per delivered
+            // push, in this transaction (no savepoint of its own).
+            crate::audit::insert(
+                conn,
+                &crate::audit::AuditEntry {
+                    fingerprint: None,
+                    actor: crate::audit::PLATFORM.to_owned(),
+                    acting_for: None,
+                    action: "terugkoppeling.afgeleverd",
+                    object_type: "terugkoppeling",
+                    object_id: Some(l.public_id.clone()),
+                    outcome: "ok",
+                    detail: serde_json::json!({
+                        "ontvanger": l.endpoint.party,
+                        "soort": l.event_type,
+                        "url": l.endpoint.url,
+                        "poging": attempts,
+                    }),
+                },
+            )?;
+        }
         // A success on an endpoint that was not failing when leased changes
         // nothing there: skip the statement (one per callback on the hot path).
         let failing_since = if delivered && l.endpoint.failing_since.is_none() {

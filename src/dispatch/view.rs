@@ -1,7 +1,9 @@
 //! The provider's view of its terugkoppelingen: the delivery log of one,
 //! replaying one, recovering every dead letter since a time, and the pull
 //! fallback with acknowledgement. Every query is limited to the caller's own
-//! party reference.
+//! party reference; pull and acknowledgement also to the kinds the caller's
+//! certificate may read ([`crate::outbox::kinds`]), and what carries patient
+//! data is audited as it leaves ([`audit_disclosed`]).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -187,11 +189,12 @@ pub fn recover(
     })
 }
 
-/// Pull: the party's terugkoppelingen after outbox position `after`, oldest
-/// first; unacknowledged only unless `all`.
+/// Pull: the party's terugkoppelingen of `kinds` after outbox position
+/// `after`, oldest first; unacknowledged only unless `all`.
 pub fn pull(
     conn: &mut DbConnection,
     party: &str,
+    kinds: &[&str],
     after: i64,
     limit: i64,
     all: bool,
@@ -199,6 +202,7 @@ pub fn pull(
     let mut q = tk::table
         .left_join(ack::table.on(ack::terugkoppeling_id.eq(tk::id)))
         .filter(tk::recipient.eq(party))
+        .filter(tk::event_type.eq_any(kinds))
         .filter(tk::id.gt(after))
         .into_boxed();
     if !all {
@@ -222,16 +226,18 @@ pub fn pull(
 }
 
 /// Acknowledges pulled terugkoppelingen (idempotent); ids that are not the
-/// party's are reported back as unknown.
+/// party's, or of a kind outside `kinds`, are reported back as unknown.
 pub fn acknowledge(
     conn: &mut DbConnection,
     party: &str,
+    kinds: &[&str],
     public_ids: &[String],
     now: NaiveDateTime,
 ) -> DbResult<Vec<String>> {
     write_tx(conn, |conn| {
         let found: Vec<(i64, String)> = tk::table
             .filter(tk::recipient.eq(party))
+            .filter(tk::event_type.eq_any(kinds))
             .filter(tk::public_id.eq_any(public_ids))
             .select((tk::id, tk::public_id))
             .load(conn)?;
@@ -256,18 +262,88 @@ pub fn acknowledge(
     })
 }
 
-/// Pull and the log are open to `terugkoppeling:beheren` and to
-/// `machtigingen:raadplegen` (software that reads its requests may read their feedback).
-pub fn require_read(caller: &crate::identity::Caller) -> Result<(), crate::problem::Problem> {
-    use crate::registry::Scope;
-    if caller
-        .certificate
-        .scopes
-        .contains(Scope::MachtigingenRaadplegen)
-    {
-        return Ok(());
+/// Pull and acknowledgement read content: the caller's certificate needs the
+/// authorization of at least one kind, and gets only the kinds it holds the
+/// authorization of (`terugkoppeling:beheren` alone reads no content).
+pub fn require_pull(
+    caller: &crate::identity::Caller,
+) -> Result<Vec<&'static str>, crate::problem::Problem> {
+    let kinds = crate::outbox::kinds::readable(caller.certificate.scopes);
+    if kinds.is_empty() {
+        let scopes: Vec<&str> = crate::outbox::kinds::KINDS
+            .iter()
+            .map(|k| k.content_scope.as_str())
+            .collect();
+        return Err(crate::problem::Problem::new(
+            crate::problem::Code::ScopeMissing,
+            format!(
+                "Ophalen van terugkoppelingen vraagt de autorisatie voor hun inhoud: een van {}.",
+                scopes.join(", ")
+            ),
+        ));
     }
-    caller
-        .require(Scope::TerugkoppelingBeheren)
-        .map_err(crate::problem::Problem::from)
+    Ok(kinds)
+}
+
+/// The kinds a callback registration subscribes the party's endpoint to:
+/// only kinds the registering certificate may read itself, since whoever
+/// chooses the endpoint's address chooses where their content goes. No kinds
+/// asked: every kind it may read. Unknown kinds pass, for the registration's
+/// own check (`TKP-004`).
+pub fn subscribable(
+    caller: &crate::identity::Caller,
+    requested: Vec<String>,
+) -> Result<Vec<String>, crate::problem::Problem> {
+    use crate::outbox::kinds;
+    let scopes = caller.certificate.scopes;
+    if requested.is_empty() {
+        let readable = kinds::readable(scopes);
+        if readable.is_empty() {
+            return Err(crate::problem::Problem::new(
+                crate::problem::Code::ScopeMissing,
+                "Een abonnement vraagt naast terugkoppeling:beheren de autorisatie voor de inhoud van minstens één soort terugkoppeling.",
+            ));
+        }
+        return Ok(readable.into_iter().map(str::to_owned).collect());
+    }
+    for name in &requested {
+        if let Some(k) = kinds::kind(name).filter(|k| !scopes.contains(k.content_scope)) {
+            return Err(crate::problem::Problem::new(
+                crate::problem::Code::ScopeMissing,
+                format!(
+                    "Abonneren op {} vraagt de autorisatie {}.",
+                    k.name,
+                    k.content_scope.as_str()
+                ),
+            ));
+        }
+    }
+    Ok(requested)
+}
+
+/// Writes one audit row per message that carries patient data and is about
+/// to reach the caller (`action`: `terugkoppeling.ophalen` or
+/// `terugkoppeling.raadplegen`), in one write.
+pub fn audit_disclosed<'a>(
+    conn: &mut DbConnection,
+    caller: &crate::identity::Caller,
+    action: &str,
+    messages: impl IntoIterator<Item = &'a Stored>,
+) -> DbResult<()> {
+    let actor = caller.party().reference.to_string();
+    let entries: Vec<crate::audit::AuditEntry<'_>> = messages
+        .into_iter()
+        .filter(|s| crate::outbox::kinds::audited(&s.event_type))
+        .map(|s| crate::audit::AuditEntry {
+            fingerprint: Some(caller.fingerprint()),
+            actor: actor.clone(),
+            acting_for: None,
+            action,
+            object_type: "terugkoppeling",
+            object_id: Some(s.public_id.clone()),
+            outcome: "ok",
+            detail: serde_json::json!({ "soort": s.event_type, "onderwerp": s.subject_id }),
+        })
+        .collect();
+    crate::audit::record_all(conn, &entries)
 }

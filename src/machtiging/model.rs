@@ -84,7 +84,8 @@ impl std::fmt::Display for Status {
     }
 }
 
-/// What happens to a request; who may do it is checked by the service.
+/// What happened to a request, as its history and the insurer's inbox name
+/// it; which command leads to which is `super::lifecycle`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Provider: save a new request as Concept.
@@ -152,40 +153,7 @@ impl Outcome {
     }
 }
 
-/// A refused transition: the action and the state it was tried in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("{} is niet toegestaan in status {}", action.as_str(), from)]
-pub struct IllegalTransition {
-    pub from: Status,
-    pub action: Action,
-}
-
-/// The state machine: where `action` leads from `from`, or why not.
-/// `None` as `from` means the request does not exist yet.
-pub fn transition(from: Option<Status>, action: Action) -> Result<Status, IllegalTransition> {
-    use Status::*;
-    let to = match (from, action) {
-        (None, Action::SaveConcept) => Some(Concept),
-        (None | Some(Concept), Action::Submit) => Some(Ingediend),
-        (Some(Concept), Action::Modify) => Some(Concept),
-        // Modify only before the insurer started.
-        (Some(Ingediend), Action::Modify) => Some(Ingediend),
-        (Some(s), Action::Withdraw) if !s.is_final() => Some(Ingetrokken),
-        (Some(AanvullendeInformatieGevraagd), Action::SupplyInformation) => Some(Ingediend),
-        (Some(Ingediend), Action::StartAssessment) => Some(InBehandeling),
-        (Some(Ingediend | InBehandeling), Action::AskInformation) => {
-            Some(AanvullendeInformatieGevraagd)
-        }
-        (Some(Ingediend | InBehandeling | AanvullendeInformatieGevraagd), Action::Decide(o)) => {
-            Some(o.status())
-        }
-        _ => None,
-    };
-    to.ok_or(IllegalTransition {
-        from: from.unwrap_or(Concept),
-        action,
-    })
-}
+// The state machine itself is the table in `super::lifecycle`.
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prestatie {
@@ -363,56 +331,5 @@ mod tests {
         assert!(!bsn_valid("123456789"));
         assert!(!bsn_valid("000000000"));
         assert!(!bsn_valid("12345678"));
-    }
-
-    #[test]
-    fn lifecycle_allows_exactly_the_documented_transitions() {
-        use Action::*;
-        use Status::*;
-        let ok = [
-            (None, SaveConcept, Concept),
-            (None, Submit, Ingediend),
-            (Some(Concept), Submit, Ingediend),
-            (Some(Concept), Modify, Concept),
-            (Some(Ingediend), Modify, Ingediend),
-            (Some(Concept), Withdraw, Ingetrokken),
-            (Some(Ingediend), Withdraw, Ingetrokken),
-            (Some(InBehandeling), Withdraw, Ingetrokken),
-            (Some(AanvullendeInformatieGevraagd), Withdraw, Ingetrokken),
-            (
-                Some(AanvullendeInformatieGevraagd),
-                SupplyInformation,
-                Ingediend,
-            ),
-            (Some(Ingediend), StartAssessment, InBehandeling),
-            (
-                Some(InBehandeling),
-                AskInformation,
-                AanvullendeInformatieGevraagd,
-            ),
-            (Some(InBehandeling), Decide(Outcome::Toegekend), Toegekend),
-            (Some(Ingediend), Decide(Outcome::Afgewezen), Afgewezen),
-        ];
-        for (from, action, to) in ok {
-            assert_eq!(transition(from, action), Ok(to), "{from:?} {action:?}");
-        }
-        let refused = [
-            (Some(InBehandeling), Modify),
-            (Some(Ingediend), Submit),
-            (Some(Ingediend), SupplyInformation),
-            (Some(Toegekend), Withdraw),
-            (Some(Ingetrokken), Withdraw),
-            (Some(Ingetrokken), Decide(Outcome::Toegekend)),
-            (Some(Afgewezen), AskInformation),
-            (Some(Concept), StartAssessment),
-            (Some(Concept), Decide(Outcome::Toegekend)),
-            (Some(InBehandeling), StartAssessment),
-        ];
-        for (from, action) in refused {
-            assert!(
-                transition(from, action).is_err(),
-                "{from:?} {action:?} should be refused"
-            );
-        }
     }
 }

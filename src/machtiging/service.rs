@@ -7,7 +7,8 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::jvc::{self, Context};
-use super::model::{Aanvraag, AanvullendeInformatie, Action, Beslissing, Status, transition};
+use super::lifecycle::{Command, IllegalTransition, transition};
+use super::model::{Aanvraag, AanvullendeInformatie, Action, Beslissing, Status};
 use super::store::{self, NewEvent, NewRecord, Record, StatusChange, Visibility};
 use crate::audit;
 use crate::catalog;
@@ -60,7 +61,7 @@ pub(super) fn not_found() -> Problem {
     Problem::new(Code::NotFound, "Machtigingsaanvraag niet gevonden.")
 }
 
-fn illegal(e: super::model::IllegalTransition) -> Problem {
+fn illegal(e: IllegalTransition) -> Problem {
     Problem::new(Code::StatusTransition, format!("Niet toegestaan: {e}."))
 }
 
@@ -305,12 +306,13 @@ fn check_submission(
         return repeated(existing, &hash).map(Checked::Repeated);
     }
     let rule_matches = jvc_check(conn, &caller, &s.aanvraag, !s.concept)?;
-    let action = if s.concept {
-        Action::SaveConcept
+    let command = if s.concept {
+        Command::OpslaanConcept
     } else {
-        Action::Submit
+        Command::Indienen
     };
-    let status = transition(None, action).map_err(illegal)?;
+    let status = transition(None, command, None).map_err(illegal)?;
+    let action = command.action(None, None);
     Ok(Checked::New(Box::new(NewSubmission {
         id: crate::ids::for_request("MA")?,
         caller,
@@ -353,15 +355,20 @@ impl NewSubmission {
             c,
             &event(&caller, &submitter, &id, action, status, json!({})),
         )?;
-        let mut decided = None;
-        if status == Status::Ingediend {
-            store::add_inbox(c, &s.aanvraag.uzovi, &id, event_id, action.as_str(), status)?;
+        let decided = if status == Status::Ingediend {
             // The insurer's automatic rules may decide at once, in this
             // same transaction; the decision is then in the answer.
-            if rule_matches {
-                decided = crate::beoordeling::automatic(c, &id)?;
-            }
-        }
+            crate::beoordeling::inbox_after_submit(
+                c,
+                &s.aanvraag.uzovi,
+                &id,
+                event_id,
+                action,
+                rule_matches,
+            )?
+        } else {
+            None
+        };
         audit_request(
             c,
             &caller,
@@ -418,17 +425,13 @@ fn modify_blocking(
     s: &Submission,
 ) -> Result<Confirmation, Problem> {
     let record = load_visible(conn, caller, id, "machtigingsaanvraag.wijzigen")?;
-    let action = match (record.status, s.concept) {
-        (Status::Concept, false) => Action::Submit,
-        _ => Action::Modify,
+    let command = if s.concept {
+        Command::WijzigenConcept
+    } else {
+        Command::Wijzigen
     };
-    let status = transition(Some(record.status), action).map_err(illegal)?;
-    if status == Status::Ingediend && s.concept {
-        return Err(Problem::new(
-            Code::StatusTransition,
-            "Een ingediende aanvraag kan geen Concept meer worden.",
-        ));
-    }
+    let status = transition(Some(record.status), command, None).map_err(illegal)?;
+    let action = command.action(Some(record.status), None);
     if s.aanvraag.referentie != record.referentie {
         return Err(Problem::new(
             Code::BadRequest,
@@ -447,14 +450,21 @@ fn modify_blocking(
     let decided = write_tx(conn, |c| {
         store::update_content(c, &record, &s.aanvraag, &hash, &s.document, status)?;
         let event_id = store::add_event(c, &event(caller, &actor, id, action, status, json!({})))?;
-        let mut decided = None;
-        if status == Status::Ingediend {
-            store::add_inbox(c, &s.aanvraag.uzovi, id, event_id, action.as_str(), status)?;
-            if record.status == Status::Concept && rule_matches {
-                // A Concept submitted now meets the automatic rules as a new one would.
-                decided = crate::beoordeling::automatic(c, id)?;
-            }
-        }
+        let decided = if status == Status::Ingediend {
+            // A Concept submitted now meets the automatic rules as a new one
+            // would; a change of a submitted request does not.
+            let rules = record.status == Status::Concept && rule_matches;
+            crate::beoordeling::inbox_after_submit(
+                c,
+                &s.aanvraag.uzovi,
+                id,
+                event_id,
+                action,
+                rules,
+            )?
+        } else {
+            None
+        };
         audit_request(
             c,
             caller,
@@ -484,7 +494,7 @@ pub async fn withdraw(
     caller.require(Scope::MachtigingenIndienen)?;
     db.run(move |conn| {
         let record = load_visible(conn, &caller, &id, "machtigingsaanvraag.intrekken")?;
-        let status = transition(Some(record.status), Action::Withdraw).map_err(illegal)?;
+        let status = transition(Some(record.status), Command::Intrekken, None).map_err(illegal)?;
         let actor = caller.party().reference.to_string();
         write_tx(conn, |c| {
             store::set_status(c, &record, status, StatusChange::default())?;
@@ -523,8 +533,9 @@ pub async fn withdraw(
     .await
 }
 
-/// `AanleverenAanvullendeInformatie`: answers the insurer's questions and
-/// puts the request back to Ingediend.
+/// `AanleverenAanvullendeInformatie`: answers the insurer's questions; the
+/// request goes to InBehandeling (the insurer has started, so the document
+/// can no longer be replaced — `docs/levenscyclus.md`).
 pub async fn supply_information(
     db: &Db,
     caller: Caller,
@@ -535,7 +546,7 @@ pub async fn supply_information(
     caller.require(Scope::MachtigingenIndienen)?;
     db.run(move |conn| {
         let record = load_visible(conn, &caller, &id, "machtigingsaanvraag.aanvullen")?;
-        let status = transition(Some(record.status), Action::SupplyInformation).map_err(illegal)?;
+        let status = transition(Some(record.status), Command::Aanvullen, None).map_err(illegal)?;
         let verstrekking =
             catalog::store::verstrekking(conn, &record.uzovi, &record.aanvraag.verstrekking)?;
         jvc::check_aanvulling(&info, verstrekking.as_ref())?;

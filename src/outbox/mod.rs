@@ -10,6 +10,8 @@
 //! Once such a transaction has committed, dispatchers in this process are
 //! woken ([`subscribe`]) instead of finding the row at their next poll.
 
+pub mod kinds;
+
 use std::sync::LazyLock;
 
 use chrono::NaiveDateTime;

@@ -63,7 +63,7 @@ fn party(caller: &Caller) -> String {
     caller.party().reference.to_string()
 }
 
-use crate::dispatch::view::require_read;
+use crate::dispatch::view::require_pull;
 
 /// A callback registration.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -79,7 +79,8 @@ pub struct AbonnementVerzoek {
     /// PEM of the CA(s) of the provider's server certificate; default: public roots.
     #[serde(default)]
     ca_bundle: Option<String>,
-    /// Event types; default `["machtiging.status"]`.
+    /// Event types, each readable by the registering certificate
+    /// (docs/callbacks.md §7); default: every kind it may read.
     #[serde(default)]
     gebeurtenissen: Vec<String>,
 }
@@ -166,6 +167,7 @@ async fn registreren(
 ) -> Result<HttpResponse, Problem> {
     caller.require(Scope::TerugkoppelingBeheren)?;
     let b = body.into_inner();
+    let event_types = view::subscribable(&caller, b.gebeurtenissen)?;
     let (e, v) = registration::register(
         &state.db,
         &state.config,
@@ -174,7 +176,7 @@ async fn registreren(
             url: b.url,
             format: b.formaat,
             ca_bundle: b.ca_bundle,
-            event_types: b.gebeurtenissen,
+            event_types,
         },
     )
     .await?;
@@ -261,14 +263,18 @@ pub struct BerichtJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(format = DateTime)]
     bevestigd_op: Option<String>,
+    /// The payload; absent in the delivery log for a certificate without the
+    /// authorization of this kind (docs/callbacks.md §7).
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Object)]
-    data: serde_json::Value,
+    data: Option<serde_json::Value>,
 }
 
-fn bericht_json(s: view::Stored, acked: Option<NaiveDateTime>) -> BerichtJson {
+fn bericht_json(s: view::Stored, acked: Option<NaiveDateTime>, with_data: bool) -> BerichtJson {
     BerichtJson {
         volgnummer: s.id,
-        data: serde_json::from_str(&s.payload).unwrap_or(serde_json::Value::Null),
+        data: with_data
+            .then(|| serde_json::from_str(&s.payload).unwrap_or(serde_json::Value::Null)),
         id: s.public_id,
         soort: s.event_type,
         onderwerp: s.subject_id,
@@ -285,7 +291,8 @@ pub struct BerichtenJson {
     laatste_volgnummer: Option<i64>,
 }
 
-/// Pull (OphalenTerugkoppelingen): the caller's unacknowledged terugkoppelingen, oldest first.
+/// Pull (OphalenTerugkoppelingen): the caller's unacknowledged terugkoppelingen
+/// of the kinds its certificate may read, oldest first.
 #[utoipa::path(get, path = "/api/v1/terugkoppeling/berichten", tag = "terugkoppeling",
     params(OphalenQuery), responses((status = 200, body = BerichtenJson)))]
 async fn ophalen(
@@ -293,7 +300,7 @@ async fn ophalen(
     state: web::Data<AppState>,
     q: web::Query<OphalenQuery>,
 ) -> Result<HttpResponse, Problem> {
-    require_read(&caller)?;
+    let kinds = require_pull(&caller)?;
     let p = party(&caller);
     let q = q.into_inner();
     let (after, limit, all) = (
@@ -303,9 +310,21 @@ async fn ophalen(
     );
     let rows = state
         .db
-        .run(move |c| view::pull(c, &p, after, limit, all))
+        .run(move |c| {
+            let rows = view::pull(c, &p, &kinds, after, limit, all)?;
+            view::audit_disclosed(
+                c,
+                &caller,
+                "terugkoppeling.ophalen",
+                rows.iter().map(|r| &r.0),
+            )?;
+            Ok::<_, DbError>(rows)
+        })
         .await?;
-    let berichten: Vec<BerichtJson> = rows.into_iter().map(|(s, a)| bericht_json(s, a)).collect();
+    let berichten: Vec<BerichtJson> = rows
+        .into_iter()
+        .map(|(s, a)| bericht_json(s, a, true))
+        .collect();
     let laatste_volgnummer = berichten.last().map(|b| b.volgnummer);
     Ok(json(
         StatusCode::OK,
@@ -339,7 +358,7 @@ async fn bevestigen(
     state: web::Data<AppState>,
     body: crate::http::json::Json<BevestigingVerzoek>,
 ) -> Result<HttpResponse, Problem> {
-    require_read(&caller)?;
+    let kinds = require_pull(&caller)?;
     let ids = body.into_inner().ids;
     if ids.len() > 1000 {
         return Err(Problem::new(
@@ -351,7 +370,7 @@ async fn bevestigen(
     let n = ids.len();
     let onbekend = state
         .db
-        .run(move |c| view::acknowledge(c, &p, &ids, now()))
+        .run(move |c| view::acknowledge(c, &p, &kinds, &ids, now()))
         .await?;
     Ok(json(
         StatusCode::OK,
@@ -397,7 +416,8 @@ pub struct BerichtDetailJson {
     afleveringen: Vec<AfleveringJson>,
 }
 
-/// One terugkoppeling with its delivery log.
+/// One terugkoppeling with its delivery log (`terugkoppeling:beheren`); its
+/// `data` only when the certificate may also read the kind.
 #[utoipa::path(get, path = "/api/v1/terugkoppeling/berichten/{id}", tag = "terugkoppeling",
     params(("id" = String, Path)), responses((status = 200, body = BerichtDetailJson), (status = 404)))]
 async fn bericht(
@@ -405,10 +425,21 @@ async fn bericht(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    require_read(&caller)?;
+    caller.require(Scope::TerugkoppelingBeheren)?;
     let p = party(&caller);
     let id = id.into_inner();
-    let d = state.db.run(move |c| view::detail(c, &p, &id)).await?;
+    let scopes = caller.certificate.scopes;
+    let (d, with_data) = state
+        .db
+        .run(move |c| {
+            let d = view::detail(c, &p, &id)?;
+            let with_data = crate::outbox::kinds::may_read(scopes, &d.stored.event_type);
+            if with_data {
+                view::audit_disclosed(c, &caller, "terugkoppeling.raadplegen", [&d.stored])?;
+            }
+            Ok::<_, DbError>((d, with_data))
+        })
+        .await?;
     let afleveringen = d
         .deliveries
         .into_iter()
@@ -433,7 +464,7 @@ async fn bericht(
     Ok(json(
         StatusCode::OK,
         &BerichtDetailJson {
-            bericht: bericht_json(d.stored, d.acknowledged_at),
+            bericht: bericht_json(d.stored, d.acknowledged_at, with_data),
             afleveringen,
         },
     ))

@@ -143,8 +143,9 @@ fn execute(
         let party = caller.party().reference.to_string();
         let mut x = Xml::new();
         match command {
-            Command::Registreren(r) => {
+            Command::Registreren(mut r) => {
                 caller.require(Scope::TerugkoppelingBeheren)?;
+                r.event_types = view::subscribable(&caller, r.event_types)?;
                 let (e, v) = registration::register(db, config, &caller, r).await?;
                 x.open_ns("RegistrerenAbonnementResponse", NS);
                 abonnement(&mut x, &e, true);
@@ -173,9 +174,13 @@ fn execute(
                     .close("RoterenGeheimResponse");
             }
             Command::Ophalen(after, max) => {
-                view::require_read(&caller)?;
+                let kinds = view::require_pull(&caller)?;
                 let rows = db
-                    .run(move |c| view::pull(c, &party, after, max.clamp(1, 500), false))
+                    .run(move |c| {
+                        let rows = view::pull(c, &party, &kinds, after, max.clamp(1, 500), false)?;
+                        view::audit_disclosed(c, &caller, "terugkoppeling.ophalen", rows.iter().map(|r| &r.0))?;
+                        Ok::<_, crate::db::DbError>(rows)
+                    })
                     .await?;
                 x.open_ns("OphalenTerugkoppelingenResponse", NS);
                 for (s, _) in rows {
@@ -200,10 +205,10 @@ fn execute(
                 x.close("OphalenTerugkoppelingenResponse");
             }
             Command::Bevestigen(ids) => {
-                view::require_read(&caller)?;
+                let kinds = view::require_pull(&caller)?;
                 let n = ids.len();
                 let unknown = db
-                    .run(move |c| view::acknowledge(c, &party, &ids, now()))
+                    .run(move |c| view::acknowledge(c, &party, &kinds, &ids, now()))
                     .await?;
                 x.open_ns("BevestigenTerugkoppelingenResponse", NS)
                     .leaf("Bevestigd", n - unknown.len());

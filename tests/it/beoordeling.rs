@@ -293,7 +293,7 @@ async fn insurers_are_isolated_and_transitions_are_guarded() {
     assert!(p["detail"].as_str().unwrap().contains("ingetrokken"), "{p}");
 }
 
-fn catalog_with_rules() -> serde_json::Value {
+pub fn catalog_with_rules() -> serde_json::Value {
     let file: serde_json::Value =
         serde_json::from_str(include_str!("../../docs/examples/catalogus.json")).unwrap();
     let mut cat = file["verzekeraars"]

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod access_feedback;
 mod access_matrix;
 mod access_parties;
 mod beheer;
@@ -18,6 +19,7 @@ mod group_commit;
 mod hostile;
 mod identity;
 mod jvc;
+mod lifecycle;
 mod load;
 mod logging;
 mod offline_ca;

@@ -221,10 +221,11 @@ async fn additional_information_only_when_asked() {
     let (status, body) = post_xml(&client, &path, &wrong_type).await;
     assert_eq!(finding_codes(&body), ["JVC-J07"], "{status} {body}");
 
+    // The insurer had started: answered questions go back to InBehandeling.
     let (status, body) = post_xml(&client, &path, &info).await;
     assert_eq!(
         (status, body["status"].as_str()),
-        (200, Some("Ingediend")),
+        (200, Some("InBehandeling")),
         "{body}"
     );
 }

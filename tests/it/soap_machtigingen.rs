@@ -171,7 +171,7 @@ async fn every_operation_over_soap_11_and_12() {
             "{}",
             ans.body
         );
-        assert_eq!(ans.text("Status").as_deref(), Some("Ingediend"));
+        assert_eq!(ans.text("Status").as_deref(), Some("InBehandeling"));
 
         // Intrekken.
         let ans = call(

@@ -225,7 +225,8 @@ public final class Conformance {
         });
         step("machtigingen.AanleverenAanvullendeInformatie", v, () -> {
             var status = provider.supplyInformation(need(id), "FOTO-ZIJAANZICHT", "Volgt met de post.");
-            expect(status == Status.INGEDIEND, "status " + status + ", expected Ingediend");
+            // Answered questions go back to the insurer's desk (docs/levenscyclus.md).
+            expect(status == Status.IN_BEHANDELING, "status " + status + ", expected InBehandeling");
             return status;
         });
         var withdrawn = step("machtigingen.IntrekkenMachtigingsaanvraag", v, () -> {
