@@ -110,9 +110,10 @@ register_and_receive() {
       --data "$body" "$MT_URL/api/v1/terugkoppeling/abonnement" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["geheim"])')
   if [ -n "$RECEIVER_PID" ]; then kill "$RECEIVER_PID" 2>/dev/null || true; wait "$RECEIVER_PID" 2>/dev/null || true; fi
-  "$MT_BIN" receiver --listen "127.0.0.1:$RECEIVER_PORT" \
+  # The secret goes through the environment, not the process list.
+  MACHTIGINGEN_RECEIVER_SECRET="$secret" "$MT_BIN" receiver --listen "127.0.0.1:$RECEIVER_PORT" \
     --tls-cert "$TMP/server/data/pki/server.pem" --tls-key "$TMP/server/data/pki/server.key" \
-    --client-ca "$MT_CA" --secret "$secret" --out "$MT_RECEIVER_LOG" >>"$TMP/receiver.log" 2>&1 &
+    --client-ca "$MT_CA" --out "$MT_RECEIVER_LOG" >>"$TMP/receiver.log" 2>&1 &
   RECEIVER_PID=$!
   for _ in $(seq 1 50); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$RECEIVER_PORT") 2>/dev/null; then return 0; fi

@@ -140,6 +140,8 @@ codes! {
     AlreadyRevoked = "BEH-004", 409, "Certificaat is al ingetrokken";
     /// Gebruikersbeheer: a consent statement names a party that is not a registered software vendor.
     UnknownVendor = "BEH-005", 422, "Onbekende softwareleverancier";
+    /// Gebruikersbeheer: this instance does not sign CSRs (`pki.csr_signing = false`, an offline CA).
+    CsrSigningDisabled = "BEH-006", 403, "Certificaat aanvragen uitgeschakeld op deze instantie";
     /// Beoordeling: the decision is incomplete or inconsistent; findings name each problem.
     DecisionInvalid = "BEO-001", 422, "Beoordeling ongeldig";
     /// Beoordeling: the Machtigingsnummer is already used by this insurer.

@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use crate::audit::{self, AuditEntry, AuditRecord};
+use crate::config::PkiConfig;
 use crate::db::{Db, DbConnection, DbError, write_tx};
 use crate::identity::Caller;
 use crate::pki::{Ca, PkiError, Validity};
@@ -152,12 +153,15 @@ pub async fn set_allowlist(
 }
 
 /// Revokes a certificate of the party: refused on the very next request. When
-/// this instance holds the platform CA, the CRL is republished too.
+/// this instance signs with the platform CA (`pki.csr_signing`), the CRL is
+/// republished too; otherwise the revocation is recorded for the offline
+/// CA's next `pki crl`. The CA is read only after the caller's party and
+/// certificate are checked.
 pub async fn revoke(
     db: &Db,
     caller: Caller,
     fingerprint: String,
-    ca: Option<(Ca, std::path::PathBuf)>,
+    pki: PkiConfig,
 ) -> Result<Certificate, Problem> {
     let party = own_party(&caller)?;
     db.run(move |conn| {
@@ -168,17 +172,30 @@ pub async fn revoke(
                 "Het certificaat is al ingetrokken.",
             ));
         }
-        let on_crl = admin::revoke(
+        let signing = if pki.csr_signing {
+            Ca::load(&pki.dir).ok()
+        } else {
+            None
+        };
+        // Offline CA: only its public certificate, to know whether the
+        // revoked certificate belongs on its CRL.
+        let issuer = match &signing {
+            Some(ca) => Some(ca.subject()),
+            None => crate::pki::read_cert(&pki.dir.join("ca.pem"))
+                .ok()
+                .map(|c| crate::pki::name_to_string(c.subject_name())),
+        };
+        let on_crl = admin::revoke_for_issuer(
             conn,
-            ca.as_ref().map(|(ca, _)| ca),
+            issuer.as_deref(),
             &cert,
             "ingetrokken door contactpersoon",
             &actor(&caller),
         )?;
-        if let (true, Some((ca, path))) = (on_crl, &ca) {
+        if let (true, Some(ca)) = (on_crl, &signing) {
             // The registry already refuses it; a stale CRL only delays the TLS
             // layer, so a failed write is logged, not fatal.
-            if let Err(e) = admin::publish_crl(conn, ca, path, 30) {
+            if let Err(e) = admin::publish_crl(conn, ca, &pki.dir.join("ca.crl"), 30) {
                 tracing::warn!(error = %e, "CRL not republished after revocation");
             }
         }
@@ -187,21 +204,44 @@ pub async fn revoke(
     .await
 }
 
+/// The platform CA, once the caller is known to be allowed to ask for it:
+/// refused with `BEH-006` where signing is off (an offline CA), `BEH-003`
+/// when the key cannot be read.
+fn signing_ca(pki: &PkiConfig) -> Result<Ca, Problem> {
+    if !pki.csr_signing {
+        return Err(Problem::new(
+            Code::CsrSigningDisabled,
+            "Deze instantie ondertekent geen certificaataanvragen; de beheerder ondertekent ze \
+             met de offline CA (machtigingen pki sign).",
+        ));
+    }
+    Ca::load(&pki.dir).map_err(|e| {
+        tracing::warn!(error = %e, "no platform CA for CSR signing");
+        Problem::new(
+            Code::CaUnavailable,
+            "Deze instantie kan geen certificaten ondertekenen.",
+        )
+    })
+}
+
 /// A new systeem certificate from the contact person's CSR, signed by the
 /// platform CA with a subject the platform builds, registered with the chosen
-/// authorizations.
+/// authorizations. The CA key is read only after `gebruikersbeheer` is checked.
 pub async fn request_certificate(
     db: &Db,
     caller: Caller,
-    ca: Ca,
+    pki: PkiConfig,
     csr: Vec<u8>,
     scopes: Scopes,
     allowlist: Vec<String>,
-    validity_days: u32,
 ) -> Result<(Certificate, String), Problem> {
     let party = own_party(&caller)?;
     let nets = registry::parse_allowlist(&allowlist)?;
+    let validity_days = pki.cert_validity_days;
     db.run(move |conn| {
+        // The key is read here, after the caller's authorization, and only
+        // for as long as this signature takes.
+        let ca = signing_ca(&pki)?;
         let issued = admin::issue(
             conn,
             &ca,

@@ -1,5 +1,6 @@
-//! The command line: `serve`, `migrate`, `contract export`, and the operator's
-//! `pki`, `party` and `cert` commands. `main.rs` parses [`Cli`] and calls [`run`].
+//! The command line: `serve`, `migrate`, `contract export`, the operator's
+//! `pki`, `party` and `cert` commands, and shell `completions`. `main.rs`
+//! parses [`Cli`] and calls [`run`].
 
 mod beheer;
 mod catalog;
@@ -9,6 +10,7 @@ mod receiver;
 mod receiver_check;
 mod registry;
 mod serve;
+mod values;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -81,12 +83,29 @@ pub enum Command {
     /// would and reports each answer (docs/callbacks.md §10). Exit 0 only
     /// when every case is as required.
     ReceiverCheck(receiver_check::ReceiverCheckArgs),
+    /// Print a shell completion script, e.g.
+    /// `machtigingen completions bash > /etc/bash_completion.d/machtigingen`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Errors a command reports before exiting non-zero.
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 pub fn run(cli: Cli) -> ExitCode {
+    // Needs no configuration: works before one exists.
+    if let Command::Completions { shell } = cli.command {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut cmd, "machtigingen", &mut script);
+        // A closed pipe (`| head`) is the reader's choice, not a crash.
+        return match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
     let mut config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -110,6 +129,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Purge => catalog::purge(&config),
         Command::Receiver(args) => receiver::run(args),
         Command::ReceiverCheck(args) => receiver_check::run(args, &config),
+        Command::Completions { .. } => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

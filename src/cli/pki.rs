@@ -45,6 +45,38 @@ pub enum PkiCommand {
     },
     /// Rewrite the CRL from the revocations recorded in the database.
     Crl,
+    /// Sign a CSR with the platform CA in pki.dir WITHOUT touching the
+    /// database: for an offline CA (pki.csr_signing = false on the serving
+    /// hosts). Writes PREFIX.pem and prints the `cert register` command that
+    /// registers it where the database is.
+    Sign(SignArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The certificate signing request (PEM or DER), e.g. as a contact person sent it.
+    #[arg(long, value_name = "FILE")]
+    csr: PathBuf,
+    /// The party: AGB:03123456, UZOVI:3311 or PLATFORM:some-id (its OU).
+    #[arg(long, value_name = "PARTY")]
+    party: PartyRef,
+    /// The party's organisation name (the certificate's O); defaults to the party reference.
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    #[arg(long, value_name = "KIND", default_value = "systeem")]
+    kind: CertKind,
+    /// Authorization to grant at registration; repeat for more.
+    #[arg(long = "grant", value_name = "AUTHORIZATION")]
+    grants: Vec<Scope>,
+    /// Common name; defaults to "<name> <kind>".
+    #[arg(long, value_name = "NAME")]
+    cn: Option<String>,
+    /// Validity in days; defaults to pki.cert_validity_days.
+    #[arg(long, value_name = "DAYS")]
+    days: Option<u32>,
+    /// Output prefix: writes PREFIX.pem.
+    #[arg(long, value_name = "PREFIX")]
+    out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +150,7 @@ pub fn run(cmd: PkiCommand, config: &Config) -> CliResult {
             Ok(())
         }
         PkiCommand::Issue(args) => issue(args, config),
+        PkiCommand::Sign(args) => sign(args, config),
         PkiCommand::Revoke { cert, reason } => revoke(&cert, &reason, config),
         PkiCommand::Crl => {
             let ca = Ca::load(&config.pki.dir)?;
@@ -183,6 +216,38 @@ fn issue(args: IssueArgs, config: &Config) -> CliResult {
         println!("  private key   {}", k.display());
         println!("  PKCS#12       {}", p.display());
     }
+    Ok(())
+}
+
+/// `pki sign`: the CA key and the CSR, nothing else (no database).
+fn sign(args: SignArgs, config: &Config) -> CliResult {
+    let csr = std::fs::read(&args.csr).map_err(|e| format!("{}: {e}", args.csr.display()))?;
+    let ca = Ca::load(&config.pki.dir)?;
+    let organization = args.name.unwrap_or_else(|| args.party.to_string());
+    let subject = pki::ClientSubject {
+        common_name: args
+            .cn
+            .unwrap_or_else(|| format!("{organization} {}", args.kind.as_str())),
+        organization,
+        organizational_unit: args.party.to_string(),
+    };
+    let validity = Validity::days_from_now(args.days.unwrap_or(config.pki.cert_validity_days));
+    let cert = ca.sign_csr(&csr, &subject, validity)?;
+    let mut path = args.out.into_os_string();
+    path.push(".pem");
+    let path = PathBuf::from(path);
+    pki::write_file(&path, &cert.to_pem()?, false)?;
+    println!("Signed {} ({})", path.display(), pki::fingerprint(&cert)?);
+    let mut register = format!(
+        "machtigingen cert register --cert {} --party {} --kind {}",
+        path.display(),
+        args.party,
+        args.kind.as_str()
+    );
+    for g in &args.grants {
+        register.push_str(&format!(" --grant {g}"));
+    }
+    println!("Register it where the database is:\n  {register}");
     Ok(())
 }
 

@@ -23,8 +23,13 @@ pub struct ReceiverArgs {
     /// CA bundle (PEM) the platform's client certificate must chain to.
     #[arg(long)]
     pub client_ca: PathBuf,
-    /// Signing secret (whsec_…); repeat during a rotation.
-    #[arg(long = "secret", required = true)]
+    /// File with the signing secrets (whsec_…), one per line; two during a
+    /// rotation. Or set MACHTIGINGEN_RECEIVER_SECRET (whitespace-separated).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// Signing secret on the command line (discouraged: other local users can
+    /// read it in the process list); repeatable.
+    #[arg(long = "secret", value_name = "SECRET")]
     pub secrets: Vec<String>,
     /// Append each terugkoppeling as a JSON line to this file (default: stdout).
     #[arg(long)]
@@ -34,13 +39,37 @@ pub struct ReceiverArgs {
     pub tolerance_secs: i64,
 }
 
+/// Environment variable with the receiver's signing secrets.
+pub const SECRET_ENV: &str = "MACHTIGINGEN_RECEIVER_SECRET";
+
+/// The secrets from `--secret-file`, the environment and `--secret`, in
+/// that order; at least one is required.
+fn secrets(a: &ReceiverArgs) -> Result<Vec<String>, String> {
+    let mut all = Vec::new();
+    if let Some(path) = &a.secret_file {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        all.extend(text.split_whitespace().map(str::to_owned));
+    }
+    if let Ok(v) = std::env::var(SECRET_ENV) {
+        all.extend(v.split_whitespace().map(str::to_owned));
+    }
+    all.extend(a.secrets.iter().cloned());
+    if all.is_empty() {
+        return Err(format!(
+            "a signing secret is required: --secret-file FILE or {SECRET_ENV}"
+        ));
+    }
+    Ok(all)
+}
+
 pub fn run(a: ReceiverArgs) -> CliResult {
+    let secrets = secrets(&a)?;
     receiver::run(ReceiverConfig {
         listen: a.listen,
         tls_cert: a.tls_cert,
         tls_key: a.tls_key,
         client_ca: a.client_ca,
-        secrets: a.secrets,
+        secrets,
         out: a.out,
         tolerance_secs: a.tolerance_secs,
     })?;

@@ -37,8 +37,11 @@ pub enum PartyCommand {
         #[arg(long)]
         name: String,
     },
-    /// List all parties.
-    List,
+    /// List all parties, or those of one kind.
+    List {
+        #[arg(long, value_name = "KIND")]
+        kind: Option<PartyKind>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,8 +157,9 @@ pub fn run_party(cmd: PartyCommand, config: &Config) -> CliResult {
                 party.name
             );
         }
-        PartyCommand::List => {
-            for p in store::list_parties(&mut conn)? {
+        PartyCommand::List { kind } => {
+            let parties = store::list_parties(&mut conn)?;
+            for p in parties.iter().filter(|p| kind.is_none_or(|k| p.kind == k)) {
                 println!(
                     "{:<22} {:<20} {}",
                     p.reference.to_string(),

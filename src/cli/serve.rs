@@ -1,5 +1,6 @@
 //! `machtigingen serve`: migrate, bootstrap a development PKI on a fresh
-//! checkout, start the listeners, and shut down gracefully on SIGTERM/SIGINT.
+//! checkout, start the listeners, reload certificates on SIGHUP, and shut
+//! down gracefully on SIGTERM/SIGINT.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -29,6 +30,18 @@ pub fn serve(config: Config) -> CliResult {
     actix_web::rt::System::new().block_on(async move {
         let running = http::start(config, db, listeners)?;
         tracing::info!(api = %running.api_addr, ops = %running.ops_addr, "listening");
+        let reload = running.reload_handle();
+        actix_web::rt::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::hangup()) {
+                Ok(mut hup) => {
+                    while hup.recv().await.is_some() {
+                        reload.reload();
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot listen for SIGHUP; certificates reload only when their files change"),
+            }
+        });
         let stop = running.stop_handle();
         actix_web::rt::spawn(async move {
             shutdown_signal().await;

@@ -101,6 +101,9 @@ pub struct TlsConfig {
     pub client_ca: Vec<PathBuf>,
     pub crl: Vec<PathBuf>,
     pub crl_reload_secs: u64,
+    /// Seconds between checks whether a certificate, key, CA or CRL file
+    /// changed; 0: only SIGHUP (and the CRL interval) reloads.
+    pub watch_secs: u64,
     pub handshake_timeout_secs: u64,
 }
 
@@ -110,6 +113,9 @@ pub struct PkiConfig {
     pub dir: PathBuf,
     pub cert_validity_days: u32,
     pub key_type: KeyType,
+    /// Sign CSRs of contact persons on this instance (reads `ca.key` from
+    /// `dir` per request); false for an offline CA (`pki sign` elsewhere).
+    pub csr_signing: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -154,12 +160,16 @@ impl Config {
             figment = figment.merge(Toml::file(path));
         }
         // MACHTIGINGEN_CONFIG names the file (see the CLI), MACHTIGINGEN_P12_PASSWORD
-        // is the password `pki issue` writes PKCS#12 files with, and
+        // is the password `pki issue` writes PKCS#12 files with,
+        // MACHTIGINGEN_RECEIVER_SECRET the reference receiver's secrets, and
         // MACHTIGINGEN_TEST_* belong to the test harness; none is a configuration key.
         let env = Env::prefixed(ENV_PREFIX)
             .filter(|k| {
                 let k = k.as_str().to_ascii_lowercase();
-                k != "config" && k != "p12_password" && !k.starts_with("test_")
+                k != "config"
+                    && k != "p12_password"
+                    && k != "receiver_secret"
+                    && !k.starts_with("test_")
             })
             .split("__");
         figment = figment.merge(env);

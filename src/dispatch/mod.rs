@@ -60,6 +60,16 @@ struct Shared {
 /// on shutdown; a delivery cut short keeps its lease until it expires and is
 /// then sent again.
 pub fn spawn(db: Db, config: &TerugkoppelingConfig) -> Option<tokio::task::JoinHandle<()>> {
+    spawn_with(db, config, crate::tls::reload::platform_identity(config))
+}
+
+/// [`spawn`] with the platform identity the TLS reloader keeps current, so a
+/// rotated client certificate is presented from the next callback on.
+pub fn spawn_with(
+    db: Db,
+    config: &TerugkoppelingConfig,
+    identity: crate::tls::reload::SharedIdentity,
+) -> Option<tokio::task::JoinHandle<()>> {
     let timing = match config.timing() {
         Ok(t) => t,
         Err(e) => {
@@ -67,7 +77,7 @@ pub fn spawn(db: Db, config: &TerugkoppelingConfig) -> Option<tokio::task::JoinH
             return None;
         }
     };
-    let transport = Transport::from_config(config);
+    let transport = Transport::with_identity(config, identity);
     if let Some(e) = transport.identity_error() {
         tracing::error!(error = %e, "dispatcher not started: no client certificate for callbacks");
         return None;

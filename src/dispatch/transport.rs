@@ -15,6 +15,7 @@ use ipnet::IpNet;
 use super::render::{self, Format, Message};
 use super::{schedule, signature, ssrf};
 use crate::config::TerugkoppelingConfig;
+use crate::tls::reload::SharedIdentity;
 
 /// Where and how to deliver.
 #[derive(Debug, Clone)]
@@ -50,7 +51,9 @@ impl AttemptOutcome {
     }
 }
 
-type ClientKey = (i64, NaiveDateTime, SocketAddr);
+/// Endpoint, its version, the checked address, and the generation of the
+/// platform identity the client presents.
+type ClientKey = (i64, NaiveDateTime, SocketAddr, u64);
 
 /// How long a checked address of a callback host is reused. Resolving costs a
 /// hand-over to the blocking pool per callback; the address we connect to is
@@ -60,8 +63,7 @@ const RESOLVED_FOR: Duration = Duration::from_secs(5);
 
 /// The platform side of callbacks. Cheap to share behind an `Arc`.
 pub struct Transport {
-    identity: Option<reqwest::Identity>,
-    identity_error: Option<String>,
+    identity: SharedIdentity,
     connect_timeout: Duration,
     timeout: Duration,
     allow: Vec<IpNet>,
@@ -72,7 +74,7 @@ pub struct Transport {
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
-            .field("has_identity", &self.identity.is_some())
+            .field("has_identity", &self.identity.load().identity.is_ok())
             .finish()
     }
 }
@@ -81,14 +83,15 @@ impl Transport {
     /// Reads the client certificate. A missing certificate does not stop the
     /// service: every send then fails with a message naming the key.
     pub fn from_config(c: &TerugkoppelingConfig) -> Self {
+        Self::with_identity(c, crate::tls::reload::platform_identity(c))
+    }
+
+    /// Presents whatever `identity` holds at each send; the TLS reloader
+    /// swaps it when the certificate files change.
+    pub fn with_identity(c: &TerugkoppelingConfig, identity: SharedIdentity) -> Self {
         let timing = c.timing().ok();
-        let (identity, identity_error) = match load_identity(c) {
-            Ok(i) => (Some(i), None),
-            Err(e) => (None, Some(e)),
-        };
         Self {
             identity,
-            identity_error,
             connect_timeout: timing
                 .as_ref()
                 .map_or(Duration::from_secs(5), |t| t.connect_timeout),
@@ -101,8 +104,9 @@ impl Transport {
         }
     }
 
-    pub fn identity_error(&self) -> Option<&str> {
-        self.identity_error.as_deref()
+    /// Why there is no client certificate to present, if there is none.
+    pub fn identity_error(&self) -> Option<String> {
+        self.identity.load().identity.as_ref().err().cloned()
     }
 
     pub fn allow_list(&self) -> &[IpNet] {
@@ -110,17 +114,16 @@ impl Transport {
     }
 
     fn client(&self, t: &Target, addr: SocketAddr, host: &str) -> Result<reqwest::Client, String> {
-        let key = (t.endpoint_id, t.version, addr);
-        if let Ok(map) = self.clients.lock() {
+        let current = self.identity.load();
+        let key = (t.endpoint_id, t.version, addr, current.generation);
+        if let Ok(mut map) = self.clients.lock() {
             if let Some(c) = map.get(&key) {
                 return Ok(c.clone());
             }
+            // A rotated platform certificate: the clients of the old one go.
+            map.retain(|k, _| k.3 == current.generation);
         }
-        let identity = self.identity.clone().ok_or_else(|| {
-            self.identity_error
-                .clone()
-                .unwrap_or_else(|| "no client certificate".into())
-        })?;
+        let identity = current.identity.clone()?;
         let client = client_builder(
             Some(identity),
             t.ca_bundle.as_deref(),
@@ -270,18 +273,10 @@ pub fn request(
     req
 }
 
-/// Reads the platform's client certificate and key (PEM, PKCS#8 key).
+/// Reads the platform's client certificate and key (PEM, PKCS#8 key) as
+/// they are on disk now (the dispatcher presents the reloaded one instead).
 pub fn load_identity(c: &TerugkoppelingConfig) -> Result<reqwest::Identity, String> {
-    let cert = std::fs::read(&c.client_cert).map_err(|e| {
-        format!(
-            "terugkoppeling.client_cert {}: {e}",
-            c.client_cert.display()
-        )
-    })?;
-    let key = std::fs::read(&c.client_key)
-        .map_err(|e| format!("terugkoppeling.client_key {}: {e}", c.client_key.display()))?;
-    reqwest::Identity::from_pkcs8_pem(&cert, &key)
-        .map_err(|e| format!("terugkoppeling.client_cert/client_key: {e}"))
+    crate::tls::reload::load_platform_identity(c)
 }
 
 /// A short, body-free description of a transport error.

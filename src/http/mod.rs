@@ -72,6 +72,7 @@ pub struct Running {
     ops: Server,
     contract: Option<Server>,
     background: Vec<tokio::task::JoinHandle<()>>,
+    reload: tls::reload::ReloadHandle,
 }
 
 impl std::fmt::Debug for Running {
@@ -105,6 +106,11 @@ impl StopHandle {
 }
 
 impl Running {
+    /// Reads certificates, keys, CAs and CRLs again now (what SIGHUP does).
+    pub fn reload_handle(&self) -> tls::reload::ReloadHandle {
+        self.reload.clone()
+    }
+
     pub fn stop_handle(&self) -> StopHandle {
         StopHandle {
             api: self.api.handle(),
@@ -176,17 +182,29 @@ fn spawn_purge(db: Db, every: Duration, days: u32) -> tokio::task::JoinHandle<()
 /// (actix) runtime. Signals are not handled here: the caller decides (see
 /// `cli::serve`), so tests can run many servers in one process.
 pub fn start(config: Arc<Config>, db: Db, listeners: Listeners) -> Result<Running, StartError> {
-    let (acceptor, crls, cas) = tls::setup(&config.tls)?;
-    let reloader = tls::spawn_crl_reloader(
-        config.tls.crl.clone(),
-        cas,
+    let tls::Setup {
+        acceptor,
+        serving,
         crls,
-        config.crl_reload_interval(),
-    );
+    } = tls::setup(&config.tls)?;
+    let identity = tls::reload::platform_identity(&config.terugkoppeling);
+    let reload = tls::reload::ReloadHandle::default();
+    let reloader = tls::reload::Reloader {
+        tls: config.tls.clone(),
+        terugkoppeling: config.terugkoppeling.clone(),
+        serving: serving.clone(),
+        crls,
+        identity: identity.clone(),
+    }
+    .spawn(reload.clone());
 
     let mut background = vec![reloader];
     if config.terugkoppeling.dispatcher {
-        background.extend(crate::dispatch::spawn(db.clone(), &config.terugkoppeling));
+        background.extend(crate::dispatch::spawn_with(
+            db.clone(),
+            &config.terugkoppeling,
+            identity,
+        ));
     }
     if let Some(every) = config.retentie.interval() {
         background.push(spawn_purge(
@@ -243,7 +261,12 @@ pub fn start(config: Arc<Config>, db: Db, listeners: Listeners) -> Result<Runnin
     .run();
 
     let contract = match listeners.contract {
-        Some(listener) => Some(contract_server(&config, api_addr.port(), listener)?),
+        Some(listener) => Some(contract_server(
+            &config,
+            api_addr.port(),
+            listener,
+            serving,
+        )?),
         None => None,
     };
 
@@ -255,6 +278,7 @@ pub fn start(config: Arc<Config>, db: Db, listeners: Listeners) -> Result<Runnin
         ops,
         contract,
         background,
+        reload,
     })
 }
 
@@ -263,8 +287,9 @@ fn contract_server(
     config: &Config,
     api_port: u16,
     listener: TcpListener,
+    serving: tls::SharedServing,
 ) -> Result<Server, StartError> {
-    let acceptor = tls::public_acceptor(&config.tls)?;
+    let acceptor = tls::public_acceptor(&config.tls, serving)?;
     let state = web::Data::new(contract::ContractState {
         public_url: config.server.public_url.clone(),
         api_port,

@@ -240,9 +240,22 @@ pub fn revoke(
     reason: &str,
     actor: &Actor,
 ) -> Result<bool, AdminError> {
+    revoke_for_issuer(conn, ca.map(Ca::subject).as_deref(), cert, reason, actor)
+}
+
+/// [`revoke`] knowing only the platform CA's subject (an offline CA: its
+/// certificate is public, its key elsewhere): the entry is recorded for the
+/// next CRL all the same.
+pub fn revoke_for_issuer(
+    conn: &mut DbConnection,
+    ca_subject: Option<&str>,
+    cert: &Certificate,
+    reason: &str,
+    actor: &Actor,
+) -> Result<bool, AdminError> {
     write_tx(conn, |c| {
         store::revoke_certificate(c, &cert.fingerprint)?;
-        let ours = ca.is_some_and(|ca| ca.subject() == cert.issuer);
+        let ours = ca_subject.is_some_and(|s| s == cert.issuer);
         if ours {
             store::add_crl_entry(c, &cert.issuer, &cert.serial, reason)?;
         }

@@ -18,7 +18,6 @@ use crate::beheer::{
 use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::error::json;
-use crate::pki::Ca;
 use crate::problem::{Code, Problem};
 use crate::registry::{Certificate, Scope, Scopes};
 
@@ -144,7 +143,7 @@ pub struct UitgegevenJson {
 /// Request a systeem certificate: the platform CA signs the CSR (subject built
 /// by the platform, key usage clientAuth) and registers it.
 #[utoipa::path(post, path = "/api/v1/beheer/certificaten", tag = "beheer", request_body = AanvraagJson,
-    responses((status = 201, body = UitgegevenJson), (status = 422, description = "BEH-001, BEH-002"), (status = 503, description = "BEH-003")))]
+    responses((status = 201, body = UitgegevenJson), (status = 422, description = "BEH-001, BEH-002"), (status = 403, description = "AUTZ-001, BEH-006"), (status = 503, description = "BEH-003")))]
 async fn aanvragen(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
@@ -152,22 +151,13 @@ async fn aanvragen(
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     let scopes = scopes(&b.autorisaties)?;
-    let pki = &state.config.pki;
-    let ca = Ca::load(&pki.dir).map_err(|e| {
-        tracing::warn!(error = %e, "no platform CA for CSR signing");
-        Problem::new(
-            Code::CaUnavailable,
-            "Deze instantie kan geen certificaten ondertekenen.",
-        )
-    })?;
     let (c, pem) = beheer::request_certificate(
         &state.db,
         caller,
-        ca,
+        state.config.pki.clone(),
         b.csr.into_bytes(),
         scopes,
         b.ip_allowlist,
-        pki.cert_validity_days,
     )
     .await?;
     Ok(json(
@@ -245,11 +235,7 @@ async fn intrekken(
     state: web::Data<AppState>,
     fp: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    let pki = &state.config.pki;
-    let ca = Ca::load(&pki.dir)
-        .ok()
-        .map(|ca| (ca, pki.dir.join("ca.crl")));
-    let c = beheer::revoke(&state.db, caller, fp.into_inner(), ca).await?;
+    let c = beheer::revoke(&state.db, caller, fp.into_inner(), state.config.pki.clone()).await?;
     Ok(cert(c))
 }
 

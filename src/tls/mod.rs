@@ -1,7 +1,7 @@
 //! The mutual-TLS listener configuration: TLS 1.2+ with Mozilla's intermediate
 //! cipher list, a client certificate required and verified against the
-//! configured CA bundles, and revocation checked against CRLs that are reloaded
-//! on an interval without restarting.
+//! configured CA bundles, and revocation checked against CRLs. Certificate,
+//! key, CA bundles and CRLs are reloaded without a restart ([`reload`]).
 //!
 //! OpenSSL's own CRL checking is bound to the X509_STORE, which cannot be
 //! swapped under a running acceptor; so the chain is verified by OpenSSL and the
@@ -10,17 +10,18 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use openssl::ssl::{
-    SslAcceptor, SslAcceptorBuilder, SslFiletype, SslMethod, SslOptions, SslSessionCacheMode,
-    SslVerifyMode,
+    SniError, SslAcceptor, SslAcceptorBuilder, SslContext, SslFiletype, SslMethod, SslOptions,
+    SslSessionCacheMode, SslVerifyMode,
 };
 use openssl::x509::{CrlStatus, X509, X509Crl, X509VerifyResult};
 
 use crate::config::TlsConfig;
 use crate::pki;
+
+pub mod reload;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -119,30 +120,40 @@ pub fn load_crls(paths: &[PathBuf], cas: &[X509]) -> Result<CrlSet, TlsError> {
     Ok(CrlSet { crls })
 }
 
-/// The acceptor of the contract listener: the same server certificate and
-/// protocol floor, but no client certificate is requested, so anyone can read
-/// the public contract. It never carries the API (see `http::contract`).
-pub fn public_acceptor(config: &TlsConfig) -> Result<SslAcceptorBuilder, TlsError> {
+/// The acceptor of the contract listener: the same server certificate (and
+/// its rotation) and protocol floor, but no client certificate is requested,
+/// so anyone can read the public contract. It never carries the API (see
+/// `http::contract`). Switching to the mTLS serving context keeps this
+/// connection's verify mode (none): OpenSSL takes only the certificate, key,
+/// chain store and CA names from it.
+pub fn public_acceptor(
+    config: &TlsConfig,
+    serving: SharedServing,
+) -> Result<SslAcceptorBuilder, TlsError> {
     let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())?;
     b.set_min_proto_version(Some(openssl::ssl::SslVersion::TLS1_2))?;
     b.set_options(SslOptions::NO_RENEGOTIATION | SslOptions::CIPHER_SERVER_PREFERENCE);
-    b.set_certificate_chain_file(&config.cert)
-        .map_err(|e| file_err("tls.cert", &config.cert)(e.to_string()))?;
-    b.set_private_key_file(&config.key, SslFiletype::PEM)
-        .map_err(|e| file_err("tls.key", &config.key)(e.to_string()))?;
-    b.check_private_key()
-        .map_err(|_| file_err("tls.key", &config.key)("does not match tls.cert".into()))?;
+    load_server_identity(&mut b, config)?;
     b.set_verify(SslVerifyMode::NONE);
+    follow(&mut b, serving);
     Ok(b)
 }
 
-/// Builds the acceptor for the mTLS listener.
-pub fn acceptor(
-    config: &TlsConfig,
-    cas: &[X509],
-    crls: SharedCrls,
-) -> Result<SslAcceptorBuilder, TlsError> {
-    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())?;
+/// Switches every new connection of `b` to the serving set in force at its
+/// ClientHello (the servername callback runs with or without SNI).
+fn follow(b: &mut SslAcceptorBuilder, serving: SharedServing) {
+    b.set_servername_callback(move |ssl, _alert| {
+        let current = serving.load();
+        ssl.set_ssl_context(&current.context).map_err(|e| {
+            tracing::error!(error = %e, "switching to the current TLS context failed");
+            SniError::ALERT_FATAL
+        })
+    });
+}
+
+/// Protocol floor, options and session policy shared by the listener's
+/// acceptor and every serving context swapped into it.
+fn harden(b: &mut SslAcceptorBuilder) -> Result<(), TlsError> {
     b.set_min_proto_version(Some(openssl::ssl::SslVersion::TLS1_2))?;
     b.set_options(
         SslOptions::NO_RENEGOTIATION | SslOptions::CIPHER_SERVER_PREFERENCE | SslOptions::NO_TICKET,
@@ -151,18 +162,76 @@ pub fn acceptor(
     // certificate against the CRLs in force now.
     b.set_session_cache_mode(SslSessionCacheMode::OFF);
     b.set_session_id_context(b"machtigingen")?;
+    Ok(())
+}
 
+/// The server certificate chain and key of `config`, checked to match.
+fn load_server_identity(b: &mut SslAcceptorBuilder, config: &TlsConfig) -> Result<(), TlsError> {
     b.set_certificate_chain_file(&config.cert)
         .map_err(|e| file_err("tls.cert", &config.cert)(e.to_string()))?;
     b.set_private_key_file(&config.key, SslFiletype::PEM)
         .map_err(|e| file_err("tls.key", &config.key)(e.to_string()))?;
     b.check_private_key()
         .map_err(|_| file_err("tls.key", &config.key)("does not match tls.cert".into()))?;
+    Ok(())
+}
 
-    for ca in cas {
+/// What one connection is served with and verified against: the server
+/// certificate and key, and the trusted client CAs (chain store and the CA
+/// names sent in the certificate request). Replaced as a whole on reload.
+pub struct Serving {
+    pub context: SslContext,
+    pub cas: Vec<X509>,
+}
+
+/// Reads the server certificate, key and CA bundles into a [`Serving`].
+pub fn load_serving(config: &TlsConfig) -> Result<Serving, TlsError> {
+    let cas = load_client_cas(config)?;
+    if cas.is_empty() {
+        return Err(TlsError::File {
+            key: "tls.client_ca",
+            path: config.client_ca.first().cloned().unwrap_or_default(),
+            message: "no CA certificate in the configured bundles".into(),
+        });
+    }
+    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())?;
+    harden(&mut b)?;
+    load_server_identity(&mut b, config)?;
+    for ca in &cas {
         b.cert_store_mut().add_cert(ca.clone())?;
         b.add_client_ca(ca)?;
     }
+    b.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
+    Ok(Serving {
+        context: b.build().into_context(),
+        cas,
+    })
+}
+
+/// Shared, hot-swappable serving set.
+pub type SharedServing = Arc<ArcSwap<Serving>>;
+
+/// Builds the acceptor for the mTLS listener. Its own certificate and CAs are
+/// those of `initial`; on every handshake the servername callback (which
+/// OpenSSL runs for every ClientHello, with or without SNI) switches the
+/// connection to the serving set in force now, so a reload reaches the next
+/// connection without rebuilding the listener. The verify callback (CRLs)
+/// stays this acceptor's: OpenSSL keeps the connection's verify mode and
+/// callback, and takes the chain store and CA names from the switched-to
+/// context.
+pub fn acceptor(
+    config: &TlsConfig,
+    serving: SharedServing,
+    crls: SharedCrls,
+) -> Result<SslAcceptorBuilder, TlsError> {
+    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())?;
+    harden(&mut b)?;
+    load_server_identity(&mut b, config)?;
+    for ca in &serving.load().cas {
+        b.cert_store_mut().add_cert(ca.clone())?;
+        b.add_client_ca(ca)?;
+    }
+    follow(&mut b, serving);
     b.set_verify_callback(
         SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT,
         move |preverified, ctx| {
@@ -185,41 +254,23 @@ pub fn acceptor(
     Ok(b)
 }
 
-/// Loads CAs and CRLs and builds the acceptor; returns the shared CRL set so
-/// the caller can keep it fresh with [`spawn_crl_reloader`].
-pub fn setup(config: &TlsConfig) -> Result<(SslAcceptorBuilder, SharedCrls, Vec<X509>), TlsError> {
-    let cas = load_client_cas(config)?;
-    let crls: SharedCrls = Arc::new(ArcSwap::from_pointee(load_crls(&config.crl, &cas)?));
-    let acceptor = acceptor(config, &cas, crls.clone())?;
-    Ok((acceptor, crls, cas))
+/// The listener's acceptor and the shared sets a [`reload::Reloader`] keeps
+/// fresh.
+pub struct Setup {
+    pub acceptor: SslAcceptorBuilder,
+    pub serving: SharedServing,
+    pub crls: SharedCrls,
 }
 
-/// Reloads the CRLs every `interval`. A CRL that fails to load keeps the
-/// previous set in force (and is logged), so a half-written file never opens
-/// the door to revoked certificates.
-pub fn spawn_crl_reloader(
-    paths: Vec<PathBuf>,
-    cas: Vec<X509>,
-    crls: SharedCrls,
-    interval: Duration,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            let (paths, cas) = (paths.clone(), cas.clone());
-            match tokio::task::spawn_blocking(move || load_crls(&paths, &cas)).await {
-                Ok(Ok(set)) => {
-                    tracing::debug!(crls = set.len(), "CRLs reloaded");
-                    crls.store(Arc::new(set));
-                }
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "CRL reload failed; keeping the previous CRLs")
-                }
-                Err(e) => tracing::error!(error = %e, "CRL reload task failed"),
-            }
-        }
+/// Loads certificate, key, CAs and CRLs and builds the acceptor.
+pub fn setup(config: &TlsConfig) -> Result<Setup, TlsError> {
+    let serving = load_serving(config)?;
+    let crls: SharedCrls = Arc::new(ArcSwap::from_pointee(load_crls(&config.crl, &serving.cas)?));
+    let serving: SharedServing = Arc::new(ArcSwap::from_pointee(serving));
+    let acceptor = acceptor(config, serving.clone(), crls.clone())?;
+    Ok(Setup {
+        acceptor,
+        serving,
+        crls,
     })
 }

@@ -1,8 +1,11 @@
 //! XSD validation with libxml2, the reference validator. The schemas are
-//! compiled into the binary; libxml2 resolves `xs:import`/`xs:include` through
-//! files, so they are written once per process to a private directory named by
-//! their content hash. libxml2 handles are not `Send`: each thread compiles the
-//! schemas it needs once and keeps them (thread-local).
+//! compiled into the binary and compiled from memory: libxml2 loads each
+//! schema and its `xs:import`s by URL, and those under the
+//! `machtigingen-schema:` scheme are answered by an entity loader from the
+//! embedded texts — no file is written or read, so nobody can plant schemas
+//! at a predictable temporary path (the former `$TMPDIR/machtigingen-schemas-<hash>`).
+//! libxml2 handles are not `Send`: each thread compiles the schemas it needs
+//! once and keeps them (thread-local).
 //!
 //! Findings carry the element path (`/Machtigingsaanvraag/Verzekerde/Bsn`) and
 //! line, built from the node libxml2 reports — its own `xmlGetNodePath` cannot
@@ -11,7 +14,6 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{CStr, c_void};
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libxml::bindings;
@@ -79,32 +81,76 @@ impl SchemaSet {
     }
 }
 
-/// Writes the schemas to `$TMPDIR/machtigingen-schemas-<hash>` once.
-fn schema_dir() -> Result<&'static PathBuf, String> {
-    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let mut hasher = openssl::sha::Sha256::new();
-        for (name, text) in FILES {
-            hasher.update(name.as_bytes());
-            hasher.update(text.as_bytes());
-        }
-        let hash = hex::encode(&hasher.finish()[..8]);
-        let dir = std::env::temp_dir().join(format!("machtigingen-schemas-{hash}"));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        for (name, text) in FILES {
-            let target = dir.join(name);
-            if std::fs::read_to_string(&target).is_ok_and(|t| t == *text) {
-                continue;
+/// The URL prefix of the embedded schemas; a relative `schemaLocation`
+/// resolves under it to another embedded file.
+const EMBEDDED: &str = "machtigingen-schema:///";
+
+/// The loader that was installed before ours, for every other URL.
+static PREVIOUS_LOADER: OnceLock<bindings::xmlExternalEntityLoader> = OnceLock::new();
+
+/// libxml2's external entity loader: an embedded schema for a
+/// `machtigingen-schema:` URL (a name that is not embedded fails, it never
+/// falls through to the file system), the previous loader for anything else.
+unsafe extern "C" fn embedded_loader(
+    url: *const std::ffi::c_char,
+    id: *const std::ffi::c_char,
+    ctxt: bindings::xmlParserCtxtPtr,
+) -> bindings::xmlParserInputPtr {
+    // SAFETY: libxml2 passes a NUL-terminated URL (or null); the embedded
+    // texts are copied into the buffer (libxml2 2.9 mishandles static ones); the
+    // input's file name is allocated by libxml2 (xmlCharStrdup) because
+    // libxml2 frees it with the input.
+    unsafe {
+        if !url.is_null() {
+            let u = CStr::from_ptr(url).to_bytes();
+            if u.starts_with(b"machtigingen-schema:") {
+                let name = u.rsplit(|b| *b == b'/').next().unwrap_or_default();
+                let Some((_, text)) = FILES.iter().find(|(n, _)| n.as_bytes() == name) else {
+                    return std::ptr::null_mut();
+                };
+                let Ok(len) = std::ffi::c_int::try_from(text.len()) else {
+                    return std::ptr::null_mut();
+                };
+                let buf = bindings::xmlParserInputBufferCreateMem(
+                    text.as_ptr().cast(),
+                    len,
+                    bindings::xmlCharEncoding_XML_CHAR_ENCODING_NONE,
+                );
+                if buf.is_null() {
+                    return std::ptr::null_mut();
+                }
+                let input = bindings::xmlNewIOInputStream(
+                    ctxt,
+                    buf,
+                    bindings::xmlCharEncoding_XML_CHAR_ENCODING_NONE,
+                );
+                if input.is_null() {
+                    bindings::xmlFreeParserInputBuffer(buf);
+                    return std::ptr::null_mut();
+                }
+                // The document's URL, against which its imports resolve.
+                (*input).filename = bindings::xmlCharStrdup(url).cast();
+                return input;
             }
-            // Write beside and rename: another process may be reading.
-            let tmp = dir.join(format!(".{name}.{}", std::process::id()));
-            std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
-            std::fs::rename(&tmp, &target).map_err(|e| format!("{}: {e}", target.display()))?;
         }
-        Ok(dir)
-    })
-    .as_ref()
-    .map_err(Clone::clone)
+        match PREVIOUS_LOADER.get().copied().flatten() {
+            Some(previous) => previous(url, id, ctxt),
+            None => std::ptr::null_mut(),
+        }
+    }
+}
+
+/// Installs [`embedded_loader`] once per process.
+fn install_loader() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        // SAFETY: reading and replacing libxml2's global loader pointer; the
+        // previous one is kept for the URLs that are not ours.
+        unsafe {
+            let _ = PREVIOUS_LOADER.set(bindings::xmlGetExternalEntityLoader());
+            bindings::xmlSetExternalEntityLoader(Some(embedded_loader));
+        }
+    });
 }
 
 thread_local! {
@@ -114,9 +160,8 @@ thread_local! {
 /// A compiled schema with a validation context, reused for every message this
 /// thread validates (a context serves one validation at a time).
 fn compile(set: SchemaSet) -> Result<SchemaValidationContext, String> {
-    let path = schema_dir()?.join(set.file());
-    let path = path.to_str().ok_or("schema path is not UTF-8")?;
-    let mut parser = SchemaParserContext::from_file(path);
+    install_loader();
+    let mut parser = SchemaParserContext::from_file(&format!("{EMBEDDED}{}", set.file()));
     SchemaValidationContext::from_parser(&mut parser).map_err(|errs| {
         errs.iter()
             .filter_map(|e| e.message.clone())

@@ -82,6 +82,8 @@ pub struct TestApp {
     pub config: Arc<Config>,
     pub dir: tempfile::TempDir,
     pub crl_path: PathBuf,
+    /// What SIGHUP does to the binary: read certificates, keys, CAs again.
+    pub reload: machtigingen::tls::reload::ReloadHandle,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
     _testdb: Option<TestDb>,
@@ -175,7 +177,12 @@ bootstrap = false
             actix_web::rt::System::new().block_on(async move {
                 let running = http::start(cfg, server_db, listeners).unwrap();
                 addr_tx
-                    .send((running.api_addr, running.ops_addr, running.contract_addr))
+                    .send((
+                        running.api_addr,
+                        running.ops_addr,
+                        running.contract_addr,
+                        running.reload_handle(),
+                    ))
                     .unwrap();
                 let handle = running.stop_handle();
                 actix_web::rt::spawn(async move {
@@ -185,7 +192,7 @@ bootstrap = false
                 let _ = running.wait().await;
             })
         });
-        let (addr, ops_addr, contract_addr) = addr_rx.recv().unwrap();
+        let (addr, ops_addr, contract_addr, reload) = addr_rx.recv().unwrap();
         TestApp {
             addr,
             ops_addr,
@@ -194,6 +201,7 @@ bootstrap = false
             config,
             dir,
             crl_path,
+            reload,
             stop: Some(stop_tx),
             thread: Some(thread),
             _testdb: testdb,

@@ -16,6 +16,8 @@ pub struct Service {
     pub log_level: String,
     /// Where stderr (the log) goes; discarded when `None`.
     pub log_file: Option<PathBuf>,
+    /// Extra environment of the process (e.g. `TMPDIR`).
+    pub env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -48,6 +50,7 @@ impl Service {
             ops,
             log_level: "error".into(),
             log_file: None,
+            env: Vec::new(),
             child: None,
         }
     }
@@ -70,6 +73,7 @@ impl Service {
         let child = Command::new(BIN)
             .args(["--config", self.config.to_str().unwrap(), "serve"])
             .env("RUST_LOG", &self.log_level)
+            .envs(self.env.iter().cloned())
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
