@@ -82,6 +82,29 @@ public final class Conformance {
             return r;
         });
 
+        // The platform's receiver check against that registration: every case as the contract
+        // requires (docs/callbacks.md §10), and the report stored for OphalenControles.
+        var check = step("terugkoppelingbeheer.ControlerenOntvanger", v, () -> {
+            var c = feedback.checkReceiver();
+            var failedCases = c.getGeval().stream().filter(g -> !g.isGeslaagd())
+                    .map(g -> g.getNaam() + ": " + g.getAntwoord()).toList();
+            var names = c.getGeval().stream().map(g -> g.getNaam()).toList();
+            expect("geslaagd".equals(c.getStatus()) && failedCases.isEmpty(),
+                    "status " + c.getStatus() + ", failed cases " + failedCases);
+            expect(names.containsAll(List.of("geldig", "dubbel", "soap12")), "cases " + names);
+            return c;
+        });
+        step("terugkoppelingbeheer.OphalenControles", v, () -> {
+            var stored = feedback.checks();
+            expect(!stored.isEmpty(), "no stored check");
+            var newest = stored.get(0);
+            expect(newest.getControleId().equals(need(check).getControleId())
+                    && "geslaagd".equals(newest.getStatus())
+                    && newest.getGeval().size() == check.getGeval().size(),
+                    "newest stored check " + newest.getControleId() + ", expected " + check.getControleId());
+            return stored;
+        });
+
         String granted = grantedRequest(v, provider, insurer, reference, number);
         String withdrawn = withdrawnDraft(v, provider, insurer, reference + "-C");
 
