@@ -34,10 +34,12 @@ pub(super) fn endpoints() -> Vec<Route> {
     ]
 }
 
-/// One stored receiver check.
+/// One stored receiver check. Not `ControleJson`: that schema name is the
+/// authorization check's request (`POST /machtigingen/controle`), and the
+/// OpenAPI document keys schemas by name.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ControleJson {
+pub struct OntvangerControleJson {
     /// `TKC` + 32 hex digits.
     id: String,
     url: String,
@@ -53,7 +55,7 @@ pub struct ControleJson {
     rapport: Option<Report>,
 }
 
-impl From<Stored> for ControleJson {
+impl From<Stored> for OntvangerControleJson {
     fn from(s: Stored) -> Self {
         Self {
             rapport: s.report(),
@@ -72,7 +74,7 @@ impl From<Stored> for ControleJson {
 #[serde(rename_all = "camelCase")]
 pub struct ControlesJson {
     /// Newest first, at most 20.
-    controles: Vec<ControleJson>,
+    controles: Vec<OntvangerControleJson>,
 }
 
 /// Run the receiver check against the caller's registered callback now
@@ -80,7 +82,7 @@ pub struct ControlesJson {
 /// answer is the stored report. At most `terugkoppeling.controles_per_uur`
 /// (default 5) runs per party per hour.
 #[utoipa::path(post, path = "/api/v1/terugkoppeling/abonnement/controle", tag = "terugkoppeling",
-    responses((status = 200, body = ControleJson),
+    responses((status = 200, body = OntvangerControleJson),
         (status = 409, description = "TKP-005: no registered callback"),
         (status = 422, description = "TKP-002: the callback host no longer passes the SSRF rule"),
         (status = 429, description = "TKP-006: too many checks this hour")))]
@@ -90,7 +92,7 @@ async fn controleren(
 ) -> Result<HttpResponse, Problem> {
     caller.require(Scope::TerugkoppelingBeheren)?;
     let s = platform::run(&state.db, &state.config, &caller).await?;
-    Ok(json(StatusCode::OK, &ControleJson::from(s)))
+    Ok(json(StatusCode::OK, &OntvangerControleJson::from(s)))
 }
 
 /// The caller's stored receiver checks, newest first (at most 20).
@@ -105,14 +107,14 @@ async fn controles(
     Ok(json(
         StatusCode::OK,
         &ControlesJson {
-            controles: rows.into_iter().map(ControleJson::from).collect(),
+            controles: rows.into_iter().map(OntvangerControleJson::from).collect(),
         },
     ))
 }
 
 /// One stored receiver check of the caller's party.
 #[utoipa::path(get, path = "/api/v1/terugkoppeling/abonnement/controle/{id}", tag = "terugkoppeling",
-    params(("id" = String, Path)), responses((status = 200, body = ControleJson), (status = 404)))]
+    params(("id" = String, Path)), responses((status = 200, body = OntvangerControleJson), (status = 404)))]
 async fn controle(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
@@ -120,12 +122,12 @@ async fn controle(
 ) -> Result<HttpResponse, Problem> {
     caller.require(Scope::TerugkoppelingBeheren)?;
     let s = platform::get(&state.db, &caller, &id.into_inner()).await?;
-    Ok(json(StatusCode::OK, &ControleJson::from(s)))
+    Ok(json(StatusCode::OK, &OntvangerControleJson::from(s)))
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(controleren, controles, controle),
-    components(schemas(ControleJson, ControlesJson, Report, CaseReport))
+    components(schemas(OntvangerControleJson, ControlesJson, Report, CaseReport))
 )]
 pub struct Api;

@@ -133,17 +133,19 @@ public final class Conformance {
                 return pushed;
             });
         }
-        // The previous secret keeps signing for a grace period, so the receiver
-        // still accepts what follows.
+        // Rotation and cancellation on the portal's own registration: the provider's
+        // secret is the one the reference receiver was started with, and the next
+        // receiver check (and runner) must still be signed with it.
+        TerugkoppelingBeheerClient portalFeedback = new TerugkoppelingBeheerClient(soap, portalTls, url);
         step("terugkoppelingbeheer.RoterenGeheim", v, () -> {
-            String secret = feedback.rotateSecret();
+            portalFeedback.register(env("MT_RECEIVER_URL"), receiverCa);
+            String secret = portalFeedback.rotateSecret();
             expect(secret != null && secret.startsWith("whsec_"), "secret " + secret);
             return secret;
         });
         if (soap == Ports.Soap.SOAP12) {
-            // Once, at the very end: a new registration gets a new secret the receiver does not know.
             step("terugkoppelingbeheer.OpzeggenAbonnement", v, () -> {
-                expect(feedback.unsubscribe(), "no registration was removed");
+                expect(portalFeedback.unsubscribe(), "no registration was removed");
                 return true;
             });
         }
@@ -247,8 +249,9 @@ public final class Conformance {
             return status;
         });
         step("machtigingen.AanleverenAanvullendeInformatie", v, () -> {
+            // Answering a question round takes the request back into handling (docs/levenscyclus.md).
             var status = provider.supplyInformation(need(id), "FOTO-ZIJAANZICHT", "Volgt met de post.");
-            expect(status == Status.INGEDIEND, "status " + status + ", expected Ingediend");
+            expect(status == Status.IN_BEHANDELING, "status " + status + ", expected InBehandeling");
             return status;
         });
         var withdrawn = step("machtigingen.IntrekkenMachtigingsaanvraag", v, () -> {
