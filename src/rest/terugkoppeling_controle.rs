@@ -34,9 +34,9 @@ pub(super) fn endpoints() -> Vec<Route> {
     ]
 }
 
-/// One stored receiver check. Not `ControleJson`: that schema name is the
-/// authorization check's request (`POST /machtigingen/controle`), and the
-/// OpenAPI document keys schemas by name.
+// Not `ControleJson`: the OpenAPI document keys schemas by name, and that one
+// is the authorization check's request (`POST /machtigingen/controle`).
+/// One stored receiver check.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OntvangerControleJson {

@@ -138,7 +138,7 @@ public final class Conformance {
         // receiver check (and runner) must still be signed with it.
         TerugkoppelingBeheerClient portalFeedback = new TerugkoppelingBeheerClient(soap, portalTls, url);
         step("terugkoppelingbeheer.RoterenGeheim", v, () -> {
-            portalFeedback.register(env("MT_RECEIVER_URL"), receiverCa);
+            portalFeedback.register(env("MT_RECEIVER_URL"), receiverCa, List.of());
             String secret = portalFeedback.rotateSecret();
             expect(secret != null && secret.startsWith("whsec_"), "secret " + secret);
             return secret;

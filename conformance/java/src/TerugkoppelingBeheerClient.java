@@ -35,10 +35,14 @@ final class TerugkoppelingBeheerClient {
 
     /** RegistrerenAbonnement: SOAP callbacks of machtiging.status to {@code url}, served under {@code caPem}. */
     Registered register(String url, String caPem) throws TerugkoppelingBeheerFout {
+        return register(url, caPem, List.of(Gebeurtenis.MACHTIGING_STATUS));
+    }
+
+    /** RegistrerenAbonnement of {@code events}; none: every event the party's authorizations allow. */
+    Registered register(String url, String caPem, List<Gebeurtenis> events) throws TerugkoppelingBeheerFout {
         Holder<Abonnement> subscription = new Holder<>();
         Holder<Verificatie> verification = new Holder<>();
-        port.registrerenAbonnement(url, Formaat.SOAP, caPem, List.of(Gebeurtenis.MACHTIGING_STATUS),
-                subscription, verification);
+        port.registrerenAbonnement(url, Formaat.SOAP, caPem, events, subscription, verification);
         return new Registered(subscription.value, verification.value);
     }
 
