@@ -62,6 +62,10 @@ export MACHTIGINGEN_SERVER__OPS_LISTEN="127.0.0.1:$OPS_PORT"
 # The certificate-less contract listener (docs/security.md), on a port of its own too.
 export MACHTIGINGEN_SERVER__CONTRACT_LISTEN="127.0.0.1:$CONTRACT_PORT"
 export MACHTIGINGEN_TERUGKOPPELING__TOEGESTANE_NETWERKEN='["127.0.0.0/8","::1/128"]'
+# Every runner and SOAP version runs a real receiver check (ControlerenOntvanger)
+# and asserts its whole report; the default of 5 per party per hour would cut the
+# suite's six SOAP runs short. The limit itself (TKP-006) is tested in tests/it.
+export MACHTIGINGEN_TERUGKOPPELING__CONTROLES_PER_UUR=50
 
 mkdir -p "$TMP/server" "$TMP/certs" "$TMP/work"
 cd "$TMP/server"

@@ -198,6 +198,28 @@ final class RoundTrip
         $this->check(TK, 'OpzeggenAbonnement', ($res->Opgezegd ?? null) === true, 'not cancelled');
     }
 
+    /** The platform's receiver check against the provider's SOAP registration: every case passes, and it is stored. */
+    private function receiverCheck(): void
+    {
+        $res = $this->call(TK, 'zorgaanbieder', 'ControlerenOntvanger');
+        $cases = [];
+        foreach (Mt::items($res->Controle->Geval ?? null) as $g) {
+            $cases[$g->Naam] = $g;
+        }
+        $failed = array_keys(array_filter($cases, fn ($g) => $g->Geslaagd !== true));
+        $this->check(TK, 'ControlerenOntvanger', ($res->Controle->Status ?? null) === 'geslaagd'
+            && ($res->Controle->Formaat ?? null) === 'soap' && !$failed,
+            'status ' . ($res->Controle->Status ?? '-') . ', failed cases: ' . implode(', ', $failed));
+        $this->check(TK, 'ControlerenOntvanger', !array_diff(['geldig', 'dubbel', 'soap12'], array_keys($cases)),
+            'cases ' . implode(', ', array_keys($cases)));
+        $stored = Mt::items($this->call(TK, 'zorgaanbieder', 'OphalenControles')->Controle ?? null);
+        $newest = $stored[0] ?? null;
+        $this->check(TK, 'OphalenControles', $newest !== null && isset($res->Controle)
+            && $newest->ControleId === $res->Controle->ControleId && $newest->Status === 'geslaagd'
+            && count(Mt::items($newest->Geval ?? null)) === count($cases),
+            'newest stored check ' . ($newest->ControleId ?? '-') . ', expected ' . ($res->Controle->ControleId ?? '-'));
+    }
+
     private function pull(): void
     {
         $got = Mt::items($this->call(TK, 'zorgaanbieder', 'OphalenTerugkoppelingen', ['Na' => 0, 'Maximum' => 500])->Bericht ?? null);
@@ -264,6 +286,7 @@ final class RoundTrip
     {
         $this->types();
         $this->callbacks();
+        $this->receiverCheck();
         $this->provider();
         $this->insurer();
         $this->fault();

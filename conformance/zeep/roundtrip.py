@@ -204,6 +204,26 @@ class RoundTrip:
         res = self.call(TK_SVC, "portaal", "OpzeggenAbonnement")
         self.check(TK_SVC, "OpzeggenAbonnement", res is True, f"answer {res}")
 
+    def receiver_check(self):
+        """The platform's receiver check against the provider's registration (SOAP
+        format, the reference receiver): every case as the contract requires, and
+        the report stored where OphalenControles finds it."""
+        res = self.call(TK_SVC, "zorgaanbieder", "ControlerenOntvanger")
+        cases = {g.Naam: g for g in getattr(res, "Geval", None) or []}
+        failed = [f"{n}: {g.Antwoord}" for n, g in cases.items() if g.Geslaagd is not True]
+        self.check(TK_SVC, "ControlerenOntvanger", res is not None and res.Status == "geslaagd"
+                   and res.Formaat == "soap" and res.Url == RECEIVER_URL and not failed,
+                   f"status {getattr(res, 'Status', None)}, failed cases {failed}")
+        self.check(TK_SVC, "ControlerenOntvanger", {"geldig", "dubbel", "soap12"} <= set(cases),
+                   f"cases {sorted(cases)}")
+        stored = self.call(TK_SVC, "zorgaanbieder", "OphalenControles") or []
+        newest = stored[0] if stored else None
+        self.check(TK_SVC, "OphalenControles", res is not None and newest is not None
+                   and newest.ControleId == res.ControleId and newest.Status == "geslaagd"
+                   and len(newest.Geval) == len(cases),
+                   f"newest stored check {getattr(newest, 'ControleId', None)}, "
+                   f"expected {getattr(res, 'ControleId', None)}")
+
     def pull(self):
         got = self.call(TK_SVC, "zorgaanbieder", "OphalenTerugkoppelingen", Na=0, Maximum=500) or []
         mine = [b for b in got if b.Onderwerp == self.ids["grant"]]
@@ -265,6 +285,7 @@ class RoundTrip:
 
     def run(self):
         self.register_callback()
+        self.receiver_check()
         self.provider()
         self.insurer()
         self.fault()

@@ -1,7 +1,9 @@
 //! The REST route table as data: the one list that mounts the routes, answers
-//! a wrong method on a known path with `405 REQ-005` and an `Allow` header, and
-//! lets a test hold the mounted routes against the OpenAPI document.
+//! a wrong method on a known path with `405 REQ-005` and an `Allow` header,
+//! answers `HEAD` wherever there is a `GET`, and lets a test hold the mounted
+//! routes against the OpenAPI document.
 
+use actix_web::dev::Service;
 use actix_web::http::Method;
 use actix_web::http::header::ALLOW;
 use actix_web::{HttpResponse, Route, web};
@@ -40,7 +42,9 @@ pub fn method_not_allowed(allow: &str) -> HttpResponse {
 
 /// Mounts one resource per path, in the order paths first appear (so a fixed
 /// segment such as `/zoeken` is matched before a `{id}` on the same level),
-/// each with its methods and a 405 for every other method.
+/// each with its methods and a 405 for every other method. A path with a `GET`
+/// answers `HEAD` with the `GET` handler: the HTTP layer decided at parse time
+/// that a `HEAD` response carries no body, so only the headers go out.
 pub fn mount(cfg: &mut web::ServiceConfig, endpoints: &[Endpoint]) {
     let mut paths: Vec<&'static str> = Vec::new();
     for e in endpoints {
@@ -50,11 +54,12 @@ pub fn mount(cfg: &mut web::ServiceConfig, endpoints: &[Endpoint]) {
     }
     for path in paths {
         let mine: Vec<&Endpoint> = endpoints.iter().filter(|e| e.path == path).collect();
-        let allow = mine
-            .iter()
-            .map(|e| e.method.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let has_get = mine.iter().any(|e| e.method == Method::GET);
+        let mut methods: Vec<&str> = mine.iter().map(|e| e.method.as_str()).collect();
+        if has_get {
+            methods.push(Method::HEAD.as_str());
+        }
+        let allow = methods.join(", ");
         let mut resource = web::resource(path);
         for e in mine {
             resource = resource.route((e.route)());
@@ -63,6 +68,12 @@ pub fn mount(cfg: &mut web::ServiceConfig, endpoints: &[Endpoint]) {
             let allow = allow.clone();
             async move { method_not_allowed(&allow) }
         }));
+        let resource = resource.wrap_fn(move |mut req, srv| {
+            if has_get && req.method() == Method::HEAD {
+                req.head_mut().method = Method::GET;
+            }
+            srv.call(req)
+        });
         cfg.service(resource);
     }
 }

@@ -34,6 +34,8 @@ pub(super) fn endpoints() -> Vec<Route> {
     ]
 }
 
+// Not `ControleJson`: the OpenAPI document keys schemas by name, and that one
+// is the authorization check's request (`POST /machtigingen/controle`).
 /// One stored receiver check.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

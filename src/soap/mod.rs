@@ -167,7 +167,8 @@ fn respond_fault(version: Version, p: &Problem) -> HttpResponse {
 pub type Execute<C> =
     fn(web::Data<AppState>, Caller, C) -> LocalBoxFuture<'static, Result<String, Problem>>;
 
-/// Mounts a service: `POST` calls, `GET ?wsdl` / `?xsd=` the contract.
+/// Mounts a service: `POST` calls, `GET ?wsdl` / `?xsd=` the contract, any
+/// other method `405 REQ-005` with `Allow: GET, POST`.
 pub fn mount<C: Send + 'static>(
     cfg: &mut web::ServiceConfig,
     contract: &'static Contract,
@@ -184,7 +185,11 @@ pub fn mount<C: Send + 'static>(
             .route(
                 web::get()
                     .to(move |req: HttpRequest| async move { contract_document(contract, &req) }),
-            ),
+            )
+            // The same coded 405 as the REST door, not actix's empty one.
+            .default_service(web::to(|| async {
+                crate::rest::routes::method_not_allowed("GET, POST")
+            })),
     );
 }
 

@@ -1,7 +1,8 @@
 //! The public contract and the REST contract's promises, over real TLS: the
 //! contract listener serves the WSDLs, XSDs and OpenAPI document without a
 //! client certificate and nothing else; the mTLS listener still refuses a
-//! certificate-less handshake; a wrong method is 405 with `Allow`; a missing
+//! certificate-less handshake; a wrong method is 405 with `Allow` (REST and
+//! SOAP), `HEAD` answers like `GET` without a body; a missing
 //! body is refused; timestamps go out with `Z` and come in with an offset.
 
 use machtigingen::registry::Scope;
@@ -129,7 +130,7 @@ async fn a_wrong_method_on_a_known_path_is_405_with_allow() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.headers()["allow"], "GET");
+    assert_eq!(resp.headers()["allow"], "GET, HEAD");
     let (status, body) = json_of(resp).await;
     assert_eq!((status, body["code"].as_str()), (405, Some("REQ-005")));
     let resp = client
@@ -143,6 +144,90 @@ async fn a_wrong_method_on_a_known_path_is_405_with_allow() {
     // An unknown path is still 404.
     let (status, body) = client.get_json("/api/v1/bestaat-niet").await;
     assert_eq!((status, body["code"].as_str()), (404, Some("REQ-001")));
+}
+
+#[tokio::test]
+async fn a_wrong_method_on_a_soap_endpoint_is_405_req_005_with_allow() {
+    let app = TestApp::spawn().await;
+    let client = app.provider("03123456", &[Scope::MachtigingenIndienen]);
+    for path in [
+        "/soap/machtigingen/v1",
+        "/soap/beoordeling/v1",
+        "/soap/optin/v1",
+        "/soap/terugkoppelingbeheer/v1",
+    ] {
+        let resp = client
+            .http
+            .put(client.url(path))
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .body("<x/>")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()["allow"], "GET, POST", "{path}");
+        assert_eq!(
+            resp.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+        let (status, body) = json_of(resp).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (405, Some("REQ-005")),
+            "{path}: {body}"
+        );
+    }
+    // The methods it has still work: the WSDL by GET.
+    let resp = client
+        .http
+        .get(client.url("/soap/optin/v1?wsdl"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn head_on_a_rest_get_route_answers_like_get_without_a_body() {
+    let app = TestApp::spawn().await;
+    let client = app.provider("03123456", &[Scope::MachtigingenIndienen]);
+    let get = client
+        .http
+        .get(client.url("/api/v1/whoami"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200);
+    let get_type = get.headers()["content-type"].clone();
+    let get_len = get.bytes().await.unwrap().len();
+    assert!(get_len > 0);
+    let head = client
+        .http
+        .head(client.url("/api/v1/whoami"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-type"], get_type);
+    let len: usize = head.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(len, get_len, "HEAD announces the GET body's length");
+    assert!(head.bytes().await.unwrap().is_empty());
+    // No body bytes were left on the connection: the next request on it is whole.
+    let (status, me) = client.get_json("/api/v1/whoami").await;
+    assert_eq!(status, 200, "{me}");
+    // A route without GET has no HEAD either.
+    let resp = client
+        .http
+        .head(client.url("/api/v1/machtigingsaanvragen/zoeken"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
 }
 
 #[tokio::test]

@@ -402,7 +402,7 @@ async fn concurrent_requests_cannot_exceed_the_hourly_limit() {
 async fn the_platform_runs_the_check_over_soap_11_and_12() {
     const NS: &str = "urn:machtigingen:terugkoppelingbeheer:v1";
     const PATH: &str = "/soap/terugkoppelingbeheer/v1";
-    let app = app_with_limit(5).await;
+    let app = app_with_limit(2).await;
     let client = tk::provider(&app);
     let r = tk::receiver();
     tk::register(&client, &r, "soap").await;
@@ -418,6 +418,18 @@ async fn the_platform_runs_the_check_over_soap_11_and_12() {
         );
         assert_eq!(ans.texts("Naam").len(), 13, "{}", ans.body);
         assert!(ans.texts("Naam").contains(&"soap12".to_owned()));
+    }
+    // The third within the hour is over the limit: a coded Fault, nothing stored.
+    for v in BOTH {
+        let op = "ControlerenOntvanger";
+        let ans = soap::call(&client, PATH, v, NS, op, &format!("<{op} xmlns=\"{NS}\"/>")).await;
+        assert!(ans.is_fault(), "{}", ans.body);
+        // SOAP 1.2 has an env:Code of its own: the Fout detail's is among them.
+        assert!(
+            ans.texts("Code").contains(&"TKP-006".to_owned()),
+            "{}",
+            ans.body
+        );
     }
     let op = "OphalenControles";
     let ans = soap::call(

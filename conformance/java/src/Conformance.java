@@ -82,6 +82,29 @@ public final class Conformance {
             return r;
         });
 
+        // The platform's receiver check against that registration: every case as the contract
+        // requires (docs/callbacks.md §10), and the report stored for OphalenControles.
+        var check = step("terugkoppelingbeheer.ControlerenOntvanger", v, () -> {
+            var c = feedback.checkReceiver();
+            var failedCases = c.getGeval().stream().filter(g -> !g.isGeslaagd())
+                    .map(g -> g.getNaam() + ": " + g.getAntwoord()).toList();
+            var names = c.getGeval().stream().map(g -> g.getNaam()).toList();
+            expect("geslaagd".equals(c.getStatus()) && failedCases.isEmpty(),
+                    "status " + c.getStatus() + ", failed cases " + failedCases);
+            expect(names.containsAll(List.of("geldig", "dubbel", "soap12")), "cases " + names);
+            return c;
+        });
+        step("terugkoppelingbeheer.OphalenControles", v, () -> {
+            var stored = feedback.checks();
+            expect(!stored.isEmpty(), "no stored check");
+            var newest = stored.get(0);
+            expect(newest.getControleId().equals(need(check).getControleId())
+                    && "geslaagd".equals(newest.getStatus())
+                    && newest.getGeval().size() == check.getGeval().size(),
+                    "newest stored check " + newest.getControleId() + ", expected " + check.getControleId());
+            return stored;
+        });
+
         String granted = grantedRequest(v, provider, insurer, reference, number);
         String withdrawn = withdrawnDraft(v, provider, insurer, reference + "-C");
 
@@ -110,17 +133,19 @@ public final class Conformance {
                 return pushed;
             });
         }
-        // The previous secret keeps signing for a grace period, so the receiver
-        // still accepts what follows.
+        // Rotation and cancellation on the portal's own registration: the provider's
+        // secret is the one the reference receiver was started with, and the next
+        // receiver check (and runner) must still be signed with it.
+        TerugkoppelingBeheerClient portalFeedback = new TerugkoppelingBeheerClient(soap, portalTls, url);
         step("terugkoppelingbeheer.RoterenGeheim", v, () -> {
-            String secret = feedback.rotateSecret();
+            portalFeedback.register(env("MT_RECEIVER_URL"), receiverCa, List.of());
+            String secret = portalFeedback.rotateSecret();
             expect(secret != null && secret.startsWith("whsec_"), "secret " + secret);
             return secret;
         });
         if (soap == Ports.Soap.SOAP12) {
-            // Once, at the very end: a new registration gets a new secret the receiver does not know.
             step("terugkoppelingbeheer.OpzeggenAbonnement", v, () -> {
-                expect(feedback.unsubscribe(), "no registration was removed");
+                expect(portalFeedback.unsubscribe(), "no registration was removed");
                 return true;
             });
         }
@@ -224,8 +249,8 @@ public final class Conformance {
             return status;
         });
         step("machtigingen.AanleverenAanvullendeInformatie", v, () -> {
+            // Answering a question round takes the request back into handling (docs/levenscyclus.md).
             var status = provider.supplyInformation(need(id), "FOTO-ZIJAANZICHT", "Volgt met de post.");
-            // Answered questions go back to the insurer's desk (docs/levenscyclus.md).
             expect(status == Status.IN_BEHANDELING, "status " + status + ", expected InBehandeling");
             return status;
         });

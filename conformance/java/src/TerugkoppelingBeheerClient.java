@@ -10,6 +10,7 @@ import machtigingen.terugkoppeling.v1.Gebeurtenis;
 import machtigingen.terugkoppeling.v1.MachtigingStatus;
 import machtigingen.terugkoppeling.v1.Terugkoppeling;
 import machtigingen.terugkoppelingbeheer.v1.Abonnement;
+import machtigingen.terugkoppelingbeheer.v1.Controle;
 import machtigingen.terugkoppelingbeheer.v1.Formaat;
 import machtigingen.terugkoppelingbeheer.v1.TerugkoppelingBeheerFout;
 import machtigingen.terugkoppelingbeheer.v1.OphalenTerugkoppelingenResponse.Bericht;
@@ -17,7 +18,10 @@ import machtigingen.terugkoppelingbeheer.v1.RegistrerenAbonnementResponse.Verifi
 import machtigingen.terugkoppelingbeheer.v1.TerugkoppelingBeheerPortType;
 import machtigingen.terugkoppelingbeheer.v1.TerugkoppelingBeheerService;
 
-/** terugkoppelingbeheer-v1: the callback the platform pushes to (register, rotate, cancel), and the pull fallback. */
+/**
+ * terugkoppelingbeheer-v1: the callback the platform pushes to (register, rotate, cancel), the
+ * pull fallback, and the platform's receiver check of the registered callback.
+ */
 final class TerugkoppelingBeheerClient {
     private final TerugkoppelingBeheerPortType port;
 
@@ -31,10 +35,14 @@ final class TerugkoppelingBeheerClient {
 
     /** RegistrerenAbonnement: SOAP callbacks of machtiging.status to {@code url}, served under {@code caPem}. */
     Registered register(String url, String caPem) throws TerugkoppelingBeheerFout {
+        return register(url, caPem, List.of(Gebeurtenis.MACHTIGING_STATUS));
+    }
+
+    /** RegistrerenAbonnement of {@code events}; none: every event the party's authorizations allow. */
+    Registered register(String url, String caPem, List<Gebeurtenis> events) throws TerugkoppelingBeheerFout {
         Holder<Abonnement> subscription = new Holder<>();
         Holder<Verificatie> verification = new Holder<>();
-        port.registrerenAbonnement(url, Formaat.SOAP, caPem, List.of(Gebeurtenis.MACHTIGING_STATUS),
-                subscription, verification);
+        port.registrerenAbonnement(url, Formaat.SOAP, caPem, events, subscription, verification);
         return new Registered(subscription.value, verification.value);
     }
 
@@ -74,6 +82,16 @@ final class TerugkoppelingBeheerClient {
             throw new IllegalStateException("unknown: " + unknown.value);
         }
         return acknowledged.value;
+    }
+
+    /** ControlerenOntvanger: runs the receiver check against the registered callback now; answers its report. */
+    Controle checkReceiver() throws TerugkoppelingBeheerFout {
+        return port.controlerenOntvanger();
+    }
+
+    /** OphalenControles: the stored receiver checks, newest first. */
+    List<Controle> checks() throws TerugkoppelingBeheerFout {
+        return port.ophalenControles();
     }
 
     /** RoterenGeheim: answers the new signing secret; the previous one keeps signing for a while. */
