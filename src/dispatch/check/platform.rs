@@ -10,7 +10,7 @@ use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 
 use super::{Report, Target};
-use crate::audit::{self, AuditEntry};
+use crate::audit;
 use crate::config::Config;
 use crate::db::schema::terugkoppeling_controles as tc;
 use crate::db::{Db, DbConnection, DbError, now};
@@ -136,18 +136,17 @@ fn finish(
         ))
         .execute(conn)?;
     let failures = outcome.as_ref().map(|r| r.failures()).unwrap_or_default();
-    audit::record(
+    audit::ByCaller {
+        caller,
+        object_type: "terugkoppeling_controle",
+        acting_for: None,
+    }
+    .record(
         conn,
-        &AuditEntry {
-            fingerprint: Some(caller.fingerprint()),
-            actor: caller.party().reference.to_string(),
-            acting_for: None,
-            action: "terugkoppeling.controleren",
-            object_type: "terugkoppeling_controle",
-            object_id: Some(id.to_owned()),
-            outcome: "ok",
-            detail: serde_json::json!({ "status": status, "nietGeslaagd": failures }),
-        },
+        "terugkoppeling.controleren",
+        Some(id),
+        "ok",
+        serde_json::json!({ "status": status, "nietGeslaagd": failures }),
     )
 }
 
