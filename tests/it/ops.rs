@@ -383,7 +383,7 @@ fn exprs(v: &serde_json::Value, out: &mut Vec<String>) {
 /// The files under deploy/ name only metrics a running instance serves (after
 /// some traffic), the alert rules cover what issue 21 asks, and — where
 /// `promtool` is installed — the rules pass `promtool check rules`
-/// (`MACHTIGINGEN_REQUIRE_PROMTOOL=1` makes a missing promtool a failure).
+/// (`MT_REQUIRE_PROMTOOL=1` makes a missing promtool a failure).
 #[tokio::test]
 async fn deploy_dashboard_and_alerts_name_served_metrics() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -430,7 +430,7 @@ async fn deploy_dashboard_and_alerts_name_served_metrics() {
         ),
         Err(e) => {
             assert!(
-                std::env::var_os("MACHTIGINGEN_REQUIRE_PROMTOOL").is_none(),
+                std::env::var_os("MT_REQUIRE_PROMTOOL").is_none(),
                 "promtool: {e}"
             );
             eprintln!("promtool not run ({e}); install Debian's prometheus package");
