@@ -21,7 +21,7 @@ fn fingerprint(c: &TestClient) -> String {
 
 /// A contact person (persoonlijk, gebruikersbeheer) and a systeem
 /// certificate of the same provider with the given scopes.
-fn contact_and_system(app: &TestApp, agb: &str, scopes: &[Scope]) -> (TestClient, TestClient) {
+pub fn contact_and_system(app: &TestApp, agb: &str, scopes: &[Scope]) -> (TestClient, TestClient) {
     let party = app.party(PartyKind::Zorgaanbieder, agb);
     let contact = app.client(&app.issue(
         &party,

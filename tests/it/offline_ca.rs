@@ -7,12 +7,13 @@
 use std::path::Path;
 use std::process::Command;
 
-use machtigingen::registry::{CertKind, PartyKind, Scope, store};
+use machtigingen::registry::{Scope, store};
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::x509::{X509, X509NameBuilder, X509ReqBuilder};
 use serde_json::json;
 
+use crate::beheer::contact_and_system;
 use crate::support::{TestApp, TestCert, TestClient, pki};
 
 const BIN: &str = env!("CARGO_BIN_EXE_machtigingen");
@@ -29,24 +30,6 @@ fn csr(key: &PKey<Private>) -> String {
 
 fn ec_key() -> PKey<Private> {
     machtigingen::pki::generate_key(machtigingen::config::KeyType::EcP256).unwrap()
-}
-
-/// A contact person and a systeem certificate (no gebruikersbeheer) of one provider.
-fn callers(app: &TestApp, agb: &str) -> (TestClient, TestClient) {
-    let party = app.party(PartyKind::Zorgaanbieder, agb);
-    let contact = app.client(&app.issue(
-        &party,
-        CertKind::Persoonlijk,
-        &[Scope::Gebruikersbeheer],
-        &[],
-    ));
-    let system = app.client(&app.issue(
-        &party,
-        CertKind::Systeem,
-        &[Scope::MachtigingenRaadplegen],
-        &[],
-    ));
-    (contact, system)
 }
 
 async fn request(c: &TestClient, key: &PKey<Private>) -> (u16, serde_json::Value) {
@@ -82,7 +65,7 @@ async fn with_signing_off_csrs_are_refused_and_pki_sign_works_offline() {
         .config(&pki_config(dir.path(), false))
         .spawn()
         .await;
-    let (contact, system) = callers(&app, "03123456");
+    let (contact, system) = contact_and_system(&app, "03123456", &[Scope::MachtigingenRaadplegen]);
     let key = ec_key();
     let (status, p) = request(&system, &key).await;
     assert_eq!((status, p["code"].as_str()), (403, Some("AUTZ-001")), "{p}");
@@ -182,7 +165,7 @@ async fn with_signing_on_the_key_is_read_only_after_authorization() {
         .config(&pki_config(dir.path(), true))
         .spawn()
         .await;
-    let (contact, system) = callers(&app, "03123456");
+    let (contact, system) = contact_and_system(&app, "03123456", &[Scope::MachtigingenRaadplegen]);
     let key = ec_key();
     let (status, p) = request(&system, &key).await;
     assert_eq!(
