@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::routes::Endpoint;
-use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::body;
 use crate::http::error::json;
@@ -20,6 +19,7 @@ use crate::machtiging::query::{self, Details, NamedCatalog, Page};
 use crate::machtiging::service::{self, Confirmation};
 use crate::machtiging::{intake, store};
 use crate::problem::{Code, Problem};
+use crate::state::AppState;
 
 pub(super) fn endpoints() -> Vec<Endpoint> {
     vec![
