@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::machtigingen::{BeslissingJson, DetailsJson};
+use super::dto::{BeslissingJson, DetailsJson};
 use super::routes::Endpoint;
 use crate::beoordeling::controle::{self, Controle, Uitkomst};
 use crate::beoordeling::{self, Beoordeling, Besluit, store::InboxEntry};
