@@ -16,12 +16,12 @@ use crate::dispatch::endpoints::Endpoint;
 use crate::dispatch::registration::{self, Verification};
 use crate::dispatch::render::timestamp;
 use crate::dispatch::view;
-use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::error::json;
 use crate::identity::Caller;
 use crate::problem::{Code, Problem};
 use crate::registry::Scope;
+use crate::state::AppState;
 
 pub(super) fn endpoints() -> Vec<Route> {
     vec![
