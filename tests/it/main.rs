@@ -34,6 +34,7 @@ mod rest_machtigingen;
 mod rotation;
 mod schema_dir;
 mod schema_parity;
+mod snapshots;
 mod soap_machtigingen;
 mod support;
 mod terugkoppeling;
