@@ -34,6 +34,7 @@ mod rotation;
 mod schema_dir;
 mod schema_parity;
 mod soap_machtigingen;
+mod stored_document;
 mod support;
 mod terugkoppeling;
 mod terugkoppeling_dispatch;
