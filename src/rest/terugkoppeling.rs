@@ -16,13 +16,13 @@ use crate::dispatch::endpoints::Endpoint;
 use crate::dispatch::registration::{self, Verification};
 use crate::dispatch::render::timestamp;
 use crate::dispatch::view;
-use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::error::json;
 use crate::identity::Caller;
 use crate::outbox::Event;
 use crate::problem::{Code, Problem};
 use crate::registry::Scope;
+use crate::state::AppState;
 
 pub(super) fn endpoints() -> Vec<Route> {
     vec![

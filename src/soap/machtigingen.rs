@@ -8,13 +8,13 @@ use futures_util::FutureExt;
 use super::writer::Xml;
 use super::{Contract, types};
 use crate::catalog::Verstrekking;
-use crate::http::AppState;
 use crate::identity::Caller;
 use crate::machtiging::model::{AanvullendeInformatie, Status};
 use crate::machtiging::query::{self, Details, NamedCatalog, Page};
 use crate::machtiging::service::{self, Confirmation, Submission};
 use crate::machtiging::{intake, store};
 use crate::problem::{Code, Problem};
+use crate::state::AppState;
 use crate::validation::{El, SchemaSet};
 
 const NS: &str = "urn:machtigingen:machtigingen:v1";

@@ -15,10 +15,10 @@ use crate::dispatch::endpoints::Endpoint;
 use crate::dispatch::registration::{self, Request};
 use crate::dispatch::render::{self, Body, Message};
 use crate::dispatch::view;
-use crate::http::AppState;
 use crate::identity::Caller;
 use crate::problem::{Code, Problem};
 use crate::registry::Scope;
+use crate::state::AppState;
 use crate::validation::{El, SchemaSet};
 
 const NS: &str = "urn:machtigingen:terugkoppelingbeheer:v1";

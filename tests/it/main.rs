@@ -28,6 +28,7 @@ mod optin;
 mod outage;
 mod query_plans;
 mod receiver_check;
+mod receiver_dedup;
 mod registry;
 mod rest_machtigingen;
 mod rotation;

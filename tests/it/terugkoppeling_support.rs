@@ -97,6 +97,8 @@ pub fn receiver_on(addr: &str, secrets: Vec<String>) -> Receiver {
         // Tests read `received()`; the JSON lines would only flood the output.
         out: Some("/dev/null".into()),
         tolerance_secs: 300,
+        dedup_file: None,
+        dedup: Default::default(),
     })
     .unwrap()
 }
