@@ -36,6 +36,7 @@ mod schema_dir;
 mod schema_parity;
 mod snapshots;
 mod soap_machtigingen;
+mod stored_document;
 mod support;
 mod terugkoppeling;
 mod terugkoppeling_dispatch;
