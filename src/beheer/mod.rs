@@ -10,13 +10,14 @@ pub mod store;
 use chrono::NaiveDate;
 use serde_json::json;
 
-use crate::audit::{self, AuditEntry, AuditRecord};
+use crate::audit::{self, AsActor, AuditRecord};
 use crate::config::PkiConfig;
 use crate::db::{Db, DbConnection, DbError, write_tx};
 use crate::identity::Caller;
 use crate::pki::{Ca, PkiError, Validity};
 use crate::problem::{Code, Problem};
-use crate::registry::admin::{self, Actor, AdminError, IssueRequest, KeySource};
+use crate::registry::admin::{self, AdminError, IssueRequest, KeySource};
+use crate::registry::consent::{self, Verklaring};
 use crate::registry::{self, CertKind, Certificate, PartyKind, PartyRef, RegistryError, Scopes};
 
 fn not_found() -> Problem {
@@ -42,13 +43,6 @@ impl From<AdminError> for Problem {
     }
 }
 
-fn actor(caller: &Caller) -> Actor {
-    Actor {
-        fingerprint: Some(caller.fingerprint().to_owned()),
-        name: caller.party().reference.to_string(),
-    }
-}
-
 /// The caller's party, once `gebruikersbeheer` is checked.
 fn own_party(caller: &Caller) -> Result<PartyRef, Problem> {
     caller.require(registry::Scope::Gebruikersbeheer)?;
@@ -67,25 +61,20 @@ fn own_certificate(
     }
 }
 
+/// Every change here is the caller's own, recorded against its party.
 fn audit_party(
     conn: &mut DbConnection,
     caller: &Caller,
     action: &str,
     detail: serde_json::Value,
 ) -> Result<(), DbError> {
-    audit::record(
-        conn,
-        &AuditEntry {
-            fingerprint: Some(caller.fingerprint()),
-            actor: caller.party().reference.to_string(),
-            acting_for: None,
-            action,
-            object_type: "partij",
-            object_id: Some(caller.party().reference.to_string()),
-            outcome: "ok",
-            detail,
-        },
-    )
+    let party = caller.party().reference.to_string();
+    audit::ByCaller {
+        caller,
+        object_type: "partij",
+        acting_for: None,
+    }
+    .record(conn, action, Some(&party), "ok", detail)
 }
 
 pub async fn certificates(db: &Db, caller: Caller) -> Result<Vec<Certificate>, Problem> {
@@ -120,7 +109,7 @@ pub async fn change_scopes(
             &fingerprint,
             grant,
             withdraw,
-            &actor(&caller),
+            &caller.as_actor(),
         )?)
     })
     .await
@@ -146,7 +135,7 @@ pub async fn set_allowlist(
             conn,
             &fingerprint,
             &nets,
-            &actor(&caller),
+            &caller.as_actor(),
         )?)
     })
     .await
@@ -190,7 +179,7 @@ pub async fn revoke(
             issuer.as_deref(),
             &cert,
             "ingetrokken door contactpersoon",
-            &actor(&caller),
+            &caller.as_actor(),
         )?;
         if let (true, Some(ca)) = (on_crl, &signing) {
             // The registry already refuses it; a stale CRL only delays the TLS
@@ -254,7 +243,7 @@ pub async fn request_certificate(
                 common_name: None,
                 validity: Validity::days_from_now(validity_days),
             },
-            &actor(&caller),
+            &caller.as_actor(),
         )?;
         let pem = issued
             .cert
@@ -317,7 +306,7 @@ pub async fn add_consent(
     caller: Caller,
     vendor: String,
     geldig_tot: Option<NaiveDate>,
-) -> Result<store::Verklaring, Problem> {
+) -> Result<Verklaring, Problem> {
     let party = own_party(&caller)?;
     if caller.party().kind != PartyKind::Zorgaanbieder {
         return Err(Problem::new(
@@ -341,7 +330,7 @@ pub async fn add_consent(
             Err(e) => return Err(e.into()),
         }
         write_tx::<_, DbError, _>(conn, |tx| {
-            let v = store::add_consent(
+            let v = consent::add(
                 tx,
                 &id,
                 &party.code,
@@ -362,9 +351,9 @@ pub async fn add_consent(
     .await
 }
 
-pub async fn consents(db: &Db, caller: Caller) -> Result<Vec<store::Verklaring>, Problem> {
+pub async fn consents(db: &Db, caller: Caller) -> Result<Vec<Verklaring>, Problem> {
     let party = own_party(&caller)?;
-    db.run(move |conn| Ok(store::consents_of_provider(conn, &party.code)?))
+    db.run(move |conn| Ok(consent::of_provider(conn, &party.code)?))
         .await
 }
 
@@ -372,7 +361,7 @@ pub async fn revoke_consent(db: &Db, caller: Caller, id: String) -> Result<(), P
     let party = own_party(&caller)?;
     db.run(move |conn| {
         write_tx::<_, DbError, _>(conn, |tx| {
-            if !store::revoke_consent(tx, &party.code, &id)? {
+            if !consent::revoke(tx, &party.code, &id)? {
                 return Ok(false);
             }
             audit_party(

@@ -8,10 +8,11 @@ use std::net::IpAddr;
 
 use chrono::Utc;
 
+use crate::audit::{Actor, AsActor};
 use crate::db::{Db, DbError};
 use crate::metrics;
 use crate::problem::{Code, Problem};
-use crate::registry::{CertStatus, Certificate, Party, Scope, store};
+use crate::registry::{CertStatus, Certificate, Party, PartyKind, Scope, consent, store};
 
 /// What the TLS layer learned about a connection: captured once per
 /// connection and attached to each of its requests.
@@ -50,6 +51,16 @@ impl Caller {
             let err = AuthError::ScopeMissing(scope);
             log_refusal(Some(self.fingerprint()), &err);
             Err(err)
+        }
+    }
+}
+
+/// The audit log records a caller by its certificate and party.
+impl AsActor for Caller {
+    fn as_actor(&self) -> Actor {
+        Actor {
+            fingerprint: Some(self.fingerprint().to_owned()),
+            name: self.party().reference.to_string(),
         }
     }
 }
@@ -174,10 +185,8 @@ async fn resolve(db: &Db, peer: Option<&PeerIdentity>) -> Result<Caller, AuthErr
                 other => DbError::Invalid(other.to_string()),
             })?;
             let consented = match &cert {
-                Some(cert)
-                    if cert.party.kind == crate::registry::PartyKind::Softwareleverancier =>
-                {
-                    crate::beheer::store::consented_agbs(
+                Some(cert) if cert.party.kind == PartyKind::Softwareleverancier => {
+                    consent::consented_agbs(
                         c,
                         &cert.party.reference.to_string(),
                         chrono::Utc::now().date_naive(),
