@@ -28,7 +28,7 @@ pub fn new(prefix: &str) -> Result<String, openssl::error::ErrorStack> {
 pub fn for_request(prefix: &str) -> Result<String, crate::problem::Problem> {
     new(prefix).map_err(|e| {
         tracing::error!(error = %e, "no randomness for an id");
-        crate::problem::Problem::new(crate::problem::Code::Internal, "Interne fout.")
+        crate::problem::Problem::internal("Interne fout.")
     })
 }
 

@@ -14,33 +14,14 @@ use crate::audit::{self, AsActor, AuditRecord};
 use crate::config::PkiConfig;
 use crate::db::{Db, DbConnection, DbError, write_tx};
 use crate::identity::Caller;
-use crate::pki::{Ca, PkiError, Validity};
+use crate::pki::{Ca, Validity};
 use crate::problem::{Code, Problem};
-use crate::registry::admin::{self, AdminError, IssueRequest, KeySource};
+use crate::registry::admin::{self, IssueRequest, KeySource};
 use crate::registry::consent::{self, Verklaring};
 use crate::registry::{self, CertKind, Certificate, PartyKind, PartyRef, RegistryError, Scopes};
 
 fn not_found() -> Problem {
     Problem::new(Code::NotFound, "Certificaat niet gevonden.")
-}
-
-impl From<AdminError> for Problem {
-    fn from(e: AdminError) -> Self {
-        match e {
-            AdminError::Registry(RegistryError::ScopeNotAllowed { .. }) => {
-                Problem::new(Code::ScopeNotAllowed, e.to_string())
-            }
-            AdminError::Registry(RegistryError::UnknownCertificate(_)) => not_found(),
-            AdminError::Registry(r) => r.into(),
-            AdminError::Pki(PkiError::WeakKey(m) | PkiError::Invalid(m)) => {
-                Problem::new(Code::CsrRefused, m)
-            }
-            AdminError::Pki(p) => {
-                tracing::error!(error = %p, "certificate issuing failed");
-                Problem::new(Code::Internal, "Interne fout bij het ondertekenen.")
-            }
-        }
-    }
 }
 
 /// The caller's party, once `gebruikersbeheer` is checked.
@@ -249,7 +230,7 @@ pub async fn request_certificate(
             .cert
             .to_pem()
             .map(|p| String::from_utf8_lossy(&p).into_owned())
-            .map_err(|e| Problem::new(Code::Internal, format!("PEM: {e}")))?;
+            .map_err(|e| Problem::internal(format!("PEM: {e}")))?;
         Ok((issued.registered, pem))
     })
     .await

@@ -11,7 +11,6 @@ use chrono::Utc;
 use crate::audit::{Actor, AsActor};
 use crate::db::{Db, DbError};
 use crate::metrics;
-use crate::problem::{Code, Problem};
 use crate::registry::{CertStatus, Certificate, Party, PartyKind, Scope, consent, store};
 
 /// What the TLS layer learned about a connection: captured once per
@@ -65,6 +64,8 @@ impl AsActor for Caller {
     }
 }
 
+/// Why a request is not authenticated or not authorized; `problem` gives
+/// each its `AUTH-*`/`AUTZ-*` code.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("no client certificate")]
@@ -94,37 +95,6 @@ impl AuthError {
             Self::ScopeMissing(_) => "scope_missing",
             Self::AddressNotAllowed => "address_not_allowed",
             Self::Db(_) => "database",
-        }
-    }
-}
-
-impl From<AuthError> for Problem {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::NoCertificate => Problem::new(
-                Code::CertificateMissing,
-                "Er is geen clientcertificaat aangeboden.",
-            ),
-            AuthError::Unknown => Problem::new(
-                Code::CertificateUnknown,
-                "Het certificaat is niet geregistreerd bij een partij.",
-            ),
-            AuthError::Revoked => {
-                Problem::new(Code::CertificateRevoked, "Het certificaat is ingetrokken.")
-            }
-            AuthError::Expired => Problem::new(
-                Code::CertificateExpired,
-                "Het certificaat is op dit moment niet geldig.",
-            ),
-            AuthError::ScopeMissing(scope) => Problem::new(
-                Code::ScopeMissing,
-                format!("Het certificaat mist de autorisatie '{scope}' voor deze dienst."),
-            ),
-            AuthError::AddressNotAllowed => Problem::new(
-                Code::AddressNotAllowed,
-                "Het certificaat mag niet vanaf dit IP-adres worden gebruikt.",
-            ),
-            AuthError::Db(db) => db.into(),
         }
     }
 }

@@ -198,6 +198,6 @@ fn read_inner<C>(
 /// kept for the insurer.
 pub fn standalone(el: &El) -> Result<String, Problem> {
     let doc = Document::dup_node_into_new_doc(&el.0)
-        .map_err(|()| Problem::new(Code::Internal, "Interne fout bij kopiëren van het bericht."))?;
+        .map_err(|()| Problem::internal("Interne fout bij kopiëren van het bericht."))?;
     Ok(doc.to_string())
 }

@@ -69,10 +69,7 @@ fn mapping_error(what: &str) -> Problem {
         element = what,
         "schema-valid document lacks an expected element"
     );
-    Problem::new(
-        Code::Internal,
-        "Interne fout bij het lezen van het bericht.",
-    )
+    Problem::internal("Interne fout bij het lezen van het bericht.")
 }
 
 impl El {

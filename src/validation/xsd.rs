@@ -172,7 +172,7 @@ fn compile(set: SchemaSet) -> Result<SchemaValidationContext, String> {
 
 fn internal(e: impl std::fmt::Display) -> Problem {
     tracing::error!(error = %e, "XSD validation unavailable");
-    Problem::new(Code::Internal, "Interne fout bij schemavalidatie.")
+    Problem::internal("Interne fout bij schemavalidatie.")
 }
 
 /// Parses XML that passed `safety::check`. No network, no entity

@@ -167,12 +167,11 @@ pub async fn run(db: &Db, config: &Config, caller: &Caller) -> Result<Stored, Pr
     }
     let timing = c.timing().map_err(|e| {
         tracing::error!(error = %e, "terugkoppeling timing");
-        Problem::new(Code::Internal, "Interne fout.")
+        Problem::internal("Interne fout.")
     })?;
     let identity = transport::load_identity(c).map_err(|e| {
         tracing::error!(error = %e, "receiver check: no platform client certificate");
-        Problem::new(
-            Code::Internal,
+        Problem::internal(
             "Het platform kan nu geen terugkoppelingen versturen (clientcertificaat).",
         )
     })?;
@@ -212,7 +211,7 @@ pub async fn run(db: &Db, config: &Config, caller: &Caller) -> Result<Stored, Pr
         Ok(recorded) => recorded?,
         Err(e) => {
             tracing::error!(error = %e, controle = %id, "receiver check task failed");
-            return Err(Problem::new(Code::Internal, "Interne fout."));
+            return Err(Problem::internal("Interne fout."));
         }
     }
     get(db, caller, &id).await
