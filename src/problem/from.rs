@@ -5,8 +5,11 @@
 //! What the caller cannot act on is logged here and answered as `SYS-001`.
 
 use super::{Code, Problem};
+use crate::beheer::BeheerError;
 use crate::catalog::CatalogError;
 use crate::db::DbError;
+use crate::dispatch::check::platform::CheckError;
+use crate::dispatch::ssrf::UrlError;
 use crate::error::Refusal;
 use crate::identity::AuthError;
 use crate::pki::PkiError;
@@ -119,6 +122,41 @@ impl From<CatalogError> for Problem {
         match e {
             CatalogError::Db(db) => db.into(),
             CatalogError::Invalid(m) => Problem::new(Code::BadRequest, m),
+        }
+    }
+}
+
+impl From<BeheerError> for Problem {
+    fn from(e: BeheerError) -> Self {
+        match e {
+            BeheerError::Refused(r) => r.into(),
+            BeheerError::Auth(a) => a.into(),
+            BeheerError::Admin(a) => a.into(),
+            BeheerError::Registry(r) => r.into(),
+            BeheerError::Db(db) => db.into(),
+        }
+    }
+}
+
+/// A callback URL of the wrong form is `TKP-001`; one whose host is internal
+/// or does not resolve, `TKP-002`.
+impl From<UrlError> for Problem {
+    fn from(e: UrlError) -> Self {
+        match e {
+            UrlError::Forbidden { .. } | UrlError::Unresolvable(_) => {
+                Problem::new(Code::CallbackAddress, e.to_string())
+            }
+            other => Problem::new(Code::CallbackUrl, other.to_string()),
+        }
+    }
+}
+
+impl From<CheckError> for Problem {
+    fn from(e: CheckError) -> Self {
+        match e {
+            CheckError::Refused(r) => r.into(),
+            CheckError::Url(u) => u.into(),
+            CheckError::Db(db) => db.into(),
         }
     }
 }
