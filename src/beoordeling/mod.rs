@@ -1,12 +1,12 @@
 //! The insurer side: the inbox of new and changed requests for the caller's
 //! UZOVI (pull with acknowledge), the request as submitted, decisions
 //! (`VastleggenBeoordeling`) with the terugkoppeling written in the same
-//! transaction, automatic decisions by the catalog's rules at submission, the
-//! insurer's own catalog, and the retention purge. Shared by the SOAP and REST
-//! doors; the insurer sees only requests addressed to its UZOVI.
+//! transaction (through `machtiging::change`, as the automatic decisions of
+//! the catalog's rules at submission are), the insurer's own catalog, and the
+//! retention purge. Shared by the SOAP and REST doors; the insurer sees only
+//! requests addressed to its UZOVI.
 
 pub mod controle;
-pub mod rules;
 pub mod store;
 
 use chrono::{NaiveDate, Utc};
@@ -16,10 +16,10 @@ use crate::audit;
 use crate::catalog::{self, InsurerCatalog};
 use crate::db::{Db, DbConnection, DbError, now, write_tx};
 use crate::identity::Caller;
+use crate::machtiging::change::{self, Target};
 use crate::machtiging::lifecycle::{Command, transition};
-use crate::machtiging::model::{Action, Beslissing, Outcome, Status, ToegekendePrestatie, Vraag};
-use crate::machtiging::store::{self as requests, Event, NewEvent, Record, StatusChange};
-use crate::outbox::{self, MACHTIGING_STATUS, MachtigingStatus, NewTerugkoppeling};
+use crate::machtiging::model::{Beslissing, Outcome, Status, ToegekendePrestatie, Vraag};
+use crate::machtiging::store::{self as requests, Event, Record};
 use crate::problem::{Code, Finding, Problem};
 use crate::registry::{PartyKind, Scope};
 
@@ -242,102 +242,6 @@ fn check_besluit(b: &Besluit, r: &Record) -> Result<Beslissing, Problem> {
     })
 }
 
-/// A new Machtigingsnummer for this insurer: `M` and 14 random capitals and
-/// digits, retried in the unlikely case it is taken.
-fn new_number(conn: &mut DbConnection, uzovi: &str) -> Result<String, DbError> {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    for _ in 0..8 {
-        let mut bytes = [0u8; 14];
-        openssl::rand::rand_bytes(&mut bytes)
-            .map_err(|e| DbError::Invalid(format!("no randomness: {e}")))?;
-        let n: String = std::iter::once('M')
-            .chain(
-                bytes
-                    .iter()
-                    .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char),
-            )
-            .collect();
-        if !store::number_taken(conn, uzovi, &n)? {
-            return Ok(n);
-        }
-    }
-    Err(DbError::Conflict("no free Machtigingsnummer".into()))
-}
-
-/// The provider's terugkoppeling for a status the insurer caused.
-fn notify(
-    c: &mut DbConnection,
-    r: &Record,
-    status: Status,
-    beslissing: Option<&Beslissing>,
-    vragen: &[Vraag],
-) -> Result<(), DbError> {
-    let payload = MachtigingStatus {
-        machtigingsaanvraag_id: r.id.clone(),
-        referentie: r.referentie.clone(),
-        agb_praktijk: r.provider_agb.clone(),
-        uzovi: r.uzovi.clone(),
-        status,
-        tijdstip: now(),
-        beslissing: beslissing.cloned(),
-        vragen: vragen.to_vec(),
-    };
-    let recipient = format!("AGB:{}", r.provider_agb);
-    outbox::enqueue(
-        c,
-        &NewTerugkoppeling {
-            recipient: &recipient,
-            event_type: MACHTIGING_STATUS,
-            subject_id: &r.id,
-            payload: serde_json::to_value(&payload)
-                .map_err(|e| DbError::Invalid(format!("payload: {e}")))?,
-        },
-    )?;
-    Ok(())
-}
-
-/// Applies a status change by the insurer (or its rules) in the caller's
-/// transaction: the request, its history, the provider's terugkoppeling.
-/// Returns the id of the history event.
-#[allow(clippy::too_many_arguments)]
-fn apply(
-    c: &mut DbConnection,
-    r: &Record,
-    action: Action,
-    status: Status,
-    beslissing: Option<&Beslissing>,
-    vragen: &[Vraag],
-    actor: &str,
-    fingerprint: Option<&str>,
-) -> Result<i64, DbError> {
-    requests::set_status(
-        c,
-        r,
-        status,
-        StatusChange {
-            open_vragen: Some(vragen),
-            beslissing,
-        },
-    )?;
-    let event_id = requests::add_event(
-        c,
-        &NewEvent {
-            request_id: &r.id,
-            action: action.as_str(),
-            status,
-            actor,
-            fingerprint,
-            detail: json!({
-                "automatisch": beslissing.is_some_and(|b| b.automatisch),
-                "vragen": vragen.len(),
-            }),
-            document: None,
-        },
-    )?;
-    notify(c, r, status, beslissing, vragen)?;
-    Ok(event_id)
-}
-
 /// `VastleggenBeoordeling`.
 pub async fn decide(
     db: &Db,
@@ -381,20 +285,20 @@ pub async fn decide(
             if let Some(b) = beslissing.as_mut() {
                 if b.uitkomst != Outcome::Afgewezen {
                     match &b.machtigingsnummer {
-                        Some(n) if store::number_taken(c, &uzovi, n)? => {
+                        Some(n) if requests::number_taken(c, &uzovi, n)? => {
                             return Err(Problem::new(
                                 Code::NumberTaken,
                                 format!("Machtigingsnummer {n} is al in gebruik."),
                             ));
                         }
                         Some(_) => {}
-                        None => b.machtigingsnummer = Some(new_number(c, &uzovi)?),
+                        None => b.machtigingsnummer = Some(change::new_number(c, &uzovi)?),
                     }
                 }
             }
-            apply(
+            change::apply(
                 c,
-                &r,
+                &Target::from(&r),
                 action,
                 status,
                 beslissing.as_ref(),
@@ -414,62 +318,6 @@ pub async fn decide(
         result.map(|()| (status, beslissing))
     })
     .await
-}
-
-/// The catalog's automatic rules, applied inside the submit transaction right
-/// after the request was stored as Ingediend. Returns the decision and its
-/// history event when a rule decided.
-pub fn automatic(c: &mut DbConnection, id: &str) -> Result<Option<(Beslissing, i64)>, DbError> {
-    let Some(r) = requests::get(c, id)? else {
-        return Ok(None);
-    };
-    let verstrekking = match catalog::store::verstrekking(c, &r.uzovi, &r.aanvraag.verstrekking) {
-        Ok(Some(v)) => v,
-        Ok(None) => return Ok(None),
-        Err(catalog::CatalogError::Db(e)) => return Err(e),
-        Err(catalog::CatalogError::Invalid(m)) => return Err(DbError::Invalid(m)),
-    };
-    let Some(mut b) = rules::evaluate(&verstrekking, &r.aanvraag, now()) else {
-        return Ok(None);
-    };
-    if b.uitkomst != Outcome::Afgewezen {
-        b.machtigingsnummer = Some(new_number(c, &r.uzovi)?);
-    }
-    let action = Action::Decide(b.uitkomst);
-    let Ok(status) = transition(Some(r.status), Command::Beslissen, Some(b.uitkomst)) else {
-        return Ok(None);
-    };
-    let actor = format!("UZOVI:{}", r.uzovi);
-    let event_id = apply(c, &r, action, status, Some(&b), &[], &actor, None)?;
-    Ok(Some((b, event_id)))
-}
-
-/// The insurer's inbox entry for a request that has just become Ingediend,
-/// after its automatic rules (when `rules`) had their say: the submission's
-/// entry, or — when a rule decided — one `beslissing` entry with the decided
-/// status in its place, so the inbox never offers a request to assess that
-/// is already decided.
-pub fn inbox_after_submit(
-    c: &mut DbConnection,
-    uzovi: &str,
-    id: &str,
-    event_id: i64,
-    action: Action,
-    rules: bool,
-) -> Result<Option<Beslissing>, DbError> {
-    let decided = if rules { automatic(c, id)? } else { None };
-    match decided {
-        Some((b, decision_event)) => {
-            let status = b.uitkomst.status();
-            let decide = Action::Decide(b.uitkomst).as_str();
-            requests::add_inbox(c, uzovi, id, decision_event, decide, status)?;
-            Ok(Some(b))
-        }
-        None => {
-            requests::add_inbox(c, uzovi, id, event_id, action.as_str(), Status::Ingediend)?;
-            Ok(None)
-        }
-    }
 }
 
 /// The insurer's own catalog.

@@ -12,13 +12,7 @@ pub mod xml;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
-use crate::machtiging::model::bsn_valid;
 use crate::problem::{Code, Finding, Problem};
-
-/// Outbox event type: a new registration for a provider.
-pub const EVENT_REGISTRATIE: &str = "optin.registratie";
-/// Outbox event type: a registration was handled (to the portal).
-pub const EVENT_STATUS: &str = "optin.status";
 
 /// Consent given (`Ja`) or refused/withdrawn (`Nee`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,7 +100,7 @@ impl Registratie {
     /// The checks after the schema: every finding together.
     pub fn check(&self, now: NaiveDateTime) -> Result<(), Problem> {
         let mut findings = Vec::new();
-        if !bsn_valid(&self.bsn) {
+        if !crate::validation::bsn::valid(&self.bsn) {
             findings.push(Finding {
                 code: Code::OptinBsn,
                 location: Some("/Toestemmingsregistratie/Patient/Bsn".into()),
