@@ -9,9 +9,9 @@
 
 mod from;
 
-/// The vocabulary lives in [`crate::error`]; re-exported here for the
-/// modules that still build a `Problem` themselves, until they return errors
-/// of their own.
+/// The vocabulary lives in [`crate::error`]; re-exported here for the doors,
+/// which build a `Problem` themselves for what they refuse before any domain
+/// operation runs (body, envelope, routing).
 pub use crate::error::{Code, Finding};
 
 /// A refusal as the caller sees it.

@@ -7,13 +7,14 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::json;
 
+use super::BeoordelingError;
 use super::store;
 use crate::audit;
 use crate::db::Db;
+use crate::error::{Code, Refusal};
 use crate::identity::Caller;
 use crate::machtiging::model::Status;
 use crate::machtiging::store as requests;
-use crate::problem::{Code, Problem};
 use crate::registry::{PartyKind, Scope};
 
 #[derive(Debug, Clone)]
@@ -58,7 +59,7 @@ enum Asker {
     Insurer(String),
 }
 
-fn asker(caller: &Caller) -> Result<Asker, Problem> {
+fn asker(caller: &Caller) -> Result<Asker, BeoordelingError> {
     let party = caller.party();
     match party.kind {
         PartyKind::Zorgverzekeraar | PartyKind::Zorgkantoor => {
@@ -73,14 +74,15 @@ fn asker(caller: &Caller) -> Result<Asker, Problem> {
             caller.require(Scope::MachtigingenRaadplegen)?;
             Ok(Asker::Provider(caller.consented_agbs.clone()))
         }
-        PartyKind::Patientportaal => Err(Problem::new(
+        PartyKind::Patientportaal => Err(Refusal::new(
             Code::ScopeMissing,
             "Een patiëntportaal kan machtigingen niet controleren.",
-        )),
+        )
+        .into()),
     }
 }
 
-pub async fn check(db: &Db, caller: Caller, q: Controle) -> Result<Uitkomst, Problem> {
+pub async fn check(db: &Db, caller: Caller, q: Controle) -> Result<Uitkomst, BeoordelingError> {
     let who = asker(&caller)?;
     db.run(move |conn| {
         let record = match store::by_number(conn, &q.uzovi, &q.machtigingsnummer)? {

@@ -5,29 +5,31 @@
 use chrono::Utc;
 use serde_json::json;
 
+use super::BeoordelingError;
 use super::model::{Beoordeling, Besluit, Dossier};
 use super::store;
 use crate::audit;
 use crate::catalog::{self, InsurerCatalog};
 use crate::db::{Db, DbConnection, DbError, now, write_tx};
+use crate::error::{Code, Finding, Refusal};
 use crate::identity::Caller;
 use crate::machtiging::change::{self, Target};
 use crate::machtiging::lifecycle::{Command, transition};
 use crate::machtiging::model::{Beslissing, Outcome, Status, ToegekendePrestatie};
 use crate::machtiging::store::{self as requests, Record};
-use crate::problem::{Code, Finding, Problem};
 use crate::registry::{PartyKind, Scope};
 
 /// The caller's UZOVI, once it is an insurer holding `beoordelen`.
-pub fn insurer_uzovi(caller: &Caller) -> Result<String, Problem> {
+pub fn insurer_uzovi(caller: &Caller) -> Result<String, BeoordelingError> {
     caller.require(Scope::Beoordelen)?;
     let party = caller.party();
     match party.kind {
         PartyKind::Zorgverzekeraar | PartyKind::Zorgkantoor => Ok(party.reference.code.clone()),
-        _ => Err(Problem::new(
+        _ => Err(Refusal::new(
             Code::NotInsurer,
             "Deze partij is geen zorgverzekeraar of zorgkantoor.",
-        )),
+        )
+        .into()),
     }
 }
 
@@ -39,8 +41,8 @@ fn auditor(caller: &Caller) -> audit::ByCaller<'_> {
     }
 }
 
-fn not_found() -> Problem {
-    Problem::new(Code::NotFound, "Machtigingsaanvraag niet gevonden.")
+fn not_found() -> Refusal {
+    Refusal::new(Code::NotFound, "Machtigingsaanvraag niet gevonden.")
 }
 
 /// A request of this insurer that was sent to it (a Concept never is).
@@ -50,7 +52,7 @@ fn load_own(
     uzovi: &str,
     id: &str,
     action: &str,
-) -> Result<Record, Problem> {
+) -> Result<Record, BeoordelingError> {
     match requests::get(conn, id)? {
         Some(r) if r.uzovi == uzovi && r.status != Status::Concept => Ok(r),
         _ => {
@@ -61,13 +63,17 @@ fn load_own(
                 "geweigerd: niet gevonden",
                 json!({}),
             )?;
-            Err(not_found())
+            Err(not_found().into())
         }
     }
 }
 
 /// `OphalenInbox`: the oldest unacknowledged entries.
-pub async fn inbox(db: &Db, caller: Caller, max: i64) -> Result<Vec<store::InboxEntry>, Problem> {
+pub async fn inbox(
+    db: &Db,
+    caller: Caller,
+    max: i64,
+) -> Result<Vec<store::InboxEntry>, BeoordelingError> {
     let uzovi = insurer_uzovi(&caller)?;
     let max = max.clamp(1, 500);
     db.run(move |conn| Ok(store::pending(conn, &uzovi, max)?))
@@ -75,14 +81,18 @@ pub async fn inbox(db: &Db, caller: Caller, max: i64) -> Result<Vec<store::Inbox
 }
 
 /// `BevestigenInbox`: acknowledges entries of the caller's UZOVI.
-pub async fn acknowledge(db: &Db, caller: Caller, ids: Vec<i64>) -> Result<usize, Problem> {
+pub async fn acknowledge(
+    db: &Db,
+    caller: Caller,
+    ids: Vec<i64>,
+) -> Result<usize, BeoordelingError> {
     let uzovi = insurer_uzovi(&caller)?;
     db.run(move |conn| Ok(store::acknowledge(conn, &uzovi, &ids)?))
         .await
 }
 
 /// `RaadplegenAanvraag`: the request with its original document and history.
-pub async fn get(db: &Db, caller: Caller, id: String) -> Result<Dossier, Problem> {
+pub async fn get(db: &Db, caller: Caller, id: String) -> Result<Dossier, BeoordelingError> {
     let uzovi = insurer_uzovi(&caller)?;
     db.run(move |conn| {
         let record = load_own(conn, &caller, &uzovi, &id, "beoordeling.raadplegen")?;
@@ -98,8 +108,8 @@ pub async fn get(db: &Db, caller: Caller, id: String) -> Result<Dossier, Problem
     .await
 }
 
-fn invalid(findings: Vec<Finding>) -> Problem {
-    Problem::with_findings(
+fn invalid(findings: Vec<Finding>) -> Refusal {
+    Refusal::with_findings(
         Code::DecisionInvalid,
         format!(
             "De beoordeling is ongeldig ({} bevinding(en)).",
@@ -123,7 +133,7 @@ fn valid_number(n: &str) -> bool {
 
 /// Checks a decision against the request; returns the Beslissing to store
 /// (without a generated number yet).
-fn check_besluit(b: &Besluit, r: &Record) -> Result<Beslissing, Problem> {
+fn check_besluit(b: &Besluit, r: &Record) -> Result<Beslissing, Refusal> {
     let mut f = Vec::new();
     let mut prestaties = b.prestaties.clone();
     match b.uitkomst {
@@ -215,7 +225,7 @@ pub async fn decide(
     caller: Caller,
     id: String,
     b: Beoordeling,
-) -> Result<(Status, Option<Beslissing>), Problem> {
+) -> Result<(Status, Option<Beslissing>), BeoordelingError> {
     let uzovi = insurer_uzovi(&caller)?;
     db.run(move |conn| {
         let r = load_own(conn, &caller, &uzovi, &id, "beoordeling.vastleggen")?;
@@ -229,7 +239,8 @@ pub async fn decide(
                     return Err(invalid(vec![finding(
                         "vragen",
                         "minstens één vraag met vraagId en tekst",
-                    )]));
+                    )])
+                    .into());
                 }
                 (Command::Vragen, v.clone(), None)
             }
@@ -245,18 +256,19 @@ pub async fn decide(
             } else {
                 e.to_string()
             };
-            Problem::new(Code::StatusTransition, format!("Niet toegestaan: {why}."))
+            Refusal::new(Code::StatusTransition, format!("Niet toegestaan: {why}."))
         })?;
         let actor = caller.party().reference.to_string();
-        let result = write_tx::<_, Problem, _>(conn, |c| {
+        let result = write_tx::<_, BeoordelingError, _>(conn, |c| {
             if let Some(b) = beslissing.as_mut() {
                 if b.uitkomst != Outcome::Afgewezen {
                     match &b.machtigingsnummer {
                         Some(n) if requests::number_taken(c, &uzovi, n)? => {
-                            return Err(Problem::new(
+                            return Err(Refusal::new(
                                 Code::NumberTaken,
                                 format!("Machtigingsnummer {n} is al in gebruik."),
-                            ));
+                            )
+                            .into());
                         }
                         Some(_) => {}
                         None => b.machtigingsnummer = Some(change::new_number(c, &uzovi)?),
@@ -288,7 +300,7 @@ pub async fn decide(
 }
 
 /// The insurer's own catalog.
-pub async fn catalog(db: &Db, caller: Caller) -> Result<InsurerCatalog, Problem> {
+pub async fn catalog(db: &Db, caller: Caller) -> Result<InsurerCatalog, BeoordelingError> {
     let uzovi = insurer_uzovi(&caller)?;
     db.run(move |conn| Ok(catalog::store::load(conn, &uzovi)?))
         .await
@@ -299,17 +311,18 @@ pub async fn replace_catalog(
     db: &Db,
     caller: Caller,
     cat: InsurerCatalog,
-) -> Result<InsurerCatalog, Problem> {
+) -> Result<InsurerCatalog, BeoordelingError> {
     let uzovi = insurer_uzovi(&caller)?;
     if cat.uzovi != uzovi {
-        return Err(Problem::new(
+        return Err(Refusal::new(
             Code::CatalogNotOwn,
             format!("De catalogus noemt UZOVI {}, u bent {uzovi}.", cat.uzovi),
-        ));
+        )
+        .into());
     }
     cat.validate()?;
     db.run(move |conn| {
-        write_tx::<_, Problem, _>(conn, |c| {
+        write_tx::<_, BeoordelingError, _>(conn, |c| {
             catalog::store::replace(c, &cat)?;
             auditor(&caller).record(
                 c,

@@ -1,6 +1,7 @@
 //! Registering a callback: checks (HTTPS URL, format, event types, CA bundle,
 //! SSRF), storing, and the verification call whose outcome the provider sees
-//! in the response. Shared by the REST door (and a future SOAP door).
+//! in the response. Shared by the REST and SOAP doors, which map a
+//! [`RegistrationError`] onto the wire (`problem`).
 
 use std::time::Duration;
 
@@ -13,9 +14,9 @@ use super::transport::{Target, Transport};
 use crate::audit::{self, AuditEntry};
 use crate::config::Config;
 use crate::db::{Db, DbError, now};
+use crate::error::{Code, Refusal};
 use crate::identity::Caller;
 use crate::outbox::{MACHTIGING_INBOX, MACHTIGING_STATUS, OPTIN_REGISTRATIE, OPTIN_STATUS};
-use crate::problem::{Code, Problem};
 
 /// Event types a callback can subscribe to: machtiging status changes (to
 /// providers), inbox entries (to insurers), new opt-in registrations (to
@@ -46,20 +47,28 @@ pub struct Request {
     pub event_types: Vec<String>,
 }
 
-pub(crate) fn url_problem(e: UrlError) -> Problem {
-    match e {
-        UrlError::Forbidden { .. } | UrlError::Unresolvable(_) => {
-            Problem::new(Code::CallbackAddress, e.to_string())
-        }
-        other => Problem::new(Code::CallbackUrl, other.to_string()),
-    }
+/// Why a registration is refused or cannot be stored: a refusal decided
+/// here, a callback URL that fails the SSRF rule (`TKP-001`/`TKP-002`), or
+/// the store.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    #[error(transparent)]
+    Db(#[from] DbError),
 }
 
 /// Checks a request without storing it; returns the normalised registration.
-pub async fn check(config: &Config, party: &str, r: Request) -> Result<Registration, Problem> {
-    let url = ssrf::parse_url(&r.url).map_err(url_problem)?;
+pub async fn check(
+    config: &Config,
+    party: &str,
+    r: Request,
+) -> Result<Registration, RegistrationError> {
+    let url = ssrf::parse_url(&r.url)?;
     let format = Format::parse(&r.format).ok_or_else(|| {
-        Problem::new(
+        Refusal::new(
             Code::CallbackEventType,
             format!("Formaat '{}' onbekend; kies soap of json.", r.format),
         )
@@ -72,13 +81,14 @@ pub async fn check(config: &Config, party: &str, r: Request) -> Result<Registrat
     events.sort();
     events.dedup();
     if let Some(bad) = events.iter().find(|e| !EVENT_TYPES.contains(&e.as_str())) {
-        return Err(Problem::new(
+        return Err(Refusal::new(
             Code::CallbackEventType,
             format!(
                 "Gebeurtenis '{bad}' onbekend; mogelijk: {}.",
                 EVENT_TYPES.join(", ")
             ),
-        ));
+        )
+        .into());
     }
     let ca_bundle = match r.ca_bundle.filter(|s| !s.trim().is_empty()) {
         None => None,
@@ -86,18 +96,17 @@ pub async fn check(config: &Config, party: &str, r: Request) -> Result<Registrat
             match openssl::x509::X509::stack_from_pem(pem.as_bytes()) {
                 Ok(certs) if !certs.is_empty() => {}
                 _ => {
-                    return Err(Problem::new(
+                    return Err(Refusal::new(
                         Code::CallbackCaBundle,
                         "caBundle bevat geen PEM-certificaten.",
-                    ));
+                    )
+                    .into());
                 }
             }
             Some(pem)
         }
     };
-    ssrf::resolve(&url, &config.terugkoppeling.toegestane_netwerken)
-        .await
-        .map_err(url_problem)?;
+    ssrf::resolve(&url, &config.terugkoppeling.toegestane_netwerken).await?;
     Ok(Registration {
         party: party.to_owned(),
         url: url.to_string(),
@@ -165,7 +174,7 @@ pub async fn register(
     config: &Config,
     caller: &Caller,
     r: Request,
-) -> Result<(Endpoint, Verification), Problem> {
+) -> Result<(Endpoint, Verification), RegistrationError> {
     let party = caller.party().reference.to_string();
     let reg = check(config, &party, r).await?;
     let c2 = caller.clone();
@@ -181,7 +190,7 @@ pub async fn register(
     Ok((endpoint, v))
 }
 
-pub async fn remove(db: &Db, caller: &Caller) -> Result<bool, Problem> {
+pub async fn remove(db: &Db, caller: &Caller) -> Result<bool, RegistrationError> {
     let c2 = caller.clone();
     Ok(db
         .run(move |c| -> Result<bool, DbError> {
@@ -203,7 +212,7 @@ pub async fn rotate(
     db: &Db,
     config: &Config,
     caller: &Caller,
-) -> Result<(Endpoint, NaiveDateTime), Problem> {
+) -> Result<(Endpoint, NaiveDateTime), RegistrationError> {
     let grace = config
         .terugkoppeling
         .timing()
@@ -224,14 +233,14 @@ pub async fn rotate(
         })
         .await
         .map_err(|e| match e {
-            DbError::NotFound => no_subscription(),
+            DbError::NotFound => RegistrationError::from(no_subscription()),
             other => other.into(),
         })?;
     Ok((e, until))
 }
 
-pub fn no_subscription() -> Problem {
-    Problem::new(
+pub fn no_subscription() -> Refusal {
+    Refusal::new(
         Code::SubscriptionMissing,
         "Er is geen actief terugkoppelingsabonnement voor deze partij.",
     )

@@ -15,6 +15,7 @@ use crate::db::schema::{
     terugkoppelingen as tk,
 };
 use crate::db::{DbConnection, DbError, DbResult, write_tx};
+use crate::error::{Code, Refusal};
 
 /// One terugkoppeling as stored.
 #[derive(Debug, Clone, Queryable)]
@@ -272,17 +273,15 @@ pub fn acknowledge(
 /// Pull and acknowledgement read content: the caller's certificate needs the
 /// authorization of at least one kind, and gets only the kinds it holds the
 /// authorization of (`terugkoppeling:beheren` alone reads no content).
-pub fn require_pull(
-    caller: &crate::identity::Caller,
-) -> Result<Vec<&'static str>, crate::problem::Problem> {
+pub fn require_pull(caller: &crate::identity::Caller) -> Result<Vec<&'static str>, Refusal> {
     let kinds = crate::outbox::kinds::readable(caller.certificate.scopes);
     if kinds.is_empty() {
         let scopes: Vec<&str> = crate::outbox::kinds::KINDS
             .iter()
             .map(|k| k.content_scope.as_str())
             .collect();
-        return Err(crate::problem::Problem::new(
-            crate::problem::Code::ScopeMissing,
+        return Err(Refusal::new(
+            Code::ScopeMissing,
             format!(
                 "Ophalen van terugkoppelingen vraagt de autorisatie voor hun inhoud: een van {}.",
                 scopes.join(", ")
@@ -300,14 +299,14 @@ pub fn require_pull(
 pub fn subscribable(
     caller: &crate::identity::Caller,
     requested: Vec<String>,
-) -> Result<Vec<String>, crate::problem::Problem> {
+) -> Result<Vec<String>, Refusal> {
     use crate::outbox::kinds;
     let scopes = caller.certificate.scopes;
     if requested.is_empty() {
         let readable = kinds::readable(scopes);
         if readable.is_empty() {
-            return Err(crate::problem::Problem::new(
-                crate::problem::Code::ScopeMissing,
+            return Err(Refusal::new(
+                Code::ScopeMissing,
                 "Een abonnement vraagt naast terugkoppeling:beheren de autorisatie voor de inhoud van minstens één soort terugkoppeling.",
             ));
         }
@@ -315,8 +314,8 @@ pub fn subscribable(
     }
     for name in &requested {
         if let Some(k) = kinds::kind(name).filter(|k| !scopes.contains(k.content_scope)) {
-            return Err(crate::problem::Problem::new(
-                crate::problem::Code::ScopeMissing,
+            return Err(Refusal::new(
+                Code::ScopeMissing,
                 format!(
                     "Abonneren op {} vraagt de autorisatie {}.",
                     k.name,

@@ -9,22 +9,22 @@ use libxml::tree::Document;
 use super::model::AanvullendeInformatie;
 use super::service::Submission;
 use super::xml;
-use crate::problem::{Code, Problem};
+use crate::error::{Code, Refusal};
 use crate::validation::{self, El, SchemaSet};
 
 /// The form a submitted document is stored in, for either door: the element
 /// as a document of its own, serialised by libxml2, with the namespaces it
 /// uses declared on it (a SOAP client may declare them on the envelope).
 /// Why this and not the caller's bytes: `docs/architecture.md`, Decisions.
-pub fn stored_document(el: &El) -> Result<String, Problem> {
+pub fn stored_document(el: &El) -> Result<String, Refusal> {
     let doc = Document::dup_node_into_new_doc(&el.0)
-        .map_err(|()| Problem::new(Code::Internal, "Interne fout bij kopiëren van het bericht."))?;
+        .map_err(|()| Refusal::internal("Interne fout bij kopiëren van het bericht."))?;
     Ok(doc.to_string())
 }
 
 /// A schema-valid `Machtigingsaanvraag` element (a REST body's root, or the
 /// one in a SOAP operation).
-pub fn submission_of(el: &El, concept: bool) -> Result<Submission, Problem> {
+pub fn submission_of(el: &El, concept: bool) -> Result<Submission, Refusal> {
     Ok(Submission {
         aanvraag: xml::aanvraag(el)?,
         document: stored_document(el)?,
@@ -33,24 +33,24 @@ pub fn submission_of(el: &El, concept: bool) -> Result<Submission, Problem> {
 }
 
 /// A schema-valid `AanvullendeInformatie` element, with its stored form.
-pub fn aanvulling_of(el: &El) -> Result<(AanvullendeInformatie, String), Problem> {
+pub fn aanvulling_of(el: &El) -> Result<(AanvullendeInformatie, String), Refusal> {
     Ok((xml::aanvullende_informatie(el)?, stored_document(el)?))
 }
 
-fn root(doc: &Document) -> Result<El, Problem> {
+fn root(doc: &Document) -> Result<El, Refusal> {
     doc.get_root_element()
         .map(El)
-        .ok_or_else(|| Problem::new(Code::XmlNotWellFormed, "Geen root-element."))
+        .ok_or_else(|| Refusal::new(Code::XmlNotWellFormed, "Geen root-element."))
 }
 
 /// A REST body whose root is `Machtigingsaanvraag`.
-pub fn submission(bytes: &[u8], concept: bool) -> Result<Submission, Problem> {
+pub fn submission(bytes: &[u8], concept: bool) -> Result<Submission, Refusal> {
     let doc = validation::document(bytes, SchemaSet::Machtigingen, "Machtigingsaanvraag")?;
     submission_of(&root(&doc)?, concept)
 }
 
 /// A REST body whose root is `AanvullendeInformatie`.
-pub fn aanvulling(bytes: &[u8]) -> Result<(AanvullendeInformatie, String), Problem> {
+pub fn aanvulling(bytes: &[u8]) -> Result<(AanvullendeInformatie, String), Refusal> {
     let doc = validation::document(bytes, SchemaSet::Machtigingen, "AanvullendeInformatie")?;
     aanvulling_of(&root(&doc)?)
 }
@@ -63,17 +63,19 @@ pub fn aanvulling(bytes: &[u8]) -> Result<(AanvullendeInformatie, String), Probl
 pub const INLINE_LIMIT: usize = 64 * 1024;
 
 /// Runs `f`, which validates a document of `size` bytes: inline when small,
-/// on the blocking pool otherwise.
-pub async fn blocking<T, F>(size: usize, f: F) -> Result<T, Problem>
+/// on the blocking pool otherwise. Generic in the error so a door can run
+/// its own envelope parsing in the same closure.
+pub async fn blocking<T, E, F>(size: usize, f: F) -> Result<T, E>
 where
-    F: FnOnce() -> Result<T, Problem> + Send + 'static,
+    F: FnOnce() -> Result<T, E> + Send + 'static,
     T: Send + 'static,
+    E: From<Refusal> + Send + 'static,
 {
     if size <= INLINE_LIMIT {
         return f();
     }
     tokio::task::spawn_blocking(f).await.map_err(|e| {
         tracing::error!(error = %e, "validation task failed");
-        Problem::new(Code::Internal, "Interne fout.")
+        E::from(Refusal::internal("Interne fout."))
     })?
 }

@@ -7,7 +7,7 @@ use chrono::{Days, NaiveDate};
 
 use super::model::{Aanvraag, AanvullendeInformatie, Antwoord, Bijlage};
 use crate::catalog::{ALLOWED_MEDIA_TYPES, PrestatieDef, Verstrekking};
-use crate::problem::{Code, Finding, Problem};
+use crate::error::{Code, Finding, Refusal};
 use crate::validation::bsn;
 
 /// Attachments may not exceed this many bytes in total, decoded.
@@ -89,7 +89,7 @@ fn check_answers(antwoorden: &[Antwoord], v: &Verstrekking, base: &str, out: &mu
 }
 
 /// All JVC findings for a submission; `Ok` when there are none.
-pub fn check_aanvraag(a: &Aanvraag, ctx: &Context<'_>) -> Result<(), Problem> {
+pub fn check_aanvraag(a: &Aanvraag, ctx: &Context<'_>) -> Result<(), Refusal> {
     const BASE: &str = "/Machtigingsaanvraag";
     let mut out = Vec::new();
 
@@ -261,7 +261,7 @@ pub fn check_aanvraag(a: &Aanvraag, ctx: &Context<'_>) -> Result<(), Problem> {
 pub fn check_aanvulling(
     info: &AanvullendeInformatie,
     verstrekking: Option<&Verstrekking>,
-) -> Result<(), Problem> {
+) -> Result<(), Refusal> {
     const BASE: &str = "/AanvullendeInformatie";
     let mut out = Vec::new();
     if info.antwoorden.is_empty()
@@ -303,11 +303,11 @@ pub fn check_aanvulling(
     })
 }
 
-fn verdict(findings: Vec<Finding>) -> Result<(), Problem> {
+fn verdict(findings: Vec<Finding>) -> Result<(), Refusal> {
     if findings.is_empty() {
         Ok(())
     } else {
-        Err(Problem::with_findings(
+        Err(Refusal::with_findings(
             Code::JvcFailed,
             format!(
                 "De aanvraag voldoet niet aan {} JVC-controle(s).",

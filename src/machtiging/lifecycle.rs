@@ -11,7 +11,7 @@
 //! state `Ingediend`, and the provider may replace the document only there.
 
 use super::model::{Action, Outcome, Status};
-use crate::problem::Code;
+use crate::error::Code;
 
 /// Who gives a command; the door checks it by the certificate's
 /// authorization (`machtigingen:indienen` or `beoordelen`) before it looks

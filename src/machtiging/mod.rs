@@ -4,7 +4,8 @@
 //! ([`rules`]), reading the XML ([`xml`]), storage ([`store`]), what every
 //! change writes alongside (history, inbox, terugkoppeling: [`change`]) and
 //! the operations both doors call ([`service`] for commands, [`query`] for
-//! reads).
+//! reads). The operations return a [`MachtigingError`], which the doors map
+//! onto the wire (`problem`).
 
 pub mod change;
 pub mod intake;
@@ -16,3 +17,26 @@ pub mod rules;
 pub mod service;
 pub mod store;
 pub mod xml;
+
+use crate::catalog::CatalogError;
+use crate::db::DbError;
+use crate::error::Refusal;
+use crate::identity::AuthError;
+use crate::registry::RegistryError;
+
+/// Why an operation on machtigingsaanvragen fails: a refusal decided here
+/// (JVC findings, the state machine, idempotency, visibility), or the typed
+/// error of identity, the registry, the catalog or the store.
+#[derive(Debug, thiserror::Error)]
+pub enum MachtigingError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}

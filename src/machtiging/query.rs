@@ -4,12 +4,12 @@
 
 use serde_json::json;
 
+use super::MachtigingError;
 use super::service::{audit_request, load_visible, visibility};
 use super::store::{self, Criteria, Event, Record};
 use crate::catalog::{self, InsurerCatalog};
 use crate::db::{Db, DbError, write_tx};
 use crate::identity::Caller;
-use crate::problem::Problem;
 use crate::registry::{IdScheme, Scope, store as registry};
 
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ pub struct Page {
 }
 
 /// `RaadplegenMachtigingsaanvraag`: status, history and decision.
-pub async fn get(db: &Db, caller: Caller, id: String) -> Result<Details, Problem> {
+pub async fn get(db: &Db, caller: Caller, id: String) -> Result<Details, MachtigingError> {
     caller.require(Scope::MachtigingenRaadplegen)?;
     db.run(move |conn| {
         let record = load_visible(conn, &caller, &id, "machtigingsaanvraag.raadplegen")?;
@@ -47,7 +47,11 @@ pub async fn get(db: &Db, caller: Caller, id: String) -> Result<Details, Problem
 
 /// `ZoekenMachtigingsaanvragen`: the caller's requests matching every
 /// criterion, newest first. Each request returned is audited as accessed.
-pub async fn search(db: &Db, caller: Caller, mut criteria: Criteria) -> Result<Page, Problem> {
+pub async fn search(
+    db: &Db,
+    caller: Caller,
+    mut criteria: Criteria,
+) -> Result<Page, MachtigingError> {
     caller.require(Scope::MachtigingenRaadplegen)?;
     criteria.page = criteria.page.max(1);
     criteria.page_size = if criteria.page_size <= 0 {
@@ -92,7 +96,7 @@ pub async fn verstrekkingen(
     db: &Db,
     caller: Caller,
     uzovi: Option<String>,
-) -> Result<Vec<NamedCatalog>, Problem> {
+) -> Result<Vec<NamedCatalog>, MachtigingError> {
     caller.require(Scope::MachtigingenRaadplegen)?;
     db.run(move |conn| {
         let codes = match uzovi {

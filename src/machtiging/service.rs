@@ -6,6 +6,7 @@
 use chrono::Utc;
 use serde_json::json;
 
+use super::MachtigingError;
 use super::change::{self, Automatic, Target};
 use super::jvc::{self, Context};
 use super::lifecycle::{Command, IllegalTransition, transition};
@@ -15,8 +16,8 @@ use super::store::{self, NewEvent, NewRecord, Record, StatusChange, Visibility};
 use crate::audit;
 use crate::catalog;
 use crate::db::{Db, DbConnection, DbError, write_tx};
+use crate::error::{Code, Refusal};
 use crate::identity::Caller;
-use crate::problem::{Code, Problem};
 use crate::registry::{IdScheme, PartyKind, Scope, store as registry};
 
 /// A document as received: typed, plus its XML for the insurer.
@@ -37,20 +38,21 @@ pub struct Confirmation {
     pub beslissing: Option<Beslissing>,
 }
 
-pub(super) fn not_found() -> Problem {
-    Problem::new(Code::NotFound, "Machtigingsaanvraag niet gevonden.")
+pub(super) fn not_found() -> Refusal {
+    Refusal::new(Code::NotFound, "Machtigingsaanvraag niet gevonden.")
 }
 
-fn illegal(e: IllegalTransition) -> Problem {
-    Problem::new(Code::StatusTransition, format!("Niet toegestaan: {e}."))
+fn illegal(e: IllegalTransition) -> Refusal {
+    Refusal::new(Code::StatusTransition, format!("Niet toegestaan: {e}."))
 }
 
-fn conflict_or(e: DbError) -> Problem {
+fn conflict_or(e: DbError) -> MachtigingError {
     match e {
-        DbError::Conflict(_) => Problem::new(
+        DbError::Conflict(_) => Refusal::new(
             Code::StatusTransition,
             "De aanvraag is intussen gewijzigd; haal de actuele status op en probeer opnieuw.",
-        ),
+        )
+        .into(),
         other => other.into(),
     }
 }
@@ -112,7 +114,7 @@ pub(super) fn load_visible(
     caller: &Caller,
     id: &str,
     action: &str,
-) -> Result<Record, Problem> {
+) -> Result<Record, MachtigingError> {
     match store::get(conn, id)? {
         Some(r) if visible(&r, caller) => Ok(r),
         _ => {
@@ -124,7 +126,7 @@ pub(super) fn load_visible(
                 "geweigerd: niet gevonden",
                 json!({}),
             )?;
-            Err(not_found())
+            Err(not_found().into())
         }
     }
 }
@@ -137,17 +139,18 @@ fn jvc_check(
     caller: &Caller,
     a: &Aanvraag,
     full: bool,
-) -> Result<Option<Automatic>, Problem> {
+) -> Result<Option<Automatic>, MachtigingError> {
     let allowed = provider_agbs(caller);
     if caller.party().kind == PartyKind::Softwareleverancier && !allowed.contains(&a.agb_praktijk) {
-        return Err(Problem::new(
+        return Err(Refusal::new(
             Code::NoConsent,
             format!(
                 "Zorgaanbieder {} heeft geen geldige toestemmingsverklaring voor {}.",
                 a.agb_praktijk,
                 caller.party().reference
             ),
-        ));
+        )
+        .into());
     }
     if !full {
         // A Concept may be incomplete; only who it is for is checked now.
@@ -191,10 +194,10 @@ fn jvc_check(
             if p.findings.is_empty() {
                 Ok(rule)
             } else {
-                Err(p)
+                Err(p.into())
             }
         }
-        Err(p) => Err(p),
+        Err(p) => Err(p.into()),
     }
 }
 
@@ -224,7 +227,11 @@ fn event<'a>(
 /// in parallel with other requests; then only the inserts as one write
 /// transaction ([`Db::write`]), which on SQLite shares its commit with the
 /// other submissions queued at that moment.
-pub async fn submit(db: &Db, caller: Caller, s: Submission) -> Result<Confirmation, Problem> {
+pub async fn submit(
+    db: &Db,
+    caller: Caller,
+    s: Submission,
+) -> Result<Confirmation, MachtigingError> {
     caller.require(Scope::MachtigingenIndienen)?;
     let checked = db
         .run(move |conn| check_submission(conn, caller, s))
@@ -245,10 +252,11 @@ pub async fn submit(db: &Db, caller: Caller, s: Submission) -> Result<Confirmati
             db.run(
                 move |conn| match store::by_reference(conn, &submitter, &referentie)? {
                     Some(existing) => repeated(existing, &hash),
-                    None => Err(Problem::new(
+                    None => Err(Refusal::new(
                         Code::Unavailable,
                         "Gelijktijdige wijziging; probeer opnieuw.",
-                    )),
+                    )
+                    .into()),
                 },
             )
             .await
@@ -280,7 +288,7 @@ fn check_submission(
     conn: &mut DbConnection,
     caller: Caller,
     s: Submission,
-) -> Result<Checked, Problem> {
+) -> Result<Checked, MachtigingError> {
     let submitter = caller.party().reference.to_string();
     let stored = s.aanvraag.stored_form();
     if let Some(existing) = store::by_reference(conn, &submitter, &s.aanvraag.referentie)? {
@@ -367,7 +375,7 @@ impl NewSubmission {
     }
 }
 
-fn repeated(existing: Record, hash: &str) -> Result<Confirmation, Problem> {
+fn repeated(existing: Record, hash: &str) -> Result<Confirmation, MachtigingError> {
     if existing.content_hash == hash {
         Ok(Confirmation {
             id: existing.id,
@@ -376,13 +384,14 @@ fn repeated(existing: Record, hash: &str) -> Result<Confirmation, Problem> {
             beslissing: existing.beslissing,
         })
     } else {
-        Err(Problem::new(
+        Err(Refusal::new(
             Code::ReferenceConflict,
             format!(
                 "Referentie '{}' is eerder gebruikt voor machtigingsaanvraag {} met andere inhoud.",
                 existing.referentie, existing.id
             ),
-        ))
+        )
+        .into())
     }
 }
 
@@ -393,7 +402,7 @@ pub async fn modify(
     caller: Caller,
     id: String,
     s: Submission,
-) -> Result<Confirmation, Problem> {
+) -> Result<Confirmation, MachtigingError> {
     caller.require(Scope::MachtigingenIndienen)?;
     db.run(move |conn| modify_blocking(conn, &caller, &id, &s))
         .await
@@ -404,7 +413,7 @@ fn modify_blocking(
     caller: &Caller,
     id: &str,
     s: &Submission,
-) -> Result<Confirmation, Problem> {
+) -> Result<Confirmation, MachtigingError> {
     let record = load_visible(conn, caller, id, "machtigingsaanvraag.wijzigen")?;
     let command = if s.concept {
         Command::WijzigenConcept
@@ -414,16 +423,18 @@ fn modify_blocking(
     let status = transition(Some(record.status), command, None).map_err(illegal)?;
     let action = command.action(Some(record.status), None);
     if s.aanvraag.referentie != record.referentie {
-        return Err(Problem::new(
+        return Err(Refusal::new(
             Code::BadRequest,
             "De Referentie van een aanvraag kan niet worden gewijzigd.",
-        ));
+        )
+        .into());
     }
     if record.status == Status::Ingediend && s.aanvraag.uzovi != record.uzovi {
-        return Err(Problem::new(
+        return Err(Refusal::new(
             Code::BadRequest,
             "De verzekeraar van een ingediende aanvraag kan niet worden gewijzigd; trek haar in en dien een nieuwe in.",
-        ));
+        )
+        .into());
     }
     let rule = jvc_check(conn, caller, &s.aanvraag, status != Status::Concept)?;
     let stored = s.aanvraag.stored_form();
@@ -469,7 +480,7 @@ pub async fn withdraw(
     caller: Caller,
     id: String,
     reden: Option<String>,
-) -> Result<Confirmation, Problem> {
+) -> Result<Confirmation, MachtigingError> {
     caller.require(Scope::MachtigingenIndienen)?;
     db.run(move |conn| {
         let record = load_visible(conn, &caller, &id, "machtigingsaanvraag.intrekken")?;
@@ -514,7 +525,7 @@ pub async fn supply_information(
     id: String,
     info: AanvullendeInformatie,
     document: String,
-) -> Result<Confirmation, Problem> {
+) -> Result<Confirmation, MachtigingError> {
     caller.require(Scope::MachtigingenIndienen)?;
     db.run(move |conn| {
         let record = load_visible(conn, &caller, &id, "machtigingsaanvraag.aanvullen")?;

@@ -7,10 +7,10 @@ use base64::Engine;
 use super::model::{
     Aanvraag, AanvullendeInformatie, Antwoord, Bijlage, Grondslag, Naam, Prestatie,
 };
-use crate::problem::{Code, Finding, Problem};
+use crate::error::{Code, Finding, Refusal};
 use crate::validation::El;
 
-fn antwoorden(parent: &El) -> Result<Vec<Antwoord>, Problem> {
+fn antwoorden(parent: &El) -> Result<Vec<Antwoord>, Refusal> {
     let Some(list) = parent.opt("Antwoorden") else {
         return Ok(Vec::new());
     };
@@ -25,7 +25,7 @@ fn antwoorden(parent: &El) -> Result<Vec<Antwoord>, Problem> {
         .collect()
 }
 
-fn bijlagen(parent: &El) -> Result<Vec<Bijlage>, Problem> {
+fn bijlagen(parent: &El) -> Result<Vec<Bijlage>, Refusal> {
     let Some(list) = parent.opt("Bijlagen") else {
         return Ok(Vec::new());
     };
@@ -38,7 +38,7 @@ fn bijlagen(parent: &El) -> Result<Vec<Bijlage>, Problem> {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(content.as_bytes())
                 .map_err(|e| {
-                    Problem::with_findings(
+                    Refusal::with_findings(
                         Code::SchemaInvalid,
                         "Het bericht voldoet niet aan het schema.",
                         vec![Finding {
@@ -60,26 +60,22 @@ fn bijlagen(parent: &El) -> Result<Vec<Bijlage>, Problem> {
 }
 
 /// A `Machtigingsaanvraag` element.
-pub fn aanvraag(el: &El) -> Result<Aanvraag, Problem> {
+pub fn aanvraag(el: &El) -> Result<Aanvraag, Refusal> {
     let indiener = el.req("Indiener")?;
     let software = indiener.req("Software")?;
     let verzekerde = el.req("Verzekerde")?;
     let naam = verzekerde
         .opt("Naam")
         .map(|n| {
-            Ok::<_, Problem>(Naam {
+            Ok::<_, Refusal>(Naam {
                 voorletters: n.opt_str("Voorletters"),
                 tussenvoegsel: n.opt_str("Tussenvoegsel"),
                 achternaam: n.str("Achternaam")?,
             })
         })
         .transpose()?;
-    let grondslag = Grondslag::parse(&el.str("Grondslag")?).ok_or_else(|| {
-        Problem::new(
-            Code::Internal,
-            "Interne fout bij het lezen van de grondslag.",
-        )
-    })?;
+    let grondslag = Grondslag::parse(&el.str("Grondslag")?)
+        .ok_or_else(|| Refusal::internal("Interne fout bij het lezen van de grondslag."))?;
     let prestaties = el
         .req("Prestaties")?
         .all("Prestatie")
@@ -90,7 +86,7 @@ pub fn aanvraag(el: &El) -> Result<Aanvraag, Problem> {
                 aantal: p.number("Aantal")?,
             })
         })
-        .collect::<Result<Vec<_>, Problem>>()?;
+        .collect::<Result<Vec<_>, Refusal>>()?;
     Ok(Aanvraag {
         referentie: el.str("Referentie")?,
         agb_praktijk: indiener.str("AgbPraktijk")?,
@@ -116,7 +112,7 @@ pub fn aanvraag(el: &El) -> Result<Aanvraag, Problem> {
 }
 
 /// An `AanvullendeInformatie` element.
-pub fn aanvullende_informatie(el: &El) -> Result<AanvullendeInformatie, Problem> {
+pub fn aanvullende_informatie(el: &El) -> Result<AanvullendeInformatie, Refusal> {
     Ok(AanvullendeInformatie {
         antwoorden: antwoorden(el)?,
         toelichting: el.opt("Toelichting").map(|t| t.text()),

@@ -4,7 +4,8 @@
 //! acknowledge), handles it (`Verwerkt` / `Afgewezen` with a reason), and the
 //! portal learns the outcome. Shaped like every domain folder: `model` (the
 //! types and their checks), `service` (commands), `store` (diesel), `xml`
-//! (the SOAP mapping).
+//! (the SOAP mapping). The commands return an [`OptinError`], which the
+//! doors map onto the wire (`problem`).
 
 pub mod model;
 pub mod service;
@@ -12,3 +13,20 @@ pub mod store;
 pub mod xml;
 
 pub use model::*;
+
+use crate::db::DbError;
+use crate::error::Refusal;
+use crate::identity::AuthError;
+
+/// Why an opt-in operation fails: a refusal decided here (the checks,
+/// subscription, idempotency, visibility), a missing authorization, or the
+/// store.
+#[derive(Debug, thiserror::Error)]
+pub enum OptinError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}

@@ -4,7 +4,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
-use crate::problem::{Code, Finding, Problem};
+use crate::error::{Code, Finding, Refusal};
 
 /// Consent given (`Ja`) or refused/withdrawn (`Nee`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,7 +90,7 @@ impl Registratie {
     }
 
     /// The checks after the schema: every finding together.
-    pub fn check(&self, now: NaiveDateTime) -> Result<(), Problem> {
+    pub fn check(&self, now: NaiveDateTime) -> Result<(), Refusal> {
         let mut findings = Vec::new();
         if !crate::validation::bsn::valid(&self.bsn) {
             findings.push(Finding {
@@ -117,7 +117,7 @@ impl Registratie {
         }
         match findings.first() {
             None => Ok(()),
-            Some(first) => Err(Problem::with_findings(
+            Some(first) => Err(Refusal::with_findings(
                 first.code,
                 format!(
                     "De registratie voldoet niet aan {} controle(s).",
@@ -138,9 +138,9 @@ pub struct Afhandeling {
 }
 
 impl Afhandeling {
-    pub fn check(&self) -> Result<(), Problem> {
+    pub fn check(&self) -> Result<(), Refusal> {
         match self.status {
-            RegStatus::NogNietVerwerkt => Err(Problem::new(
+            RegStatus::NogNietVerwerkt => Err(Refusal::new(
                 Code::BadRequest,
                 "Afhandelen kan alleen naar Verwerkt of Afgewezen.",
             )),
@@ -148,7 +148,7 @@ impl Afhandeling {
                 if self.reden_code.as_deref().unwrap_or("").trim().is_empty()
                     && self.reden_tekst.as_deref().unwrap_or("").trim().is_empty() =>
             {
-                Err(Problem::new(
+                Err(Refusal::new(
                     Code::OptinReason,
                     "Geef bij Afgewezen een RedenCode of RedenTekst.",
                 ))

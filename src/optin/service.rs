@@ -9,13 +9,14 @@
 use chrono::Utc;
 use serde_json::json;
 
+use super::OptinError;
 use super::store::{self, Abonnement, Owner, Record};
 use super::{Afhandeling, RegStatus, Registratie};
 use crate::audit;
 use crate::db::{Db, DbConnection, DbError, write_tx};
+use crate::error::{Code, Refusal};
 use crate::identity::Caller;
 use crate::outbox::{self, Event, event::v1};
-use crate::problem::{Code, Problem};
 use crate::registry::{PartyKind, Scope};
 
 /// The answer to a registration.
@@ -26,8 +27,8 @@ pub struct Confirmation {
     pub repeated: bool,
 }
 
-fn not_found() -> Problem {
-    Problem::new(Code::NotFound, "Registratie niet gevonden.")
+fn not_found() -> Refusal {
+    Refusal::new(Code::NotFound, "Registratie niet gevonden.")
 }
 
 fn audit(
@@ -47,15 +48,12 @@ fn audit(
 }
 
 /// The caller's AGB when it is a provider holding `optin:afhandelen`.
-fn provider_agb(caller: &Caller) -> Result<String, Problem> {
+fn provider_agb(caller: &Caller) -> Result<String, OptinError> {
     caller.require(Scope::OptinAfhandelen)?;
     let party = caller.party();
     match party.kind {
         PartyKind::Zorgaanbieder => Ok(party.reference.code.clone()),
-        _ => Err(Problem::new(
-            Code::OptinNotProvider,
-            "Deze partij is geen zorgaanbieder.",
-        )),
+        _ => Err(Refusal::new(Code::OptinNotProvider, "Deze partij is geen zorgaanbieder.").into()),
     }
 }
 
@@ -74,7 +72,7 @@ pub async fn subscribe(
     db: &Db,
     caller: Caller,
     email: Option<String>,
-) -> Result<Abonnement, Problem> {
+) -> Result<Abonnement, OptinError> {
     let agb = provider_agb(&caller)?;
     db.run(move |conn| {
         write_tx::<_, DbError, _>(conn, |c| {
@@ -89,14 +87,14 @@ pub async fn subscribe(
             )?;
             Ok(a)
         })
-        .map_err(Problem::from)
+        .map_err(OptinError::from)
     })
     .await
 }
 
 /// `AfmeldenDienstOptin`: new registrations are refused from now on; those
 /// already received stay available to handle.
-pub async fn unsubscribe(db: &Db, caller: Caller) -> Result<Abonnement, Problem> {
+pub async fn unsubscribe(db: &Db, caller: Caller) -> Result<Abonnement, OptinError> {
     let agb = provider_agb(&caller)?;
     db.run(move |conn| {
         write_tx::<_, DbError, _>(conn, |c| {
@@ -111,17 +109,20 @@ pub async fn unsubscribe(db: &Db, caller: Caller) -> Result<Abonnement, Problem>
             )?;
             Ok(a)
         })
-        .map_err(Problem::from)?
-        .ok_or_else(|| Problem::new(Code::NotFound, "Geen aanmelding voor de dienst opt-in."))
+        .map_err(OptinError::from)?
+        .ok_or_else(|| {
+            Refusal::new(Code::NotFound, "Geen aanmelding voor de dienst opt-in.").into()
+        })
     })
     .await
 }
 
-pub async fn subscription(db: &Db, caller: Caller) -> Result<Abonnement, Problem> {
+pub async fn subscription(db: &Db, caller: Caller) -> Result<Abonnement, OptinError> {
     let agb = provider_agb(&caller)?;
     db.run(move |conn| {
-        store::subscription(conn, &agb)?
-            .ok_or_else(|| Problem::new(Code::NotFound, "Geen aanmelding voor de dienst opt-in."))
+        store::subscription(conn, &agb)?.ok_or_else(|| {
+            Refusal::new(Code::NotFound, "Geen aanmelding voor de dienst opt-in.").into()
+        })
     })
     .await
 }
@@ -129,7 +130,7 @@ pub async fn subscription(db: &Db, caller: Caller) -> Result<Abonnement, Problem
 /// `RegistrerenToestemming`: checks, idempotency, subscription, then one
 /// transaction with the registration, the provider's terugkoppeling and the
 /// audit row.
-pub async fn register(db: &Db, caller: Caller, r: Registratie) -> Result<Confirmation, Problem> {
+pub async fn register(db: &Db, caller: Caller, r: Registratie) -> Result<Confirmation, OptinError> {
     caller.require(Scope::OptinAanmelden)?;
     r.check(Utc::now().naive_utc())?;
     let portal = caller.party().reference.to_string();
@@ -139,7 +140,7 @@ pub async fn register(db: &Db, caller: Caller, r: Registratie) -> Result<Confirm
         write_tx::<_, DbError, _>(conn, |c| {
             if let Some(existing) = store::by_reference(c, &portal, &r.referentie)? {
                 if existing.content_hash != hash {
-                    return Ok(Err(Problem::new(
+                    return Ok(Err(Refusal::new(
                         Code::ReferenceConflict,
                         format!(
                             "Referentie '{}' is eerder gebruikt voor registratie {} met andere inhoud.",
@@ -158,7 +159,7 @@ pub async fn register(db: &Db, caller: Caller, r: Registratie) -> Result<Confirm
                 .is_some_and(|a| a.active());
             if !subscribed {
                 audit(c, &caller, "optin.registreren", None, "geweigerd: niet aangemeld", json!({}))?;
-                return Ok(Err(Problem::new(
+                return Ok(Err(Refusal::new(
                     Code::OptinNotSubscribed,
                     format!(
                         "Zorgaanbieder {} ontvangt geen online toestemmingen via deze dienst.",
@@ -177,7 +178,8 @@ pub async fn register(db: &Db, caller: Caller, r: Registratie) -> Result<Confirm
                 repeated: false,
             }))
         })
-        .map_err(Problem::from)?
+        .map_err(OptinError::from)?
+        .map_err(OptinError::from)
     })
     .await
 }
@@ -206,7 +208,7 @@ pub fn registration_event(r: &Record) -> Event {
 }
 
 /// `RaadplegenToestemming`.
-pub async fn get(db: &Db, caller: Caller, id: String) -> Result<Record, Problem> {
+pub async fn get(db: &Db, caller: Caller, id: String) -> Result<Record, OptinError> {
     if !caller.certificate.scopes.contains(Scope::OptinAanmelden) {
         caller.require(Scope::OptinAfhandelen)?;
     }
@@ -231,7 +233,7 @@ pub async fn get(db: &Db, caller: Caller, id: String) -> Result<Record, Problem>
                 "geweigerd: niet gevonden",
                 json!({}),
             )?;
-            Err(not_found())
+            Err(not_found().into())
         }
     })
     .await
@@ -243,7 +245,7 @@ pub async fn list(
     caller: Caller,
     status: Option<RegStatus>,
     limit: i64,
-) -> Result<Vec<Record>, Problem> {
+) -> Result<Vec<Record>, OptinError> {
     let limit = limit.clamp(1, 100);
     let portal = caller.certificate.scopes.contains(Scope::OptinAanmelden);
     let agb = if portal {
@@ -272,7 +274,7 @@ pub async fn list(
 }
 
 /// `OphalenToestemmingen`: the provider's unacknowledged registrations.
-pub async fn fetch(db: &Db, caller: Caller, max: i64) -> Result<Vec<Record>, Problem> {
+pub async fn fetch(db: &Db, caller: Caller, max: i64) -> Result<Vec<Record>, OptinError> {
     let agb = provider_agb(&caller)?;
     let max = max.clamp(1, 100);
     db.run(move |conn| {
@@ -286,7 +288,7 @@ pub async fn fetch(db: &Db, caller: Caller, max: i64) -> Result<Vec<Record>, Pro
 }
 
 /// `BevestigenOntvangst`: only the caller's own registrations are marked.
-pub async fn acknowledge(db: &Db, caller: Caller, ids: Vec<String>) -> Result<usize, Problem> {
+pub async fn acknowledge(db: &Db, caller: Caller, ids: Vec<String>) -> Result<usize, OptinError> {
     let agb = provider_agb(&caller)?;
     db.run(move |conn| {
         write_tx::<_, DbError, _>(conn, |c| {
@@ -301,7 +303,7 @@ pub async fn acknowledge(db: &Db, caller: Caller, ids: Vec<String>) -> Result<us
             )?;
             Ok(n)
         })
-        .map_err(Problem::from)
+        .map_err(OptinError::from)
     })
     .await
 }
@@ -313,7 +315,7 @@ pub async fn handle(
     caller: Caller,
     id: String,
     a: Afhandeling,
-) -> Result<Confirmation, Problem> {
+) -> Result<Confirmation, OptinError> {
     let agb = provider_agb(&caller)?;
     a.check()?;
     db.run(move |conn| {
@@ -328,11 +330,11 @@ pub async fn handle(
                     "geweigerd: niet gevonden",
                     json!({}),
                 )?;
-                return Err(not_found());
+                return Err(not_found().into());
             }
         };
         if record.status != RegStatus::NogNietVerwerkt {
-            return Err(already_handled(record.status));
+            return Err(already_handled(record.status).into());
         }
         let by = caller.party().reference.to_string();
         write_tx::<_, DbError, _>(conn, |c| {
@@ -364,7 +366,7 @@ pub async fn handle(
             )
         })
         .map_err(|e| match e {
-            DbError::Conflict(_) => already_handled(RegStatus::Verwerkt),
+            DbError::Conflict(_) => OptinError::from(already_handled(RegStatus::Verwerkt)),
             other => other.into(),
         })?;
         Ok(Confirmation {
@@ -376,8 +378,8 @@ pub async fn handle(
     .await
 }
 
-fn already_handled(status: RegStatus) -> Problem {
-    Problem::new(
+fn already_handled(status: RegStatus) -> Refusal {
+    Refusal::new(
         Code::StatusTransition,
         format!("De registratie is al afgehandeld ({status})."),
     )

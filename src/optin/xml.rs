@@ -3,19 +3,16 @@
 use chrono::DateTime;
 
 use super::{Naam, Registratie, Toestemming};
-use crate::problem::{Code, Problem};
+use crate::error::Refusal;
 use crate::validation::El;
 
-fn mapping(what: &str) -> Problem {
+fn mapping(what: &str) -> Refusal {
     tracing::error!(element = what, "schema-valid registration cannot be mapped");
-    Problem::new(
-        Code::Internal,
-        "Interne fout bij het lezen van het bericht.",
-    )
+    Refusal::internal("Interne fout bij het lezen van het bericht.")
 }
 
 /// A `Toestemmingsregistratie` element.
-pub fn registratie(el: &El) -> Result<Registratie, Problem> {
+pub fn registratie(el: &El) -> Result<Registratie, Refusal> {
     let patient = el.req("Patient")?;
     let naam = patient.req("Naam")?;
     // The schema requires an offset, so the moment is unambiguous; keep UTC.

@@ -6,12 +6,16 @@
 
 use super::{Code, Problem};
 use crate::beheer::BeheerError;
+use crate::beoordeling::BeoordelingError;
 use crate::catalog::CatalogError;
 use crate::db::DbError;
 use crate::dispatch::check::platform::CheckError;
+use crate::dispatch::registration::RegistrationError;
 use crate::dispatch::ssrf::UrlError;
 use crate::error::Refusal;
 use crate::identity::AuthError;
+use crate::machtiging::MachtigingError;
+use crate::optin::OptinError;
 use crate::pki::PkiError;
 use crate::registry::RegistryError;
 use crate::registry::admin::AdminError;
@@ -38,15 +42,6 @@ impl From<DbError> for Problem {
                 Problem::internal("Interne fout.")
             }
         }
-    }
-}
-
-/// So a write transaction can return a `Problem` directly (a refusal decided
-/// inside it rolls it back). Only the modules that still return `Problem`
-/// from their write transactions need it; it goes with the last of them.
-impl From<diesel::result::Error> for Problem {
-    fn from(e: diesel::result::Error) -> Self {
-        DbError::from(e).into()
     }
 }
 
@@ -157,6 +152,49 @@ impl From<CheckError> for Problem {
             CheckError::Refused(r) => r.into(),
             CheckError::Url(u) => u.into(),
             CheckError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<MachtigingError> for Problem {
+    fn from(e: MachtigingError) -> Self {
+        match e {
+            MachtigingError::Refused(r) => r.into(),
+            MachtigingError::Auth(a) => a.into(),
+            MachtigingError::Registry(r) => r.into(),
+            MachtigingError::Catalog(c) => c.into(),
+            MachtigingError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<OptinError> for Problem {
+    fn from(e: OptinError) -> Self {
+        match e {
+            OptinError::Refused(r) => r.into(),
+            OptinError::Auth(a) => a.into(),
+            OptinError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<BeoordelingError> for Problem {
+    fn from(e: BeoordelingError) -> Self {
+        match e {
+            BeoordelingError::Refused(r) => r.into(),
+            BeoordelingError::Auth(a) => a.into(),
+            BeoordelingError::Catalog(c) => c.into(),
+            BeoordelingError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<RegistrationError> for Problem {
+    fn from(e: RegistrationError) -> Self {
+        match e {
+            RegistrationError::Refused(r) => r.into(),
+            RegistrationError::Url(u) => u.into(),
+            RegistrationError::Db(db) => db.into(),
         }
     }
 }

@@ -223,7 +223,7 @@ async fn registreren(
             .get_root_element()
             .map(El)
             .ok_or_else(|| Problem::new(Code::XmlNotWellFormed, "Geen root-element."))?;
-        xml::registratie(&root)
+        Ok::<_, Problem>(xml::registratie(&root)?)
     })
     .await?;
     let c = service::register(&state.db, caller, registratie).await?;

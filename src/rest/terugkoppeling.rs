@@ -473,7 +473,7 @@ async fn bericht(
 
 fn conflict_as_missing(e: DbError) -> Problem {
     match e {
-        DbError::Conflict(_) => registration::no_subscription(),
+        DbError::Conflict(_) => registration::no_subscription().into(),
         other => other.into(),
     }
 }

@@ -52,7 +52,10 @@ enum Command {
 
 fn submission(op: &El) -> Result<Submission, Problem> {
     let el = op.req("Machtigingsaanvraag")?;
-    intake::submission_of(&el, op.opt_bool("Concept").unwrap_or(false))
+    Ok(intake::submission_of(
+        &el,
+        op.opt_bool("Concept").unwrap_or(false),
+    )?)
 }
 
 /// Decodes without keeping the command (see `soap::inspect`).

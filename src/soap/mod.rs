@@ -232,7 +232,7 @@ pub async fn serve<C: Send + 'static>(
         let caller = crate::http::auth::authenticate(&req).await?;
         let bytes = body::read(&req, payload, state.config.server.body_limit).await?;
         let (named, command) = intake::blocking(bytes.len(), move || {
-            Ok(envelope::read_named(
+            Ok::<_, Problem>(envelope::read_named(
                 &bytes,
                 contract,
                 version,

@@ -17,6 +17,8 @@ use crate::db::{Db, DbConnection, DbError, now};
 use crate::dispatch::render::Format;
 use crate::dispatch::ssrf::{self, UrlError};
 use crate::dispatch::{endpoints, transport};
+// The same refusal as registering or changing a callback without one.
+use crate::dispatch::registration::no_subscription;
 use crate::error::{Code, Refusal};
 use crate::identity::Caller;
 
@@ -45,14 +47,6 @@ impl From<diesel::result::Error> for CheckError {
     fn from(e: diesel::result::Error) -> Self {
         Self::Db(e.into())
     }
-}
-
-/// The same refusal as registering or changing a callback without one.
-fn no_subscription() -> Refusal {
-    Refusal::new(
-        Code::SubscriptionMissing,
-        "Er is geen actief terugkoppelingsabonnement voor deze partij.",
-    )
 }
 
 /// One stored run.
