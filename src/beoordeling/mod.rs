@@ -2,14 +2,14 @@
 //! UZOVI (pull with acknowledge), the request as submitted, decisions
 //! (`VastleggenBeoordeling`) with the terugkoppeling written in the same
 //! transaction, automatic decisions by the catalog's rules at submission, the
-//! insurer's own catalog, and the retention purge. Shared by the SOAP and REST
-//! doors; the insurer sees only requests addressed to its UZOVI.
+//! insurer's own catalog. Shared by the SOAP and REST doors; the insurer sees
+//! only requests addressed to its UZOVI.
 
 pub mod controle;
 pub mod rules;
 pub mod store;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde_json::json;
 
 use crate::audit;
@@ -508,19 +508,4 @@ pub async fn replace_catalog(
         Ok(catalog::store::load(conn, &uzovi)?)
     })
     .await
-}
-
-/// Removes what passed the retention period; logs counts only.
-pub fn purge(conn: &mut DbConnection, days: u32) -> Result<store::Purged, DbError> {
-    let cutoff_time = now() - chrono::Duration::days(i64::from(days));
-    let cutoff = Utc::now().date_naive() - chrono::Duration::days(i64::from(days));
-    let purged = write_tx::<_, DbError, _>(conn, |c| store::purge(c, cutoff, cutoff_time))?;
-    tracing::info!(
-        aanvragen = purged.aanvragen,
-        gebeurtenissen = purged.gebeurtenissen,
-        inbox = purged.inbox,
-        bewaartermijn_dagen = days,
-        "retention purge"
-    );
-    Ok(purged)
 }
