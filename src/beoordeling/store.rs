@@ -62,7 +62,3 @@ pub fn by_number(conn: &mut DbConnection, uzovi: &str, number: &str) -> DbResult
         .first(conn)
         .optional()?)
 }
-
-pub fn number_taken(conn: &mut DbConnection, uzovi: &str, number: &str) -> DbResult<bool> {
-    Ok(by_number(conn, uzovi, number)?.is_some())
-}

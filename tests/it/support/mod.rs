@@ -7,6 +7,7 @@
 pub mod broken_receiver;
 pub mod db;
 pub mod private_pg;
+pub mod redact;
 pub mod service;
 pub mod soap;
 pub mod tls;
