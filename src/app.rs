@@ -128,28 +128,18 @@ impl Running {
 }
 
 /// The retention purge, now and then every `every`; several instances may run
-/// it (deleting what is already gone is a no-op).
-fn spawn_purge(db: Db, every: Duration, days: u32) -> tokio::task::JoinHandle<()> {
+/// it (on PostgreSQL their batches skip each other's rows; deleting what is
+/// already gone is a no-op).
+fn spawn_purge(
+    db: Db,
+    every: Duration,
+    policy: crate::retention::Policy,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let options = crate::retention::service::Options::new(crate::audit::PLATFORM);
         loop {
-            let result = db
-                .run(move |c| {
-                    crate::beoordeling::purge(c, days).map_err(crate::problem::Problem::from)
-                })
-                .await;
-            match result {
-                Ok(p) => crate::metrics::purge(Ok(&[
-                    ("aanvragen", p.aanvragen),
-                    ("gebeurtenissen", p.gebeurtenissen),
-                    ("inbox", p.inbox),
-                ])),
-                Err(p) => {
-                    crate::metrics::purge(Err(()));
-                    tracing::warn!(
-                        code = p.code.as_str(),
-                        "retention purge failed; retrying later"
-                    );
-                }
+            if let Err(e) = crate::retention::service::run(&db, policy, options).await {
+                tracing::warn!(error = %e, "retention purge failed; retrying later");
             }
             tokio::time::sleep(every).await;
         }
@@ -188,7 +178,7 @@ pub fn run(config: Arc<Config>, db: Db, listeners: Listeners) -> Result<Running,
         background.push(spawn_purge(
             db.clone(),
             every,
-            config.retentie.bewaartermijn_dagen,
+            crate::retention::Policy::from(&config.retentie),
         ));
     }
 

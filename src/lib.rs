@@ -32,6 +32,7 @@ pub mod problem;
 pub mod receiver;
 pub mod registry;
 pub mod rest;
+pub mod retention;
 pub mod soap;
 pub mod state;
 pub mod telemetry;

@@ -118,9 +118,9 @@ fn metrics() -> &'static Metrics {
             &["result"],
         );
         let purged = counter_vec(
-            "retention_purged_total",
-            "Rows removed by the retention purge, by kind",
-            &["kind"],
+            "retention_purged_rows_total",
+            "Rows removed by the retention purge, by table",
+            &["table"],
         );
         let purge_last_success = IntGauge::new(
             "retention_purge_last_success_timestamp_seconds",
@@ -225,20 +225,20 @@ pub fn auth_refusal(reason: &str) {
     metrics().auth_refusals.with_label_values(&[reason]).inc();
 }
 
-/// Records one retention purge run: rows removed per kind, or a failure.
-pub fn purge(result: Result<&[(&str, usize)], ()>) {
+/// Counts the rows one committed purge batch removed from `table` (a table
+/// name: a closed set).
+pub fn purged_rows(table: &str, n: u64) {
+    metrics().purged.with_label_values(&[table]).inc_by(n);
+}
+
+/// Records the end of one retention purge run, successful or not.
+pub fn purge_run(ok: bool) {
     let m = metrics();
-    match result {
-        Ok(kinds) => {
-            m.purge_runs.with_label_values(&["ok"]).inc();
-            for (kind, n) in kinds {
-                m.purged
-                    .with_label_values(&[kind])
-                    .inc_by(u64::try_from(*n).unwrap_or(u64::MAX));
-            }
-            m.purge_last_success.set(chrono::Utc::now().timestamp());
-        }
-        Err(()) => m.purge_runs.with_label_values(&["error"]).inc(),
+    if ok {
+        m.purge_runs.with_label_values(&["ok"]).inc();
+        m.purge_last_success.set(chrono::Utc::now().timestamp());
+    } else {
+        m.purge_runs.with_label_values(&["error"]).inc();
     }
 }
 

@@ -2,7 +2,6 @@
 //! request as submitted, decisions with their terugkoppeling in the same
 //! transaction, and its own catalog.
 
-use chrono::Utc;
 use serde_json::json;
 
 use super::BeoordelingError;
@@ -10,7 +9,7 @@ use super::model::{Beoordeling, Besluit, Dossier};
 use super::store;
 use crate::audit;
 use crate::catalog::{self, InsurerCatalog};
-use crate::db::{Db, DbConnection, DbError, now, write_tx};
+use crate::db::{Db, DbConnection, now, write_tx};
 use crate::error::{Code, Finding, Refusal};
 use crate::identity::Caller;
 use crate::machtiging::change::{self, Target};
@@ -336,19 +335,4 @@ pub async fn replace_catalog(
         Ok(catalog::store::load(conn, &uzovi)?)
     })
     .await
-}
-
-/// Removes what passed the retention period; logs counts only.
-pub fn purge(conn: &mut DbConnection, days: u32) -> Result<store::Purged, DbError> {
-    let cutoff_time = now() - chrono::Duration::days(i64::from(days));
-    let cutoff = Utc::now().date_naive() - chrono::Duration::days(i64::from(days));
-    let purged = write_tx::<_, DbError, _>(conn, |c| store::purge(c, cutoff, cutoff_time))?;
-    tracing::info!(
-        aanvragen = purged.aanvragen,
-        gebeurtenissen = purged.gebeurtenissen,
-        inbox = purged.inbox,
-        bewaartermijn_dagen = days,
-        "retention purge"
-    );
-    Ok(purged)
 }

@@ -1,10 +1,10 @@
-//! Insurer-side queries: the inbox (pull with acknowledge), a granted
-//! machtiging by its number, and the retention purge.
+//! Insurer-side queries: the inbox (pull with acknowledge) and a granted
+//! machtiging by its number.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{insurer_inbox as ib, machtiging_events as ev, machtigingsaanvragen as ma};
+use crate::db::schema::{insurer_inbox as ib, machtigingsaanvragen as ma};
 use crate::db::{DbConnection, DbResult, now};
 
 /// One inbox entry: a new or changed request for the insurer.
@@ -61,43 +61,4 @@ pub fn by_number(conn: &mut DbConnection, uzovi: &str, number: &str) -> DbResult
         .select(ma::id)
         .first(conn)
         .optional()?)
-}
-
-/// What a purge removed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct Purged {
-    pub aanvragen: usize,
-    pub gebeurtenissen: usize,
-    pub inbox: usize,
-}
-
-/// Removes requests (with their history and inbox entries) whose machtiging
-/// ended before `cutoff`, or that ended without one (rejected, withdrawn)
-/// before `cutoff_time`. Only counts are reported.
-pub fn purge(
-    conn: &mut DbConnection,
-    cutoff: NaiveDate,
-    cutoff_time: NaiveDateTime,
-) -> DbResult<Purged> {
-    let expired = ma::table
-        .filter(
-            ma::geldig_tot.lt(cutoff).or(ma::geldig_tot.is_null().and(
-                ma::status
-                    .eq_any(["Afgewezen", "Ingetrokken", "Concept"])
-                    .and(ma::updated_at.lt(cutoff_time)),
-            )),
-        )
-        .select(ma::id);
-    let ids: Vec<String> = expired.load(conn)?;
-    if ids.is_empty() {
-        return Ok(Purged::default());
-    }
-    let mut p = Purged::default();
-    for chunk in ids.chunks(500) {
-        p.inbox += diesel::delete(ib::table.filter(ib::request_id.eq_any(chunk))).execute(conn)?;
-        p.gebeurtenissen +=
-            diesel::delete(ev::table.filter(ev::request_id.eq_any(chunk))).execute(conn)?;
-        p.aanvragen += diesel::delete(ma::table.filter(ma::id.eq_any(chunk))).execute(conn)?;
-    }
-    Ok(p)
 }

@@ -1,5 +1,5 @@
-//! `machtigingen catalog …` (the operator loads insurers' verstrekkingen
-//! catalogs from a file) and `machtigingen purge` (the retention purge now).
+//! `machtigingen catalog …`: the operator loads insurers' verstrekkingen
+//! catalogs from a file, and shows one.
 
 use std::path::PathBuf;
 
@@ -81,17 +81,5 @@ pub fn run(cmd: CatalogCommand, config: &Config) -> CliResult {
             println!("{}", serde_json::to_string_pretty(&c)?);
         }
     }
-    Ok(())
-}
-
-/// `machtigingen purge`: what the background purge does, at once.
-pub fn purge(config: &Config) -> CliResult {
-    let db = open_db(config)?;
-    let mut conn = db.conn()?;
-    let p = crate::beoordeling::purge(&mut conn, config.retentie.bewaartermijn_dagen)?;
-    println!(
-        "removed {} request(s), {} history event(s), {} inbox entr(y/ies) older than {} days",
-        p.aanvragen, p.gebeurtenissen, p.inbox, config.retentie.bewaartermijn_dagen
-    );
     Ok(())
 }

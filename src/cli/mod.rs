@@ -1,11 +1,12 @@
 //! The command line: `serve`, `migrate`, `contract export`, the operator's
-//! `pki`, `party` and `cert` commands, and shell `completions`. `main.rs`
-//! parses [`Cli`] and calls [`run`].
+//! `pki`, `party`, `cert`, `catalog` and `purge` commands, and shell
+//! `completions`. `main.rs` parses [`Cli`] and calls [`run`].
 
 mod beheer;
 mod catalog;
 mod contract;
 mod pki;
+mod purge;
 mod receiver;
 mod receiver_check;
 mod registry;
@@ -73,8 +74,11 @@ pub enum Command {
     /// the OpenAPI document (the files the contract listener serves).
     #[command(subcommand)]
     Contract(contract::ContractCommand),
-    /// Remove requests past the retention period (retentie.bewaartermijn_dagen) now.
-    Purge,
+    /// The retention purge now: delete, in short batches, what passed its
+    /// period (retentie.*: finished and abandoned requests, handled opt-in
+    /// registrations, delivered terugkoppelingen, old audit rows). With
+    /// --dry-run only count it.
+    Purge(purge::PurgeArgs),
     /// Reference callback receiver: requires the platform's client certificate,
     /// verifies signatures, deduplicates, appends JSON lines (docs/callbacks.md).
     Receiver(receiver::ReceiverArgs),
@@ -126,7 +130,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Beheer(cmd) => beheer::run(cmd, &config),
         Command::Catalog(cmd) => catalog::run(cmd, &config),
         Command::Contract(cmd) => contract::run(cmd, &config),
-        Command::Purge => catalog::purge(&config),
+        Command::Purge(args) => purge::run(args, &config),
         Command::Receiver(args) => receiver::run(args),
         Command::ReceiverCheck(args) => receiver_check::run(args, &config),
         Command::Completions { .. } => Ok(()),

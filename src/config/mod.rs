@@ -42,15 +42,77 @@ pub struct Config {
     pub retentie: RetentieConfig,
 }
 
-/// How long patient data of finished requests is kept.
+/// How long patient data is kept, per kind (see `crate::retention` and
+/// default.toml, where each key is explained).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetentieConfig {
+    /// Finished requests, after their machtiging ended or they were
+    /// rejected or withdrawn.
     pub bewaartermijn_dagen: u32,
+    /// Requests abandoned open (Concept, AanvullendeInformatieGevraagd),
+    /// after their last change.
+    pub open_aanvragen_dagen: u32,
+    /// Opt-in registrations, after they were handled.
+    pub optin_dagen: u32,
+    /// Terugkoppelingen with deliveries and attempts, after they were done with.
+    pub terugkoppelingen_dagen: u32,
+    /// Audit rows, after they were written.
+    pub audit_dagen: u32,
+    /// Rows per purge batch (one write transaction each).
+    pub batch_size: u32,
     pub purge_interval: String,
 }
 
 impl RetentieConfig {
+    /// The floors protect data still in use from a typo (`open_aanvragen_dagen
+    /// = 3` would delete drafts being worked on); audit rows must outlive the
+    /// requests they describe.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let at_least = |key: &'static str, value: u32, min: u32, why: &str| {
+            if value < min {
+                Err(ConfigError::Invalid {
+                    key,
+                    message: format!("must be at least {min}{why}"),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        at_least(
+            "retentie.bewaartermijn_dagen",
+            self.bewaartermijn_dagen,
+            183,
+            " (six months)",
+        )?;
+        at_least(
+            "retentie.open_aanvragen_dagen",
+            self.open_aanvragen_dagen,
+            30,
+            "",
+        )?;
+        at_least("retentie.optin_dagen", self.optin_dagen, 7, "")?;
+        at_least(
+            "retentie.terugkoppelingen_dagen",
+            self.terugkoppelingen_dagen,
+            7,
+            "",
+        )?;
+        at_least(
+            "retentie.audit_dagen",
+            self.audit_dagen,
+            self.bewaartermijn_dagen,
+            " (retentie.bewaartermijn_dagen: the audit log outlives the requests it describes)",
+        )?;
+        if !(1..=10_000).contains(&self.batch_size) {
+            return Err(ConfigError::Invalid {
+                key: "retentie.batch_size",
+                message: "must be 1 to 10000".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// The purge interval; `None` when the background purge is off.
     pub fn interval(&self) -> Option<std::time::Duration> {
         terugkoppeling::parse_duration(&self.purge_interval)
@@ -267,12 +329,7 @@ impl Config {
             return invalid("log.level", &e.to_string());
         }
         self.terugkoppeling.validate()?;
-        if self.retentie.bewaartermijn_dagen < 183 {
-            return invalid(
-                "retentie.bewaartermijn_dagen",
-                "must be at least 183 (six months)",
-            );
-        }
+        self.retentie.validate()?;
         if let Err(e) = terugkoppeling::parse_duration(&self.retentie.purge_interval) {
             return Err(ConfigError::Invalid {
                 key: "retentie.purge_interval",
@@ -355,6 +412,31 @@ mod tests {
             err.to_string().contains("terugkoppeling.retry_schedule"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn retention_periods_have_floors_and_audit_outlives_requests() {
+        let c = Config::from_toml_str("").unwrap();
+        assert_eq!(c.retentie.bewaartermijn_dagen, 730);
+        assert_eq!(c.retentie.open_aanvragen_dagen, 180);
+        assert_eq!(c.retentie.batch_size, 500);
+        for (toml, key) in [
+            ("open_aanvragen_dagen = 29", "retentie.open_aanvragen_dagen"),
+            ("optin_dagen = 6", "retentie.optin_dagen"),
+            (
+                "terugkoppelingen_dagen = 0",
+                "retentie.terugkoppelingen_dagen",
+            ),
+            ("audit_dagen = 729", "retentie.audit_dagen"),
+            ("batch_size = 0", "retentie.batch_size"),
+            ("bewaartermijn_dagen = 100", "retentie.bewaartermijn_dagen"),
+        ] {
+            let err = Config::from_toml_str(&format!("[retentie]\n{toml}")).unwrap_err();
+            assert!(err.to_string().contains(key), "{toml}: {err}");
+        }
+        // The audit floor follows the request period.
+        let err = Config::from_toml_str("[retentie]\nbewaartermijn_dagen = 6000").unwrap_err();
+        assert!(err.to_string().contains("retentie.audit_dagen"), "{err}");
     }
 
     #[test]

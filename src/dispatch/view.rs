@@ -152,6 +152,16 @@ pub fn replay(
 ) -> DbResult<()> {
     write_tx(conn, |conn| {
         let stored = own(conn, party, public_id)?;
+        // PostgreSQL: hold the row against the retention purge, which skips
+        // a row held and otherwise deletes it before this commits (then the
+        // delivery inserted below would point at nothing).
+        if let DbConnection::Pg(c) = conn {
+            tk::table
+                .find(stored.id)
+                .select(tk::id)
+                .for_share()
+                .first::<i64>(c)?;
+        }
         let ep =
             endpoints::find(conn, party)?.ok_or_else(|| DbError::Conflict("no endpoint".into()))?;
         let existing: Option<i64> = del::table

@@ -1,6 +1,7 @@
 //! The state gauges, refilled on each scrape: certificate expiry, CRL age and
-//! next update, database reachability, outbox depth, callback endpoints and
-//! registered certificates close to expiry.
+//! next update, database reachability, outbox depth, callback endpoints,
+//! registered certificates close to expiry, and the age of the oldest row of
+//! each table the retention purge deletes from.
 //!
 //! Database-wide facts are the same on every instance; aggregate them with
 //! `max`, not `sum` (docs/operations.md).
@@ -34,6 +35,7 @@ struct Gauges {
     outbox_oldest: IntGauge,
     endpoints: IntGaugeVec,
     registered_expiring: IntGauge,
+    retention_oldest: IntGaugeVec,
     /// Scrapes may overlap; one refill at a time keeps a reset from
     /// interleaving with another scrape's values.
     refill: Mutex<()>,
@@ -85,6 +87,11 @@ fn gauges() -> &'static Gauges {
             "registered_certificates_expiring",
             "Active registered client certificates whose notAfter is within 30 days",
         )),
+        retention_oldest: gauge_vec(
+            "retention_oldest_seconds",
+            "Age of the oldest row of each table the retention purge deletes from (0: empty)",
+            &["table"],
+        ),
         refill: Mutex::new(()),
         };
         // Registered on first use: every scrape refills (and so creates) them
@@ -107,6 +114,7 @@ fn collectors(g: &Gauges) -> Vec<Box<dyn Collector>> {
         Box::new(g.outbox_oldest.clone()),
         Box::new(g.endpoints.clone()),
         Box::new(g.registered_expiring.clone()),
+        Box::new(g.retention_oldest.clone()),
     ]
 }
 
@@ -114,6 +122,7 @@ fn collectors(g: &Gauges) -> Vec<Box<dyn Collector>> {
 struct DbFacts {
     outbox: crate::dispatch::metrics::OutboxFacts,
     registered_expiring: i64,
+    oldest: Vec<(crate::retention::Table, Option<chrono::NaiveDateTime>)>,
 }
 
 fn read_db(conn: &mut DbConnection, now: chrono::NaiveDateTime) -> Result<DbFacts, DbError> {
@@ -126,6 +135,7 @@ fn read_db(conn: &mut DbConnection, now: chrono::NaiveDateTime) -> Result<DbFact
     Ok(DbFacts {
         outbox: crate::dispatch::metrics::outbox_facts(conn, now)?,
         registered_expiring,
+        oldest: crate::retention::store::oldest(conn)?,
     })
 }
 
@@ -148,10 +158,10 @@ pub async fn refresh(config: &std::sync::Arc<Config>, db: &Db) {
             None
         }
     };
-    fill(&tls, from_db.as_ref());
+    fill(&tls, from_db.as_ref(), now);
 }
 
-fn fill(tls: &TlsFacts, db: Option<&DbFacts>) {
+fn fill(tls: &TlsFacts, db: Option<&DbFacts>, at: chrono::NaiveDateTime) {
     let g = gauges();
     let _one = g.refill.lock().unwrap_or_else(|p| p.into_inner());
     let now = facts::now();
@@ -183,6 +193,7 @@ fn fill(tls: &TlsFacts, db: Option<&DbFacts>) {
     }
     g.outbox_depth.reset();
     g.endpoints.reset();
+    g.retention_oldest.reset();
     match db {
         Some(f) => {
             g.database_up.set(1);
@@ -202,6 +213,12 @@ fn fill(tls: &TlsFacts, db: Option<&DbFacts>) {
                 g.endpoints.with_label_values(&[status]).set(n);
             }
             g.registered_expiring.set(f.registered_expiring);
+            for (table, oldest) in &f.oldest {
+                let age = oldest.map_or(0, |t| (at - t).num_seconds().max(0));
+                g.retention_oldest
+                    .with_label_values(&[table.name()])
+                    .set(age);
+            }
         }
         None => g.database_up.set(0),
     }

@@ -1,7 +1,8 @@
 //! Every conversion into a [`Problem`]: the one table of which failure the
 //! caller sees as which code. A domain's own refusals ([`Refusal`]) pass
 //! through unchanged; store failures and the typed errors of identity, the
-//! registry, the catalog and gebruikersbeheer are given their code here.
+//! registry, the catalog and gebruikersbeheer are given their code here, and
+//! each domain's error enum is taken apart into those.
 //! What the caller cannot act on is logged here and answered as `SYS-001`.
 
 use super::{Code, Problem};

@@ -1,6 +1,6 @@
 //! The insurer side through the real mTLS server: inbox with acknowledge,
 //! decisions and their terugkoppelingen, isolation between insurers,
-//! automatic rules, the validity check and the retention purge.
+//! automatic rules and the validity check (the retention purge: retention.rs).
 
 use std::collections::HashSet;
 
@@ -382,44 +382,6 @@ async fn automatic_rules_decide_in_the_submit_response() {
     assert!(body.get("beslissing").is_none());
     // The automatic decision has its terugkoppeling like a manual one.
     assert!(terugkoppelingen(&app, "03123456").contains(&(granted_id, "Toegekend".to_owned())));
-}
-
-#[tokio::test]
-async fn purge_removes_what_passed_the_retention_period() {
-    let (app, provider) = app_with_provider().await;
-    let ins = insurer(&app);
-    let old = submit(&provider, &Aanvraag::default()).await;
-    decide(
-        &ins,
-        &old,
-        json!({"status": "Toegekend", "geldigVan": days(-900), "geldigTot": days(-800)}),
-    )
-    .await;
-    let recent = submit(&provider, &Aanvraag::default()).await;
-    decide(
-        &ins,
-        &recent,
-        json!({"status": "Toegekend", "geldigVan": days(-100), "geldigTot": days(-10)}),
-    )
-    .await;
-    let open = submit(&provider, &Aanvraag::default()).await;
-
-    let purged = machtigingen::beoordeling::purge(&mut app.db.conn().unwrap(), 730).unwrap();
-    assert_eq!(purged.aanvragen, 1);
-    assert!(purged.gebeurtenissen >= 2);
-    let (status, _) = provider
-        .get_json(&format!("/api/v1/machtigingsaanvragen/{old}"))
-        .await;
-    assert_eq!(status, 404);
-    for id in [recent, open] {
-        assert_eq!(
-            provider
-                .get_json(&format!("/api/v1/machtigingsaanvragen/{id}"))
-                .await
-                .0,
-            200
-        );
-    }
 }
 
 async fn soap_call(

@@ -519,5 +519,5 @@ async fn operator_loads_catalogs_and_purges() {
             .success()
     );
     let purged = ok(&["purge"]);
-    assert!(purged.contains("removed 0 request(s)"), "{purged}");
+    assert!(purged.contains("total: 0 row(s)"), "{purged}");
 }

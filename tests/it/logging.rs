@@ -1,8 +1,13 @@
 //! The log never holds a BSN or a message body: the real binary runs with
 //! `RUST_LOG=debug` (every crate), gets valid, invalid and hostile documents
 //! over both doors, a search by BSN, decisions and their callbacks, and its
-//! whole stderr is searched afterwards.
+//! whole stderr is searched afterwards, with the output of the retention
+//! purge (`machtigingen purge`, dry and real, at debug level) over all of it.
 
+use std::process::Command;
+
+use chrono::Duration;
+use diesel::prelude::*;
 use machtigingen::registry::Scope;
 
 use crate::fixtures::{self, Aanvraag, NS, beoordeling};
@@ -100,8 +105,10 @@ async fn debug_log_holds_no_bsn_and_no_message_body() {
         "callbacks not delivered"
     );
     service.kill9();
+    let purge = purge_everything(&app);
+    assert!(purge.contains("machtigingsaanvragen"), "{purge}");
 
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = std::fs::read_to_string(&log).unwrap() + &purge;
     // The log is really there and really at debug level.
     assert!(text.lines().count() > 20, "log too short:\n{text}");
     assert!(text.contains("DEBUG"), "not a debug log:\n{text}");
@@ -116,4 +123,56 @@ async fn debug_log_holds_no_bsn_and_no_message_body() {
         let hits: Vec<&str> = text.lines().filter(|l| l.contains(secret)).collect();
         assert!(hits.is_empty(), "{secret} logged: {hits:#?}");
     }
+}
+
+/// Ages everything past its retention period and runs the command as an
+/// operator would (dry, JSON, real) at debug level; returns stdout and
+/// stderr of all runs.
+fn purge_everything(app: &crate::support::TestApp) -> String {
+    use machtigingen::db::schema::{
+        audit_log, machtigingsaanvragen as ma, terugkoppeling_deliveries as del,
+        terugkoppelingen as tk,
+    };
+    let now = machtigingen::db::now();
+    let mut c = app.db.conn().unwrap();
+    diesel::update(ma::table)
+        .set(ma::geldig_tot.eq(Some(fixtures::days(-800))))
+        .execute(&mut c)
+        .unwrap();
+    diesel::update(tk::table)
+        .set(tk::created_at.eq(now - Duration::days(400)))
+        .execute(&mut c)
+        .unwrap();
+    diesel::update(del::table)
+        .set(del::updated_at.eq(now - Duration::days(100)))
+        .execute(&mut c)
+        .unwrap();
+    diesel::update(audit_log::table)
+        .set(audit_log::at.eq(now - Duration::days(6000)))
+        .execute(&mut c)
+        .unwrap();
+    drop(c);
+    let mut out = String::new();
+    for args in [
+        &["purge", "--dry-run"][..],
+        &["purge", "--dry-run", "--json"],
+        &["purge", "--json"],
+        &["purge"],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_machtigingen"))
+            .current_dir(app.dir.path())
+            .env("MACHTIGINGEN_DATABASE__URL", &app.config.database.url)
+            .env("RUST_LOG", "debug")
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(o.status.success(), "{args:?}: {text}");
+        out.push_str(&text);
+    }
+    out
 }

@@ -31,6 +31,8 @@ mod receiver_check;
 mod receiver_dedup;
 mod registry;
 mod rest_machtigingen;
+mod retention;
+mod retention_outbox;
 mod rotation;
 mod schema_dir;
 mod schema_parity;

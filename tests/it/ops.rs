@@ -260,6 +260,14 @@ async fn state_series_have_sane_values() {
             &[]
         ) > 1.7e9
     );
+    // Every table the purge deletes from: rows removed and the age of its
+    // oldest row (values: retention.rs; the registry is the process's, and
+    // other tests purge too).
+    for t in machtigingen::retention::Table::ALL {
+        let table = [("table", t.name())];
+        assert!(one("machtigingen_retention_purged_rows_total", &table) >= 0.0);
+        assert!(one("machtigingen_retention_oldest_seconds", &table) >= 0.0);
+    }
     // Nothing identifying in any label: no fingerprint, no party code.
     assert!(!m.contains("03123456"), "{m}");
 }

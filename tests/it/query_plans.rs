@@ -53,3 +53,34 @@ async fn the_lease_walks_the_due_index_in_order_after_a_burst() {
         );
     }
 }
+
+/// The retention purge finds each batch through an index that starts at the
+/// expired rows and stops at the batch size; a scan of the requests table
+/// (every document) per batch would hold the writer for as long as it reads.
+#[tokio::test]
+async fn the_retention_selections_are_index_ranges() {
+    let (_t, db) = TestDb::migrated().await;
+    let mut c = db.conn().unwrap();
+    let plans = machtigingen::retention::plans::plans(&mut c, machtigingen::db::now()).unwrap();
+    let expected = [
+        ("ended", "machtigingsaanvragen_ended"),
+        ("closed", "machtigingsaanvragen_status_changed"),
+        ("abandoned", "machtigingsaanvragen_status_changed"),
+        ("handled", "optin_registraties_handled"),
+        ("done", ""),
+    ];
+    assert_eq!(plans.len(), expected.len());
+    for ((name, plan), (want, index)) in plans.iter().zip(expected) {
+        assert_eq!(*name, want);
+        let text = plan.join("\n");
+        assert!(text.contains(index), "{name} does not use {index}:\n{text}");
+        for bad in ["Seq Scan", "TEMP B-TREE"] {
+            assert!(!text.contains(bad), "{name} has `{bad}`:\n{text}");
+        }
+        // SQLite: a full scan is `SCAN table` (also `SCAN table USING INDEX`).
+        assert!(
+            !plan.iter().any(|l| l.trim_start().starts_with("SCAN ")),
+            "{name} scans:\n{text}"
+        );
+    }
+}

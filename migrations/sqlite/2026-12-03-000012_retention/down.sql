@@ -1,0 +1,4 @@
+DROP INDEX optin_registraties_handled;
+DROP INDEX insurer_inbox_request;
+DROP INDEX machtigingsaanvragen_status_changed;
+DROP INDEX machtigingsaanvragen_ended;
