@@ -42,7 +42,7 @@ pub struct Config {
     pub retentie: RetentieConfig,
 }
 
-/// How long patient data is kept, per kind (see `crate::retention` and
+/// How long patient data is kept, per kind (see `retention` and
 /// default.toml, where each key is explained).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
