@@ -204,8 +204,8 @@ pub struct Finding {
 }
 
 /// A refusal decided by the domain: a code, a Dutch detail for the caller and,
-/// where there can be several, one finding each. The doors render it as a
-/// `problem::Problem` unchanged.
+/// where there can be several, one finding each. The doors send it on the
+/// wire unchanged (`problem`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     pub code: Code,
