@@ -7,6 +7,7 @@
 mod access_feedback;
 mod access_matrix;
 mod access_parties;
+mod architecture;
 mod beheer;
 mod beoordeling;
 mod cli;

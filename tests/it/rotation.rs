@@ -449,7 +449,7 @@ async fn the_binary_reloads_its_certificate_on_sighup() {
     std::fs::write(
         &config,
         format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\nops_listen = \"127.0.0.1:{ops}\"\nshutdown_timeout_secs = 1\n\
+            "[server]\nlisten = \"127.0.0.1:{port}\"\nops_listen = \"127.0.0.1:{ops}\"\ncontract_listen = \"\"\nshutdown_timeout_secs = 1\n\
              [database]\nurl = \"{db}\"\n[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = [\"{ca}\"]\ncrl = [\"{crl}\"]\nwatch_secs = 0\n\
              [pki]\ndir = \"{pkidir}\"\n[dev]\nbootstrap = false\n[terugkoppeling]\ndispatcher = false\n[retentie]\npurge_interval = \"0s\"\n",
             db = app.config.database.url,
