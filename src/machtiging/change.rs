@@ -15,6 +15,7 @@ use super::model::{Action, Beslissing, Outcome, Status, Vraag};
 use super::store::{self, NewEvent, Record, StatusChange};
 use crate::db::{DbConnection, DbError, now};
 use crate::outbox::{self, Event, event::v1};
+use crate::registry::PartyRef;
 
 /// The request a change applies to, as far as the change needs it.
 #[derive(Debug, Clone, Copy)]
@@ -100,7 +101,7 @@ pub fn to_inbox(
         soort: action.as_str().to_owned(),
         status: status.as_str().to_owned(),
     });
-    outbox::record(c, &format!("UZOVI:{uzovi}"), &event)?;
+    outbox::record(c, &PartyRef::insurer(uzovi), &event)?;
     Ok(())
 }
 
@@ -150,7 +151,7 @@ fn notify(
             })
             .collect(),
     });
-    outbox::record(c, &format!("AGB:{}", t.provider_agb), &event)?;
+    outbox::record(c, &PartyRef::provider(t.provider_agb), &event)?;
     Ok(())
 }
 
@@ -214,7 +215,7 @@ fn automatic(
     }
     // Decided when it is written, like a decision by hand.
     b.tijdstip = now();
-    let actor = format!("UZOVI:{}", t.uzovi);
+    let actor = PartyRef::insurer(t.uzovi).to_string();
     let action = Action::Decide(b.uitkomst);
     let event_id = apply(c, t, action, status, Some(&b), &[], &actor, None)?;
     Ok((b, event_id))

@@ -18,7 +18,7 @@ use crate::catalog;
 use crate::db::{Db, DbConnection, DbError, write_tx};
 use crate::error::{Code, Refusal};
 use crate::identity::Caller;
-use crate::registry::{IdScheme, PartyKind, Scope, store as registry};
+use crate::registry::{IdScheme, PartyKind, PartyRef, Scope, store as registry};
 
 /// A document as received: typed, plus its XML for the insurer.
 #[derive(Debug, Clone)]
@@ -95,7 +95,7 @@ pub(super) fn audit_request(
     // An intermediary's actions name the provider it acted for.
     let acting_for = match (caller.party().kind, id) {
         (PartyKind::Softwareleverancier, Some(id)) => {
-            store::get(conn, id)?.map(|r| format!("AGB:{}", r.provider_agb))
+            store::get(conn, id)?.map(|r| PartyRef::provider(&r.provider_agb).to_string())
         }
         _ => None,
     };

@@ -17,7 +17,7 @@ use crate::db::{Db, DbConnection, DbError, write_tx};
 use crate::error::{Code, Refusal};
 use crate::identity::Caller;
 use crate::outbox::{self, Event, event::v1};
-use crate::registry::{PartyKind, Scope};
+use crate::registry::{PartyKind, PartyRef, Scope};
 
 /// The answer to a registration.
 #[derive(Debug, Clone)]
@@ -168,7 +168,7 @@ pub async fn register(db: &Db, caller: Caller, r: Registratie) -> Result<Confirm
                 )));
             }
             store::insert(c, &id, &portal, &r, &hash)?;
-            let recipient = format!("AGB:{}", r.agb_zorgaanbieder);
+            let recipient = PartyRef::provider(&r.agb_zorgaanbieder);
             let record = store::get(c, &id)?.ok_or(DbError::NotFound)?;
             outbox::record(c, &recipient, &registration_event(&record))?;
             audit(c, &caller, "optin.registreren", Some(&id), "ok", json!({}))?;
@@ -355,7 +355,11 @@ pub async fn handle(
                 registratie_id: id.clone(),
                 status: a.status.as_str().to_owned(),
             };
-            outbox::record(c, &record.portal, &Event::OptinStatus(handled))?;
+            let portal: PartyRef = record
+                .portal
+                .parse()
+                .map_err(|e| DbError::Invalid(format!("stored portal party: {e}")))?;
+            outbox::record(c, &portal, &Event::OptinStatus(handled))?;
             audit(
                 c,
                 &caller,

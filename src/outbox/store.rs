@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use super::{Event, announce, kinds};
 use crate::db::schema::{terugkoppeling_endpoints as endpoints, terugkoppelingen};
 use crate::db::{DbConnection, DbError, now};
+use crate::registry::PartyRef;
 
 #[derive(Insertable)]
 #[diesel(table_name = terugkoppelingen)]
@@ -19,16 +20,18 @@ struct Row<'a> {
     created_at: NaiveDateTime,
 }
 
-/// Records `event` for `recipient` (a party reference, e.g. `AGB:03123456`);
+/// Records `event` for `recipient` (the party, e.g. `AGB:03123456`);
 /// call inside the transaction of the change. Returns the terugkoppeling's
 /// public id, or `None` when nobody receives it (a push-only kind for a
 /// party without a subscription to it).
 pub fn record(
     conn: &mut DbConnection,
-    recipient: &str,
+    recipient: &PartyRef,
     event: &Event,
 ) -> Result<Option<String>, DbError> {
     let kind = event.kind();
+    let recipient = recipient.to_string();
+    let recipient = recipient.as_str();
     if kinds::kind(kind).is_some_and(|k| k.push_only) && !subscribed(conn, recipient, kind)? {
         return Ok(None);
     }

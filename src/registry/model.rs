@@ -158,6 +158,23 @@ impl PartyRef {
         scheme.validate(&code)?;
         Ok(Self { scheme, code })
     }
+
+    /// The insurer with this UZOVI-code, as read from a stored row (it was
+    /// checked when it was written).
+    pub fn insurer(uzovi: &str) -> Self {
+        Self {
+            scheme: IdScheme::Uzovi,
+            code: uzovi.to_owned(),
+        }
+    }
+
+    /// The care provider with this AGB-code, as read from a stored row.
+    pub fn provider(agb: &str) -> Self {
+        Self {
+            scheme: IdScheme::Agb,
+            code: agb.to_owned(),
+        }
+    }
 }
 
 impl fmt::Display for PartyRef {

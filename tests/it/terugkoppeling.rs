@@ -317,9 +317,13 @@ async fn soap_format_is_delivered_as_a_soap_envelope() {
     let r = receiver();
     register(&client, &r, "soap").await;
     let mut conn = app.db.conn().unwrap();
-    let id = machtigingen::outbox::record(&mut conn, &format!("AGB:{AGB}"), &rich_payload())
-        .unwrap()
-        .unwrap();
+    let id = machtigingen::outbox::record(
+        &mut conn,
+        &format!("AGB:{AGB}").parse().unwrap(),
+        &rich_payload(),
+    )
+    .unwrap()
+    .unwrap();
     drop(conn);
     assert!(
         eventually(10, || async {

@@ -169,9 +169,13 @@ pub fn enqueue_for(app: &TestApp, recipient: &str, subject: &str, referentie: &s
     let mut conn = app.db.conn().unwrap();
     let mut event = status_payload(referentie, Status::InBehandeling);
     event.machtigingsaanvraag_id = subject.into();
-    outbox::record(&mut conn, recipient, &Event::MachtigingStatus(event))
-        .unwrap()
-        .unwrap()
+    outbox::record(
+        &mut conn,
+        &recipient.parse().unwrap(),
+        &Event::MachtigingStatus(event),
+    )
+    .unwrap()
+    .unwrap()
 }
 
 pub fn enqueue(app: &TestApp, subject: &str, referentie: &str) -> String {
