@@ -27,6 +27,7 @@ mod ops;
 mod optin;
 mod outage;
 mod query_plans;
+mod readme;
 mod receiver_check;
 mod registry;
 mod rest_machtigingen;
