@@ -51,7 +51,7 @@ fn main() {
                         provider_agb: &agb,
                         submitter: &format!("AGB:{agb}"),
                         aanvraag: &a,
-                        content_hash: &a.content_hash(),
+                        stored: &a.stored_form(),
                         document,
                         status: machtigingen::machtiging::model::Status::Ingediend,
                     },

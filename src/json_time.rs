@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serializer};
 
 /// `2026-11-30T23:51:16.645593Z`.
 pub fn format(t: NaiveDateTime) -> String {
-    crate::dispatch::render::timestamp(t)
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 pub fn utc<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {

@@ -6,6 +6,7 @@
 //! ([`identity`], against the [`registry`]) → validation → domain → store
 //! ([`db`]) → outbox/dispatch. See `docs/architecture.md`.
 
+pub mod app;
 pub mod audit;
 pub mod beheer;
 pub mod beoordeling;
@@ -22,6 +23,7 @@ pub mod ids;
 pub mod json_time;
 pub mod machtiging;
 pub mod metrics;
+pub mod ops;
 pub mod optin;
 pub mod outbox;
 pub mod pki;
@@ -30,6 +32,7 @@ pub mod receiver;
 pub mod registry;
 pub mod rest;
 pub mod soap;
+pub mod state;
 pub mod telemetry;
 pub mod tls;
 pub mod validation;

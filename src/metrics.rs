@@ -4,13 +4,10 @@
 //!
 //! Counters and histograms are updated where things happen (requests, purge,
 //! dispatcher); the state gauges — certificate expiry, CRLs, outbox depth,
-//! database reachability — are refilled on each scrape by [`state`], so they
+//! database reachability — are refilled on each scrape by `ops::state`, which registers them here, so they
 //! are as fresh as the scrape and cost nothing between scrapes. Labels are
 //! closed sets (route patterns, operation names, fault codes, configured
 //! certificates): never an id, a party or a BSN.
-
-pub mod facts;
-pub mod state;
 
 use std::sync::OnceLock;
 
@@ -70,7 +67,7 @@ struct Metrics {
     purge_last_success: IntGauge,
 }
 
-fn def<T>(r: prometheus::Result<T>) -> T {
+pub fn def<T>(r: prometheus::Result<T>) -> T {
     // Metric definitions are constants; a failure is a programming error
     // found by the first test that starts a server.
     r.unwrap_or_else(|e| panic!("metric definition: {e}"))
@@ -80,7 +77,7 @@ fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     def(IntCounterVec::new(Opts::new(name, help), labels))
 }
 
-pub(crate) fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+pub fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     def(IntGaugeVec::new(Opts::new(name, help), labels))
 }
 
@@ -159,9 +156,6 @@ fn metrics() -> &'static Metrics {
         ];
         for c in collectors {
             // Registration only fails for duplicate names, which the fixed set above excludes.
-            let _ = registry.register(c);
-        }
-        for c in state::collectors() {
             let _ = registry.register(c);
         }
         let process = Registry::new();

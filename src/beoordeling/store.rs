@@ -63,10 +63,6 @@ pub fn by_number(conn: &mut DbConnection, uzovi: &str, number: &str) -> DbResult
         .optional()?)
 }
 
-pub fn number_taken(conn: &mut DbConnection, uzovi: &str, number: &str) -> DbResult<bool> {
-    Ok(by_number(conn, uzovi, number)?.is_some())
-}
-
 /// What a purge removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Purged {

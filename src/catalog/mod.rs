@@ -10,7 +10,29 @@ pub mod store;
 
 use serde::{Deserialize, Serialize};
 
-use crate::machtiging::model::Grondslag;
+/// Legal basis: Zorgverzekeringswet or Wet langdurige zorg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum Grondslag {
+    Zvw,
+    Wlz,
+}
+
+impl Grondslag {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Zvw => "Zvw",
+            Self::Wlz => "Wlz",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Zvw" => Some(Self::Zvw),
+            "Wlz" => Some(Self::Wlz),
+            _ => None,
+        }
+    }
+}
 
 /// A catalog file: one or more insurers.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -4,10 +4,9 @@
 
 use diesel::prelude::*;
 
-use super::{CatalogError, InsurerCatalog, PrestatieDef, Verstrekking};
+use super::{CatalogError, Grondslag, InsurerCatalog, PrestatieDef, Verstrekking};
 use crate::db::schema::{catalog_prestaties, catalog_verstrekkingen};
 use crate::db::{DbConnection, DbError, now, write_tx};
-use crate::machtiging::model::Grondslag;
 
 fn invalid_row(what: &str) -> CatalogError {
     CatalogError::Db(DbError::Invalid(format!(

@@ -37,6 +37,17 @@ pub struct ReceiverArgs {
     /// Seconds webhook-timestamp may differ from the clock.
     #[arg(long, default_value_t = 300)]
     pub tolerance_secs: i64,
+    /// File remembering the webhook-ids already stored, so a redelivery after
+    /// a restart is recognised (default with --out: that file plus `.ids`;
+    /// without --out: in memory only).
+    #[arg(long, value_name = "FILE")]
+    pub dedup_file: Option<PathBuf>,
+    /// Days a webhook-id is remembered (the platform retries for about 3 days).
+    #[arg(long, default_value_t = 7)]
+    pub dedup_days: u32,
+    /// Most webhook-ids remembered; the oldest are forgotten first.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub dedup_max: usize,
 }
 
 /// Environment variable with the receiver's signing secrets.
@@ -64,6 +75,13 @@ fn secrets(a: &ReceiverArgs) -> Result<Vec<String>, String> {
 
 pub fn run(a: ReceiverArgs) -> CliResult {
     let secrets = secrets(&a)?;
+    let dedup_file = a.dedup_file.clone().or_else(|| {
+        a.out.as_ref().map(|o| {
+            let mut p = o.clone().into_os_string();
+            p.push(".ids");
+            PathBuf::from(p)
+        })
+    });
     receiver::run(ReceiverConfig {
         listen: a.listen,
         tls_cert: a.tls_cert,
@@ -72,6 +90,11 @@ pub fn run(a: ReceiverArgs) -> CliResult {
         secrets,
         out: a.out,
         tolerance_secs: a.tolerance_secs,
+        dedup_file,
+        dedup: receiver::dedup::Limits {
+            window_secs: i64::from(a.dedup_days) * 24 * 3600,
+            max_ids: a.dedup_max,
+        },
     })?;
     Ok(())
 }

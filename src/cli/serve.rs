@@ -6,10 +6,10 @@ use std::io::Write;
 use std::sync::Arc;
 
 use super::CliResult;
+use crate::app::{self, Listeners};
 use crate::config::Config;
 use crate::db::Db;
 use crate::devsetup;
-use crate::http::{self, Listeners};
 
 pub fn serve(config: Config) -> CliResult {
     let config = Arc::new(config);
@@ -28,7 +28,7 @@ pub fn serve(config: Config) -> CliResult {
     }
     let listeners = Listeners::bind(&config)?;
     actix_web::rt::System::new().block_on(async move {
-        let running = http::start(config, db, listeners)?;
+        let running = app::run(config, db, listeners)?;
         tracing::info!(api = %running.api_addr, ops = %running.ops_addr, "listening");
         let reload = running.reload_handle();
         actix_web::rt::spawn(async move {

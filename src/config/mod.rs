@@ -84,6 +84,32 @@ impl ServerConfig {
     }
 }
 
+/// Which database a `database.url` names (by its scheme).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite://") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
@@ -207,7 +233,7 @@ impl Config {
                 message: message.to_owned(),
             })
         };
-        if crate::db::Backend::from_url(&self.database.url).is_none() {
+        if Backend::from_url(&self.database.url).is_none() {
             return invalid(
                 "database.url",
                 "must start with sqlite:// or postgres:// (or postgresql://)",

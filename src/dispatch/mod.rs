@@ -31,7 +31,7 @@ use tokio::sync::Notify;
 use crate::config::TerugkoppelingConfig;
 use crate::db::{Db, DbError, now};
 use queue::{Completion, Leased, Policy};
-use render::{Format, Message};
+use render::{Body, Format, Message};
 use transport::{AttemptOutcome, Target, Transport};
 
 /// Finished attempts recorded per write transaction.
@@ -327,15 +327,18 @@ async fn send(shared: &Shared, l: &Leased) -> AttemptOutcome {
         secrets: l.endpoint.signing_secrets(now()),
         version: l.endpoint.updated_at,
     };
-    let payload: serde_json::Value =
-        serde_json::from_str(&l.payload).unwrap_or(serde_json::Value::Null);
-    let message = Message {
-        id: &l.public_id,
-        event_type: &l.event_type,
-        created_at: l.created_at,
-        payload: &payload,
+    let outcome = match crate::outbox::Event::decode(&l.event_type, &l.payload) {
+        Ok(event) => {
+            let message = Message {
+                id: &l.public_id,
+                created_at: l.created_at,
+                body: Body::Event(&event),
+            };
+            shared.transport.send(&target, &message).await
+        }
+        // Not sent: retried and finally a dead letter, like a refusal.
+        Err(e) => AttemptOutcome::error(format!("rendering: {e}"), Duration::ZERO),
     };
-    let outcome = shared.transport.send(&target, &message).await;
     metrics::get()
         .latency
         .observe(outcome.latency.as_secs_f64());

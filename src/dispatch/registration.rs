@@ -7,14 +7,14 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 
 use super::endpoints::{self, Endpoint, Registration};
-use super::render::{self, Format, Message};
+use super::render::{Body, Format, Message};
 use super::ssrf::{self, UrlError};
 use super::transport::{Target, Transport};
 use crate::audit::{self, AuditEntry};
 use crate::config::Config;
 use crate::db::{Db, DbError, now};
 use crate::identity::Caller;
-use crate::outbox::MACHTIGING_STATUS;
+use crate::outbox::{MACHTIGING_INBOX, MACHTIGING_STATUS, OPTIN_REGISTRATIE, OPTIN_STATUS};
 use crate::problem::{Code, Problem};
 
 /// Event types a callback can subscribe to: machtiging status changes (to
@@ -22,9 +22,9 @@ use crate::problem::{Code, Problem};
 /// providers) and their outcome (to patient portals).
 pub const EVENT_TYPES: &[&str] = &[
     MACHTIGING_STATUS,
-    crate::outbox::MACHTIGING_INBOX,
-    crate::optin::EVENT_REGISTRATIE,
-    crate::optin::EVENT_STATUS,
+    MACHTIGING_INBOX,
+    OPTIN_REGISTRATIE,
+    OPTIN_STATUS,
 ];
 
 /// The outcome of the verification call.
@@ -123,15 +123,13 @@ pub async fn verify(config: &Config, e: &Endpoint) -> Verification {
         secrets: e.signing_secrets(at),
         version: e.updated_at,
     };
-    let payload = serde_json::json!({ "partij": e.party });
     let o = transport
         .send(
             &target,
             &Message {
                 id: &id,
-                event_type: render::VERIFICATIE,
                 created_at: at,
-                payload: &payload,
+                body: Body::Verificatie { partij: &e.party },
             },
         )
         .await;

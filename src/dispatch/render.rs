@@ -1,17 +1,17 @@
-//! The two callback body formats, rendered from a terugkoppeling's JSON
-//! payload: `json` (`{"id","type","tijdstip","data"}`) and `soap` (a SOAP 1.1
-//! envelope with `OntvangenTerugkoppeling`, schemas/terugkoppeling-v1.xsd).
-//! Bodies are never logged.
+//! The two callback body formats, rendered from a terugkoppeling's typed
+//! event (`outbox::event`): `json` (`{"data","id","tijdstip","type"}`) and
+//! `soap` (a SOAP 1.1 envelope with `OntvangenTerugkoppeling`,
+//! schemas/terugkoppeling-v1.xsd). Bodies are never logged.
 
 use std::io;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use quick_xml::Writer;
 use quick_xml::events::BytesText;
-use serde_json::Value;
+use serde::Serialize;
 
-use crate::machtiging::model::Beslissing;
-use crate::outbox::{MACHTIGING_STATUS, MachtigingStatus};
+use crate::outbox::Event;
+use crate::outbox::event::v1::{Beslissing, MachtigingStatus};
 
 /// Event type of the call made when a callback is registered.
 pub const VERIFICATIE: &str = "terugkoppeling.verificatie";
@@ -53,13 +53,33 @@ impl Format {
     }
 }
 
+/// What a message carries: its `data`.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(untagged)]
+pub enum Body<'a> {
+    /// A terugkoppeling from the outbox.
+    Event(&'a Event),
+    /// The verification call of a registration, and the receiver check's
+    /// messages: `{"partij": …}`.
+    Verificatie { partij: &'a str },
+}
+
 /// One message to render.
 #[derive(Debug, Clone)]
 pub struct Message<'a> {
     pub id: &'a str,
-    pub event_type: &'a str,
     pub created_at: NaiveDateTime,
-    pub payload: &'a Value,
+    pub body: Body<'a>,
+}
+
+impl Message<'_> {
+    /// The `type` (`Soort` in SOAP).
+    pub fn event_type(&self) -> &'static str {
+        match self.body {
+            Body::Event(e) => e.kind(),
+            Body::Verificatie { .. } => VERIFICATIE,
+        }
+    }
 }
 
 pub fn timestamp(t: NaiveDateTime) -> String {
@@ -77,13 +97,24 @@ pub fn render(format: Format, m: &Message<'_>) -> Result<Vec<u8>, String> {
     }
 }
 
+/// A JSON message; its fields in byte order, as receivers have always had
+/// them (the body was once a `serde_json::Value`, which sorts its keys).
+#[derive(Serialize)]
+struct JsonMessage<'a> {
+    data: Body<'a>,
+    id: &'a str,
+    tijdstip: String,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
 pub fn json(m: &Message<'_>) -> Result<Vec<u8>, String> {
-    serde_json::to_vec(&serde_json::json!({
-        "id": m.id,
-        "type": m.event_type,
-        "tijdstip": timestamp(m.created_at),
-        "data": m.payload,
-    }))
+    serde_json::to_vec(&JsonMessage {
+        data: m.body,
+        id: m.id,
+        tijdstip: timestamp(m.created_at),
+        kind: m.event_type(),
+    })
     .map_err(|e| e.to_string())
 }
 
@@ -110,7 +141,7 @@ fn beslissing(w: &mut W, b: &Beslissing) -> io::Result<()> {
     w.create_element("Beslissing")
         .with_attribute(("xmlns", MACHTIGINGEN_NS))
         .write_inner_content(|w| {
-            text(w, "Uitkomst", b.uitkomst.as_str())?;
+            text(w, "Uitkomst", &b.uitkomst)?;
             opt(w, "Machtigingsnummer", b.machtigingsnummer.as_deref())?;
             opt(w, "GeldigVan", b.geldig_van.map(date).as_deref())?;
             opt(w, "GeldigTot", b.geldig_tot.map(date).as_deref())?;
@@ -146,7 +177,7 @@ fn machtiging_status(w: &mut W, s: &MachtigingStatus) -> io::Result<()> {
             text(w, "Referentie", &s.referentie)?;
             text(w, "AgbPraktijk", &s.agb_praktijk)?;
             text(w, "Uzovi", &s.uzovi)?;
-            text(w, "Status", s.status.as_str())?;
+            text(w, "Status", &s.status)?;
             text(w, "Tijdstip", &timestamp(s.tijdstip))?;
             if let Some(b) = &s.beslissing {
                 beslissing(w, b)?;
@@ -176,16 +207,22 @@ pub fn soap_operation(m: &Message<'_>) -> Result<Vec<u8>, String> {
     Ok(w.into_inner())
 }
 
+/// The element after `Tijdstip`: the kinds without an element of their own
+/// travel as their JSON text.
+enum Content<'a> {
+    Status(&'a MachtigingStatus),
+    Verificatie(&'a str),
+    Gegevens(String),
+}
+
 fn operation(w: &mut W, m: &Message<'_>) -> io::Result<()> {
-    // Typed first: a payload that does not fit its event type is a bug in
-    // the producer, reported rather than sent half-rendered.
-    let status = if m.event_type == MACHTIGING_STATUS {
-        Some(
-            serde_json::from_value::<MachtigingStatus>(m.payload.clone())
+    let content = match m.body {
+        Body::Event(Event::MachtigingStatus(s)) => Content::Status(s),
+        Body::Verificatie { partij } => Content::Verificatie(partij),
+        Body::Event(e) => Content::Gegevens(
+            e.to_json()
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
-        )
-    } else {
-        None
+        ),
     };
     w.create_element("OntvangenTerugkoppeling")
         .with_attribute(("xmlns", NAMESPACE))
@@ -193,17 +230,16 @@ fn operation(w: &mut W, m: &Message<'_>) -> io::Result<()> {
             w.create_element("Terugkoppeling")
                 .write_inner_content(|w| {
                     text(w, "TerugkoppelingId", m.id)?;
-                    text(w, "Soort", m.event_type)?;
+                    text(w, "Soort", m.event_type())?;
                     text(w, "Tijdstip", &timestamp(m.created_at))?;
-                    if let Some(s) = &status {
-                        machtiging_status(w, s)
-                    } else if m.event_type == VERIFICATIE {
-                        let partij = m.payload.get("partij").and_then(Value::as_str);
-                        w.create_element("Verificatie")
-                            .write_inner_content(|w| text(w, "Partij", partij.unwrap_or("")))?;
-                        Ok(())
-                    } else {
-                        text(w, "Gegevens", &m.payload.to_string())
+                    match &content {
+                        Content::Status(s) => machtiging_status(w, s),
+                        Content::Verificatie(partij) => {
+                            w.create_element("Verificatie")
+                                .write_inner_content(|w| text(w, "Partij", partij))?;
+                            Ok(())
+                        }
+                        Content::Gegevens(g) => text(w, "Gegevens", g),
                     }
                 })?;
             Ok(())
@@ -241,4 +277,42 @@ fn envelope(namespace: &str, m: &Message<'_>) -> Result<Vec<u8>, String> {
         })
         .map_err(io)?;
     Ok(w.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::event::v1::MachtigingInbox;
+
+    /// The bytes receivers got when the message was built as a
+    /// `serde_json::Value` (keys sorted): their signatures cover them.
+    #[test]
+    fn a_json_message_is_the_text_it_always_was() {
+        let event = Event::MachtigingInbox(MachtigingInbox {
+            machtigingsaanvraag_id: "MA0123".into(),
+            soort: "indienen".into(),
+            status: "Ingediend".into(),
+        });
+        let at = crate::db::now();
+        for body in [
+            Body::Event(&event),
+            Body::Verificatie {
+                partij: "UZOVI:3311",
+            },
+        ] {
+            let m = Message {
+                id: "TK1",
+                created_at: at,
+                body,
+            };
+            let data = serde_json::to_value(body).unwrap();
+            let before = serde_json::json!({
+                "id": m.id,
+                "type": m.event_type(),
+                "tijdstip": timestamp(m.created_at),
+                "data": data,
+            });
+            assert_eq!(json(&m).unwrap(), serde_json::to_vec(&before).unwrap());
+        }
+    }
 }

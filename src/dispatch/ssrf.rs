@@ -12,19 +12,19 @@ use reqwest::Url;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UrlError {
-    #[error("the URL cannot be read: {0}")]
+    #[error("de URL is niet te lezen: {0}")]
     Unparsable(String),
-    #[error("only https:// URLs are allowed")]
+    #[error("alleen https://-URL's zijn toegestaan")]
     NotHttps,
-    #[error("the URL needs a host name")]
+    #[error("de URL heeft geen hostnaam")]
     NoHost,
-    #[error("user name or password in the URL are not allowed")]
+    #[error("gebruikersnaam of wachtwoord in de URL is niet toegestaan")]
     Credentials,
-    #[error("the URL may not have a fragment (#)")]
+    #[error("de URL mag geen fragment (#) hebben")]
     Fragment,
-    #[error("the host {0} cannot be resolved")]
+    #[error("de host {0} is niet op te zoeken in DNS")]
     Unresolvable(String),
-    #[error("{host} resolves to {addr}, a {kind} address that callbacks may not reach")]
+    #[error("{host} verwijst naar {addr}, een intern adres ({kind}) dat callbacks niet mogen bereiken")]
     Forbidden {
         host: String,
         addr: IpAddr,

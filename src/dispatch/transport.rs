@@ -41,7 +41,7 @@ pub struct AttemptOutcome {
 }
 
 impl AttemptOutcome {
-    fn error(e: impl Into<String>, latency: Duration) -> Self {
+    pub(super) fn error(e: impl Into<String>, latency: Duration) -> Self {
         Self {
             status: None,
             latency,

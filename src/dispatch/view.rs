@@ -28,6 +28,13 @@ pub struct Stored {
     pub created_at: NaiveDateTime,
 }
 
+impl Stored {
+    /// The event it carries.
+    pub fn event(&self) -> Result<crate::outbox::Event, crate::outbox::event::DecodeError> {
+        crate::outbox::Event::decode(&self.event_type, &self.payload)
+    }
+}
+
 #[derive(Debug, Clone, Queryable)]
 pub struct Attempt {
     pub at: NaiveDateTime,

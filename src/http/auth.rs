@@ -6,9 +6,9 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
-use super::AppState;
 use crate::identity::{self, Caller, PeerIdentity};
 use crate::problem::{Code, Problem};
+use crate::state::AppState;
 
 /// The caller of this request, authenticated against the registry.
 #[derive(Debug, Clone)]

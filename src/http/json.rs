@@ -11,8 +11,8 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::AppState;
 use crate::problem::{Code, Problem};
+use crate::state::AppState;
 
 /// The largest JSON body, whatever `server.body_limit` allows for documents.
 const JSON_LIMIT: usize = 1 << 20;

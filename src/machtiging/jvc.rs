@@ -5,9 +5,10 @@
 
 use chrono::{Days, NaiveDate};
 
-use super::model::{Aanvraag, AanvullendeInformatie, Antwoord, Bijlage, bsn_valid};
+use super::model::{Aanvraag, AanvullendeInformatie, Antwoord, Bijlage};
 use crate::catalog::{ALLOWED_MEDIA_TYPES, PrestatieDef, Verstrekking};
 use crate::problem::{Code, Finding, Problem};
+use crate::validation::bsn;
 
 /// Attachments may not exceed this many bytes in total, decoded.
 pub const MAX_ATTACHMENT_BYTES: u64 = 20 * 1024 * 1024;
@@ -93,7 +94,7 @@ pub fn check_aanvraag(a: &Aanvraag, ctx: &Context<'_>) -> Result<(), Problem> {
     let mut out = Vec::new();
 
     // Juistheid
-    if !bsn_valid(&a.bsn) {
+    if !bsn::valid(&a.bsn) {
         out.push(finding(
             Code::JvcBsn,
             "/Machtigingsaanvraag/Verzekerde/Bsn",

@@ -4,29 +4,8 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-/// Legal basis: Zorgverzekeringswet or Wet langdurige zorg.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-pub enum Grondslag {
-    Zvw,
-    Wlz,
-}
-
-impl Grondslag {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Zvw => "Zvw",
-            Self::Wlz => "Wlz",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "Zvw" => Some(Self::Zvw),
-            "Wlz" => Some(Self::Wlz),
-            _ => None,
-        }
-    }
-}
+/// The legal basis; the catalog's, since its verstrekkingen are grouped by it.
+pub use crate::catalog::Grondslag;
 
 /// Lifecycle states (DESIGN.md §4.2), with their wire names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -217,12 +196,28 @@ impl Aanvraag {
         self.agb_praktijk.get(..2).unwrap_or("")
     }
 
+    /// The JSON its row keeps and the content hash over that same text,
+    /// serialised once for both.
+    pub fn stored_form(&self) -> StoredForm {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        let content_hash = hex::encode(openssl::sha::sha256(json.as_bytes()));
+        StoredForm { json, content_hash }
+    }
+
     /// Fingerprint of the content for idempotent resubmission: equal documents
     /// (whatever their whitespace or prefixes) give equal hashes.
     pub fn content_hash(&self) -> String {
-        let canonical = serde_json::to_vec(self).unwrap_or_default();
-        hex::encode(openssl::sha::sha256(&canonical))
+        self.stored_form().content_hash
     }
+}
+
+/// An [`Aanvraag`] as it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredForm {
+    /// Its JSON (the row's `aanvraag` column).
+    pub json: String,
+    /// SHA-256 of `json`, hex: the identity of the content.
+    pub content_hash: String,
 }
 
 /// The provider's answer to the insurer's questions.
@@ -293,21 +288,6 @@ pub struct Vraag {
     pub tekst: String,
 }
 
-/// The BSN 11-proef: Σ dᵢ·wᵢ with weights 9..2 and −1 is divisible by 11.
-pub fn bsn_valid(bsn: &str) -> bool {
-    let digits: Vec<i32> = bsn
-        .bytes()
-        .filter(u8::is_ascii_digit)
-        .map(|b| i32::from(b - b'0'))
-        .collect();
-    if digits.len() != 9 || bsn.len() != 9 {
-        return false;
-    }
-    let weights = [9, 8, 7, 6, 5, 4, 3, 2, -1];
-    let sum: i32 = digits.iter().zip(weights).map(|(d, w)| d * w).sum();
-    sum % 11 == 0 && sum != 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,15 +301,5 @@ mod tests {
         assert_eq!(parse_euro("1.234"), None);
         assert_eq!(parse_euro("1e3"), None);
         assert_eq!(euro(parse_euro("1250.05").unwrap()), "1250.05");
-    }
-
-    #[test]
-    fn eleven_test() {
-        assert!(bsn_valid("999999990"));
-        assert!(bsn_valid("111222333"));
-        assert!(!bsn_valid("999999991"));
-        assert!(!bsn_valid("123456789"));
-        assert!(!bsn_valid("000000000"));
-        assert!(!bsn_valid("12345678"));
     }
 }

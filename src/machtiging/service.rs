@@ -6,9 +6,11 @@
 use chrono::Utc;
 use serde_json::json;
 
+use super::change::{self, Automatic, Target};
 use super::jvc::{self, Context};
 use super::lifecycle::{Command, IllegalTransition, transition};
-use super::model::{Aanvraag, AanvullendeInformatie, Action, Beslissing, Status};
+use super::model::{Aanvraag, AanvullendeInformatie, Action, Beslissing, Status, StoredForm};
+use super::rules;
 use super::store::{self, NewEvent, NewRecord, Record, StatusChange, Visibility};
 use crate::audit;
 use crate::catalog;
@@ -149,16 +151,15 @@ pub(super) fn load_visible(
     }
 }
 
-/// The JVC context from registry and catalog, for a document.
-/// The JVC checks; `Ok(true)` when one of the insurer's automatic rules
-/// matches the request (so it is worth running them in the write
-/// transaction).
+/// The JVC checks, with their context from registry and catalog; and the
+/// decision of the insurer's automatic rules, if one matches the request.
+/// Both are found once, here: the write applies the decision as data.
 fn jvc_check(
     conn: &mut DbConnection,
     caller: &Caller,
     a: &Aanvraag,
     full: bool,
-) -> Result<bool, Problem> {
+) -> Result<Option<Automatic>, Problem> {
     let allowed = provider_agbs(caller);
     if caller.party().kind == PartyKind::Softwareleverancier && !allowed.contains(&a.agb_praktijk) {
         return Err(Problem::new(
@@ -173,7 +174,7 @@ fn jvc_check(
     if !full {
         // A Concept may be incomplete; only who it is for is checked now.
         if allowed.contains(&a.agb_praktijk) {
-            return Ok(false);
+            return Ok(None);
         }
     }
     let insurer = registry::find_party(
@@ -200,16 +201,17 @@ fn jvc_check(
     };
     // Evaluated here, outside the write transaction: SQLite has one writer,
     // so everything done under its lock limits submit throughput.
-    let rule_matches = verstrekking
+    let rule = verstrekking
         .as_ref()
-        .is_some_and(|v| crate::beoordeling::rules::evaluate(v, a, crate::db::now()).is_some());
+        .and_then(|v| rules::evaluate(v, a, crate::db::now()))
+        .and_then(Automatic::new);
     match jvc::check_aanvraag(a, &ctx) {
-        Ok(()) => Ok(rule_matches),
+        Ok(()) => Ok(rule),
         // For a Concept only the indiener finding counts.
         Err(mut p) if !full => {
             p.findings.retain(|f| f.code == Code::JvcIndiener);
             if p.findings.is_empty() {
-                Ok(rule_matches)
+                Ok(rule)
             } else {
                 Err(p)
             }
@@ -256,7 +258,7 @@ pub async fn submit(db: &Db, caller: Caller, s: Submission) -> Result<Confirmati
     let (submitter, referentie, hash) = (
         new.submitter.clone(),
         new.submission.aanvraag.referentie.clone(),
-        new.hash.clone(),
+        new.stored.content_hash.clone(),
     );
     match db.write(move |c| new.store(c)).await {
         Ok(c) => Ok(c),
@@ -282,11 +284,12 @@ struct NewSubmission {
     caller: Caller,
     submission: Submission,
     submitter: String,
-    hash: String,
+    stored: StoredForm,
     id: String,
     action: Action,
     status: Status,
-    rule_matches: bool,
+    /// What the insurer's rules decided, found by the checks.
+    rule: Option<Automatic>,
 }
 
 enum Checked {
@@ -301,11 +304,11 @@ fn check_submission(
     s: Submission,
 ) -> Result<Checked, Problem> {
     let submitter = caller.party().reference.to_string();
-    let hash = s.aanvraag.content_hash();
+    let stored = s.aanvraag.stored_form();
     if let Some(existing) = store::by_reference(conn, &submitter, &s.aanvraag.referentie)? {
-        return repeated(existing, &hash).map(Checked::Repeated);
+        return repeated(existing, &stored.content_hash).map(Checked::Repeated);
     }
-    let rule_matches = jvc_check(conn, &caller, &s.aanvraag, !s.concept)?;
+    let rule = jvc_check(conn, &caller, &s.aanvraag, !s.concept)?;
     let command = if s.concept {
         Command::OpslaanConcept
     } else {
@@ -318,10 +321,10 @@ fn check_submission(
         caller,
         submission: s,
         submitter,
-        hash,
+        stored,
         action,
         status,
-        rule_matches,
+        rule,
     })))
 }
 
@@ -333,11 +336,11 @@ impl NewSubmission {
             caller,
             submission: s,
             submitter,
-            hash,
+            stored,
             id,
             action,
             status,
-            rule_matches,
+            rule,
         } = self;
         store::insert(
             c,
@@ -346,7 +349,7 @@ impl NewSubmission {
                 provider_agb: &s.aanvraag.agb_praktijk,
                 submitter: &submitter,
                 aanvraag: &s.aanvraag,
-                content_hash: &hash,
+                stored: &stored,
                 document: &s.document,
                 status,
             },
@@ -358,14 +361,14 @@ impl NewSubmission {
         let decided = if status == Status::Ingediend {
             // The insurer's automatic rules may decide at once, in this
             // same transaction; the decision is then in the answer.
-            crate::beoordeling::inbox_after_submit(
-                c,
-                &s.aanvraag.uzovi,
-                &id,
-                event_id,
-                action,
-                rule_matches,
-            )?
+            let target = Target {
+                id: &id,
+                version: 1,
+                referentie: &s.aanvraag.referentie,
+                provider_agb: &s.aanvraag.agb_praktijk,
+                uzovi: &s.aanvraag.uzovi,
+            };
+            change::after_submit(c, &target, event_id, action, rule)?
         } else {
             None
         };
@@ -444,24 +447,22 @@ fn modify_blocking(
             "De verzekeraar van een ingediende aanvraag kan niet worden gewijzigd; trek haar in en dien een nieuwe in.",
         ));
     }
-    let rule_matches = jvc_check(conn, caller, &s.aanvraag, status != Status::Concept)?;
-    let hash = s.aanvraag.content_hash();
+    let rule = jvc_check(conn, caller, &s.aanvraag, status != Status::Concept)?;
+    let stored = s.aanvraag.stored_form();
     let actor = caller.party().reference.to_string();
     let decided = write_tx(conn, |c| {
-        store::update_content(c, &record, &s.aanvraag, &hash, &s.document, status)?;
+        store::update_content(c, &record, &s.aanvraag, &stored, &s.document, status)?;
         let event_id = store::add_event(c, &event(caller, &actor, id, action, status, json!({})))?;
         let decided = if status == Status::Ingediend {
             // A Concept submitted now meets the automatic rules as a new one
             // would; a change of a submitted request does not.
-            let rules = record.status == Status::Concept && rule_matches;
-            crate::beoordeling::inbox_after_submit(
-                c,
-                &s.aanvraag.uzovi,
-                id,
-                event_id,
-                action,
-                rules,
-            )?
+            let rule = rule.clone().filter(|_| record.status == Status::Concept);
+            let target = Target {
+                version: record.version + 1,
+                uzovi: &s.aanvraag.uzovi,
+                ..Target::from(&record)
+            };
+            change::after_submit(c, &target, event_id, action, rule)?
         } else {
             None
         };
@@ -497,21 +498,14 @@ pub async fn withdraw(
         let status = transition(Some(record.status), Command::Intrekken, None).map_err(illegal)?;
         let actor = caller.party().reference.to_string();
         write_tx(conn, |c| {
-            store::set_status(c, &record, status, StatusChange::default())?;
+            store::set_status(c, &id, record.version, status, StatusChange::default())?;
             let detail = json!({ "reden": reden });
             let event_id = store::add_event(
                 c,
                 &event(&caller, &actor, &id, Action::Withdraw, status, detail),
             )?;
             if record.status != Status::Concept {
-                store::add_inbox(
-                    c,
-                    &record.uzovi,
-                    &id,
-                    event_id,
-                    Action::Withdraw.as_str(),
-                    status,
-                )?;
+                change::to_inbox(c, &record.uzovi, &id, event_id, Action::Withdraw, status)?;
             }
             audit_request(
                 c,
@@ -554,7 +548,8 @@ pub async fn supply_information(
         write_tx(conn, |c| {
             store::set_status(
                 c,
-                &record,
+                &id,
+                record.version,
                 status,
                 StatusChange {
                     open_vragen: Some(&[]),
@@ -571,12 +566,12 @@ pub async fn supply_information(
             );
             e.document = Some(&document);
             let event_id = store::add_event(c, &e)?;
-            store::add_inbox(
+            change::to_inbox(
                 c,
                 &record.uzovi,
                 &id,
                 event_id,
-                Action::SupplyInformation.as_str(),
+                Action::SupplyInformation,
                 status,
             )?;
             audit_request(

@@ -5,7 +5,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::model::{Aanvraag, Beslissing, Status, Vraag};
+use super::model::{Aanvraag, Beslissing, Status, StoredForm, Vraag};
 use crate::db::schema::{insurer_inbox, machtiging_events, machtigingsaanvragen as ma};
 use crate::db::{DbConnection, DbError, DbResult, now};
 
@@ -92,7 +92,8 @@ pub struct NewRecord<'a> {
     pub provider_agb: &'a str,
     pub submitter: &'a str,
     pub aanvraag: &'a Aanvraag,
-    pub content_hash: &'a str,
+    /// `aanvraag` serialised, with its content hash.
+    pub stored: &'a StoredForm,
     pub document: &'a str,
     pub status: Status,
 }
@@ -107,7 +108,7 @@ pub fn insert(conn: &mut DbConnection, n: &NewRecord<'_>) -> DbResult<()> {
             ma::submitter.eq(n.submitter),
             ma::uzovi.eq(&a.uzovi),
             ma::referentie.eq(&a.referentie),
-            ma::content_hash.eq(n.content_hash),
+            ma::content_hash.eq(&n.stored.content_hash),
             ma::status.eq(n.status.as_str()),
             ma::grondslag.eq(a.grondslag.as_str()),
             ma::verstrekking.eq(&a.verstrekking),
@@ -115,7 +116,7 @@ pub fn insert(conn: &mut DbConnection, n: &NewRecord<'_>) -> DbResult<()> {
             ma::geboortedatum.eq(a.geboortedatum),
             ma::begindatum.eq(a.begindatum),
             ma::einddatum.eq(a.gewenste_einddatum),
-            ma::aanvraag.eq(json(a)),
+            ma::aanvraag.eq(&n.stored.json),
             ma::document.eq(n.document),
             ma::version.eq(1),
             ma::created_at.eq(at),
@@ -164,7 +165,7 @@ pub fn update_content(
     conn: &mut DbConnection,
     record: &Record,
     aanvraag: &Aanvraag,
-    content_hash: &str,
+    stored: &StoredForm,
     document: &str,
     status: Status,
 ) -> DbResult<()> {
@@ -176,7 +177,7 @@ pub fn update_content(
     )
     .set((
         ma::uzovi.eq(&aanvraag.uzovi),
-        ma::content_hash.eq(content_hash),
+        ma::content_hash.eq(&stored.content_hash),
         ma::status.eq(status.as_str()),
         ma::grondslag.eq(aanvraag.grondslag.as_str()),
         ma::verstrekking.eq(&aanvraag.verstrekking),
@@ -184,7 +185,7 @@ pub fn update_content(
         ma::geboortedatum.eq(aanvraag.geboortedatum),
         ma::begindatum.eq(aanvraag.begindatum),
         ma::einddatum.eq(aanvraag.gewenste_einddatum),
-        ma::aanvraag.eq(json(aanvraag)),
+        ma::aanvraag.eq(&stored.json),
         ma::document.eq(document),
         ma::version.eq(record.version + 1),
         ma::submitted_at.eq(record
@@ -207,10 +208,11 @@ pub struct StatusChange<'a> {
     pub beslissing: Option<&'a Beslissing>,
 }
 
-/// Sets a new status, guarded by the version.
+/// Sets a new status on version `version` of request `id`, guarded by it.
 pub fn set_status(
     conn: &mut DbConnection,
-    record: &Record,
+    id: &str,
+    version: i32,
     status: Status,
     change: StatusChange<'_>,
 ) -> DbResult<()> {
@@ -219,8 +221,8 @@ pub fn set_status(
         .open_vragen
         .map(|v| if v.is_empty() { None } else { Some(json(&v)) });
     let target = ma::table
-        .filter(ma::id.eq(&record.id))
-        .filter(ma::version.eq(record.version));
+        .filter(ma::id.eq(id))
+        .filter(ma::version.eq(version));
     let n = match (open, change.beslissing) {
         (open, Some(b)) => diesel::update(target)
             .set((
@@ -230,7 +232,7 @@ pub fn set_status(
                 ma::machtigingsnummer.eq(&b.machtigingsnummer),
                 ma::geldig_van.eq(b.geldig_van),
                 ma::geldig_tot.eq(b.geldig_tot),
-                ma::version.eq(record.version + 1),
+                ma::version.eq(version + 1),
                 ma::updated_at.eq(at),
             ))
             .execute(conn)?,
@@ -238,14 +240,14 @@ pub fn set_status(
             .set((
                 ma::status.eq(status.as_str()),
                 ma::open_vragen.eq(open),
-                ma::version.eq(record.version + 1),
+                ma::version.eq(version + 1),
                 ma::updated_at.eq(at),
             ))
             .execute(conn)?,
         (None, None) => diesel::update(target)
             .set((
                 ma::status.eq(status.as_str()),
-                ma::version.eq(record.version + 1),
+                ma::version.eq(version + 1),
                 ma::updated_at.eq(at),
             ))
             .execute(conn)?,
@@ -255,6 +257,17 @@ pub fn set_status(
     } else {
         Err(DbError::Conflict("concurrent change".into()))
     }
+}
+
+/// Whether this insurer already gave a machtiging this Machtigingsnummer.
+pub fn number_taken(conn: &mut DbConnection, uzovi: &str, number: &str) -> DbResult<bool> {
+    let found: Option<String> = ma::table
+        .filter(ma::uzovi.eq(uzovi))
+        .filter(ma::machtigingsnummer.eq(number))
+        .select(ma::id)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
 }
 
 /// One entry of a request's history.
@@ -316,7 +329,8 @@ pub fn history(conn: &mut DbConnection, id: &str) -> DbResult<Vec<Event>> {
         .load(conn)?)
 }
 
-/// Puts a new or changed request in the insurer's inbox.
+/// The inbox row of a new or changed request (`super::change::to_inbox`
+/// writes it with its terugkoppeling).
 pub fn add_inbox(
     conn: &mut DbConnection,
     uzovi: &str,
@@ -335,26 +349,6 @@ pub fn add_inbox(
             insurer_inbox::created_at.eq(now()),
         ))
         .execute(conn)?;
-    // An insurer that registered a callback for its inbox gets it pushed as
-    // well (same transaction, delivered later by the dispatcher).
-    let recipient = format!("UZOVI:{uzovi}");
-    let subscribed = crate::dispatch::endpoints::find(conn, &recipient)?
-        .is_some_and(|e| e.event_types().contains(&crate::outbox::MACHTIGING_INBOX));
-    if subscribed {
-        crate::outbox::enqueue(
-            conn,
-            &crate::outbox::NewTerugkoppeling {
-                recipient: &recipient,
-                event_type: crate::outbox::MACHTIGING_INBOX,
-                subject_id: request_id,
-                payload: serde_json::json!({
-                    "machtigingsaanvraagId": request_id,
-                    "soort": action,
-                    "status": status.as_str(),
-                }),
-            },
-        )?;
-    }
     Ok(())
 }
 

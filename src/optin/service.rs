@@ -10,11 +10,11 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::store::{self, Abonnement, Owner, Record};
-use super::{Afhandeling, EVENT_REGISTRATIE, EVENT_STATUS, RegStatus, Registratie};
+use super::{Afhandeling, RegStatus, Registratie};
 use crate::audit;
 use crate::db::{Db, DbConnection, DbError, write_tx};
 use crate::identity::Caller;
-use crate::outbox::{self, NewTerugkoppeling};
+use crate::outbox::{self, Event, event::v1};
 use crate::problem::{Code, Problem};
 use crate::registry::{PartyKind, Scope};
 
@@ -169,15 +169,7 @@ pub async fn register(db: &Db, caller: Caller, r: Registratie) -> Result<Confirm
             store::insert(c, &id, &portal, &r, &hash)?;
             let recipient = format!("AGB:{}", r.agb_zorgaanbieder);
             let record = store::get(c, &id)?.ok_or(DbError::NotFound)?;
-            outbox::enqueue(
-                c,
-                &NewTerugkoppeling {
-                    recipient: &recipient,
-                    event_type: EVENT_REGISTRATIE,
-                    subject_id: &id,
-                    payload: registration_payload(&record),
-                },
-            )?;
+            outbox::record(c, &recipient, &registration_event(&record))?;
             audit(c, &caller, "optin.registreren", Some(&id), "ok", json!({}))?;
             Ok(Ok(Confirmation {
                 id: id.clone(),
@@ -192,19 +184,24 @@ pub async fn register(db: &Db, caller: Caller, r: Registratie) -> Result<Confirm
 
 /// What the provider receives: the registration itself (it needs the patient
 /// to find the file). Delivered over mTLS to the provider's own endpoint only.
-pub fn registration_payload(r: &Record) -> serde_json::Value {
-    json!({
-        "registratieId": r.id,
-        "agbZorgaanbieder": r.registratie.agb_zorgaanbieder,
-        "patient": {
-            "bsn": r.registratie.bsn,
-            "geboortedatum": r.registratie.geboortedatum,
-            "naam": r.registratie.naam,
+pub fn registration_event(r: &Record) -> Event {
+    let reg = &r.registratie;
+    Event::OptinRegistratie(v1::OptinRegistratie {
+        agb_zorgaanbieder: reg.agb_zorgaanbieder.clone(),
+        gegeven_op: reg.gegeven_op,
+        ontvangen_op: r.created_at,
+        patient: v1::Patient {
+            bsn: reg.bsn.clone(),
+            geboortedatum: reg.geboortedatum,
+            naam: v1::Naam {
+                achternaam: reg.naam.achternaam.clone(),
+                tussenvoegsel: reg.naam.tussenvoegsel.clone(),
+                voorletters: reg.naam.voorletters.clone(),
+            },
         },
-        "toestemming": r.registratie.toestemming.as_str(),
-        "gegevenOp": crate::json_time::format(r.registratie.gegeven_op),
-        "status": r.status.as_str(),
-        "ontvangenOp": crate::json_time::format(r.created_at),
+        registratie_id: r.id.clone(),
+        status: r.status.as_str().to_owned(),
+        toestemming: reg.toestemming.as_str().to_owned(),
     })
 }
 
@@ -347,24 +344,16 @@ pub async fn handle(
                 a.reden_tekst.as_deref(),
                 &by,
             )?;
-            outbox::enqueue(
-                c,
-                &NewTerugkoppeling {
-                    recipient: &record.portal,
-                    event_type: EVENT_STATUS,
-                    subject_id: &id,
-                    // No patient data: the portal knows its own registration.
-                    payload: json!({
-                        "registratieId": id,
-                        "referentie": record.registratie.referentie,
-                        "agbZorgaanbieder": agb,
-                        "status": a.status.as_str(),
-                        "redenCode": a.reden_code,
-                        "redenTekst": a.reden_tekst,
-                        "afgehandeldOp": crate::json_time::format(at),
-                    }),
-                },
-            )?;
+            let handled = v1::OptinStatus {
+                afgehandeld_op: at,
+                agb_zorgaanbieder: agb.clone(),
+                reden_code: a.reden_code.clone(),
+                reden_tekst: a.reden_tekst.clone(),
+                referentie: record.registratie.referentie.clone(),
+                registratie_id: id.clone(),
+                status: a.status.as_str().to_owned(),
+            };
+            outbox::record(c, &record.portal, &Event::OptinStatus(handled))?;
             audit(
                 c,
                 &caller,

@@ -17,6 +17,10 @@ pub struct EventKind {
     /// Carries patient data (a BSN, or a decision about a patient's care):
     /// every pull, read with content and push of it is in the audit log.
     pub patient_data: bool,
+    /// Stored only for a party whose callback subscribes to it: the kind is
+    /// the push of something the party pulls elsewhere (an insurer's inbox),
+    /// so without a callback there is no one to tell.
+    pub push_only: bool,
 }
 
 /// Every kind the outbox writes.
@@ -25,21 +29,25 @@ pub const KINDS: &[EventKind] = &[
         name: super::MACHTIGING_STATUS,
         content_scope: Scope::MachtigingenRaadplegen,
         patient_data: true,
+        push_only: false,
     },
     EventKind {
         name: super::MACHTIGING_INBOX,
         content_scope: Scope::Beoordelen,
         patient_data: false,
+        push_only: true,
     },
     EventKind {
-        name: crate::optin::EVENT_REGISTRATIE,
+        name: super::OPTIN_REGISTRATIE,
         content_scope: Scope::OptinAfhandelen,
         patient_data: true,
+        push_only: false,
     },
     EventKind {
-        name: crate::optin::EVENT_STATUS,
+        name: super::OPTIN_STATUS,
         content_scope: Scope::OptinAanmelden,
         patient_data: false,
+        push_only: false,
     },
 ];
 
@@ -91,7 +99,7 @@ mod tests {
         let mut s = Scopes::default();
         s.grant(Scope::MachtigingenIndienen);
         assert_eq!(readable(s), [super::super::MACHTIGING_STATUS]);
-        assert!(!may_read(s, crate::optin::EVENT_REGISTRATIE));
+        assert!(!may_read(s, super::super::OPTIN_REGISTRATIE));
         assert!(!may_read(s, "onbekend"));
     }
 }

@@ -1,15 +1,15 @@
 //! The reference receiver: a small HTTPS server a care provider (and our own
 //! tests) can run as the callback endpoint. It requires a client certificate
 //! issued by `client_ca` (the platform's), verifies the Standard Webhooks
-//! signature and timestamp, deduplicates on `webhook-id`, and appends each new
-//! terugkoppeling as one JSON line (`--out FILE`, else stdout). It answers 2xx
+//! signature and timestamp, deduplicates on `webhook-id` (durably, with
+//! `--out`: see [`dedup`]), and appends each new terugkoppeling as one JSON
+//! line (`--out FILE`, else stdout). It answers 2xx
 //! for accepted and duplicate messages (a duplicate with
 //! `X-Machtigingen-Dubbel: true`), 401 for a bad signature.
 //!
 //! For tests it can simulate an outage ([`Receiver::respond_with`],
 //! [`Receiver::set_delay`]) and be stopped and started on the same port.
 
-use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -21,7 +21,10 @@ use std::time::Duration;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use openssl::ssl::{SslAcceptor, SslAcceptorBuilder, SslFiletype, SslMethod, SslVerifyMode};
 
+pub mod dedup;
+
 use crate::dispatch::{check, signature};
+use dedup::Dedup;
 
 /// How to run a receiver.
 #[derive(Debug, Clone)]
@@ -36,6 +39,10 @@ pub struct ReceiverConfig {
     pub out: Option<PathBuf>,
     /// Largest accepted difference between `webhook-timestamp` and now.
     pub tolerance_secs: i64,
+    /// Where stored `webhook-id`s are remembered across restarts (`None`:
+    /// in memory only).
+    pub dedup_file: Option<PathBuf>,
+    pub dedup: dedup::Limits,
 }
 
 /// One accepted terugkoppeling.
@@ -58,7 +65,7 @@ struct Knobs {
 struct State {
     secrets: Mutex<Vec<String>>,
     tolerance: i64,
-    seen: Mutex<HashSet<String>>,
+    seen: Mutex<Dedup>,
     received: Mutex<Vec<Received>>,
     knobs: Mutex<Knobs>,
     out: Option<Mutex<File>>,
@@ -136,10 +143,13 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<State>) ->
     if let Err(e) = signature::verify(&secrets, id, ts, sig, &body, now, state.tolerance) {
         return answer(401, serde_json::json!({"fout": e.to_string()}));
     }
+    if !dedup::acceptable(id) {
+        return answer(400, serde_json::json!({"fout": "webhook-id ongeldig"}));
+    }
     let fresh = state
         .seen
         .lock()
-        .map(|mut s| s.insert(id.to_owned()))
+        .map(|mut s| s.claim(id, now))
         .unwrap_or(false);
     if !fresh {
         state.duplicates.fetch_add(1, Ordering::SeqCst);
@@ -181,13 +191,18 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<State>) ->
                 {
                     // Not stored: let the platform retry rather than lose it.
                     if let Ok(mut s) = state.seen.lock() {
-                        s.remove(id);
+                        s.release(id);
                     }
                     return answer(503, serde_json::json!({"fout": "opslaan mislukt"}));
                 }
             }
         }
         None => println!("{line}"),
+    }
+    let remembered = state.seen.lock().map(|mut s| s.stored(id));
+    if let Ok(Err(e)) = remembered {
+        // The message is stored; only its redelivery would go through again.
+        tracing::warn!(error = %e, "receiver: could not record webhook-id");
     }
     if let Ok(mut v) = state.received.lock() {
         v.push(r);
@@ -295,7 +310,14 @@ pub fn start(c: ReceiverConfig) -> Result<Receiver, ReceiverError> {
     let state = web::Data::new(State {
         secrets: Mutex::new(c.secrets.clone()),
         tolerance: c.tolerance_secs,
-        seen: Mutex::new(HashSet::new()),
+        seen: Mutex::new(
+            Dedup::open(
+                c.dedup_file.as_deref(),
+                c.dedup,
+                chrono::Utc::now().timestamp(),
+            )
+            .map_err(|e| ReceiverError::Config(format!("--dedup-file: {e}")))?,
+        ),
         received: Mutex::new(Vec::new()),
         knobs: Mutex::new(Knobs::default()),
         out,

@@ -15,11 +15,11 @@ use crate::beheer::{
     self,
     store::{Contact, Verklaring},
 };
-use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::error::json;
 use crate::problem::{Code, Problem};
 use crate::registry::{Certificate, Scope, Scopes};
+use crate::state::AppState;
 
 pub(super) fn endpoints() -> Vec<Endpoint> {
     vec![

@@ -9,17 +9,17 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::machtigingen::{BeslissingJson, DetailsJson};
+use super::dto::{BeslissingJson, DetailsJson};
 use super::routes::Endpoint;
 use crate::beoordeling::controle::{self, Controle, Uitkomst};
 use crate::beoordeling::{self, Beoordeling, Besluit, store::InboxEntry};
 use crate::catalog::InsurerCatalog;
-use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::error::json;
 use crate::machtiging::model::{Outcome, Status, ToegekendePrestatie, Vraag, parse_euro};
 use crate::machtiging::query::Details;
 use crate::problem::{Code, Problem};
+use crate::state::AppState;
 
 pub(super) fn endpoints() -> Vec<Endpoint> {
     vec![

@@ -5,6 +5,7 @@
 
 mod beheer;
 mod beoordeling;
+mod dto;
 mod machtigingen;
 pub mod openapi;
 mod optin;

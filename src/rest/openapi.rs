@@ -13,10 +13,10 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use super::routes::Endpoint;
-use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::error::json;
 use crate::problem::Code;
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(

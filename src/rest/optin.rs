@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::routes::Endpoint;
-use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::body;
 use crate::http::error::json;
@@ -20,6 +19,7 @@ use crate::optin::service::{self, Confirmation};
 use crate::optin::store::{Abonnement, Record};
 use crate::optin::{Afhandeling, Naam, RegStatus, xml};
 use crate::problem::{Code, Problem};
+use crate::state::AppState;
 use crate::validation::{self, El, SchemaSet};
 
 pub(super) fn endpoints() -> Vec<Endpoint> {

@@ -16,12 +16,13 @@ use crate::dispatch::endpoints::Endpoint;
 use crate::dispatch::registration::{self, Verification};
 use crate::dispatch::render::timestamp;
 use crate::dispatch::view;
-use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::error::json;
 use crate::identity::Caller;
+use crate::outbox::Event;
 use crate::problem::{Code, Problem};
 use crate::registry::Scope;
+use crate::state::AppState;
 
 pub(super) fn endpoints() -> Vec<Route> {
     vec![
@@ -265,16 +266,16 @@ pub struct BerichtJson {
     bevestigd_op: Option<String>,
     /// The payload; absent in the delivery log for a certificate without the
     /// authorization of this kind (docs/callbacks.md §7).
+    /// `null` for a stored row that does not decode (none is written so).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Object)]
-    data: Option<serde_json::Value>,
+    data: Option<Option<Event>>,
 }
 
 fn bericht_json(s: view::Stored, acked: Option<NaiveDateTime>, with_data: bool) -> BerichtJson {
     BerichtJson {
         volgnummer: s.id,
-        data: with_data
-            .then(|| serde_json::from_str(&s.payload).unwrap_or(serde_json::Value::Null)),
+        data: with_data.then(|| s.event().ok()),
         id: s.public_id,
         soort: s.event_type,
         onderwerp: s.subject_id,

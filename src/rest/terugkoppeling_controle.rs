@@ -12,11 +12,11 @@ use utoipa::ToSchema;
 use crate::dispatch::check::platform::{self, Stored};
 use crate::dispatch::check::{CaseReport, Report};
 use crate::dispatch::render::timestamp;
-use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::error::json;
 use crate::problem::Problem;
 use crate::registry::Scope;
+use crate::state::AppState;
 
 pub(super) fn endpoints() -> Vec<Route> {
     vec![

@@ -9,10 +9,10 @@ use super::writer::Xml;
 use super::{Contract, types};
 use crate::beoordeling::controle::{self, Controle};
 use crate::beoordeling::{self, Beoordeling, Besluit};
-use crate::http::AppState;
 use crate::identity::Caller;
 use crate::machtiging::model::{Outcome, ToegekendePrestatie, Vraag, parse_euro};
 use crate::problem::{Code, Problem};
+use crate::state::AppState;
 use crate::validation::{El, SchemaSet};
 
 const NS: &str = "urn:machtigingen:beoordeling:v1";

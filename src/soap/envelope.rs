@@ -192,12 +192,3 @@ fn read_inner<C>(
     validation::xsd::validate(contract.schema, &op)?;
     decode(&name, &El(op))
 }
-
-/// An element of a schema-valid tree as a document of its own (namespaces
-/// declared on the envelope are carried over), e.g. the Machtigingsaanvraag
-/// kept for the insurer.
-pub fn standalone(el: &El) -> Result<String, Problem> {
-    let doc = Document::dup_node_into_new_doc(&el.0)
-        .map_err(|()| Problem::new(Code::Internal, "Interne fout bij kopiëren van het bericht."))?;
-    Ok(doc.to_string())
-}

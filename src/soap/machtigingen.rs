@@ -6,15 +6,15 @@ use actix_web::web;
 use futures_util::FutureExt;
 
 use super::writer::Xml;
-use super::{Contract, envelope, types};
+use super::{Contract, types};
 use crate::catalog::Verstrekking;
-use crate::http::AppState;
 use crate::identity::Caller;
 use crate::machtiging::model::{AanvullendeInformatie, Status};
 use crate::machtiging::query::{self, Details, NamedCatalog, Page};
 use crate::machtiging::service::{self, Confirmation, Submission};
-use crate::machtiging::{store, xml};
+use crate::machtiging::{intake, store};
 use crate::problem::{Code, Problem};
+use crate::state::AppState;
 use crate::validation::{El, SchemaSet};
 
 const NS: &str = "urn:machtigingen:machtigingen:v1";
@@ -52,11 +52,7 @@ enum Command {
 
 fn submission(op: &El) -> Result<Submission, Problem> {
     let el = op.req("Machtigingsaanvraag")?;
-    Ok(Submission {
-        aanvraag: xml::aanvraag(&el)?,
-        document: envelope::standalone(&el)?,
-        concept: op.opt_bool("Concept").unwrap_or(false),
-    })
+    intake::submission_of(&el, op.opt_bool("Concept").unwrap_or(false))
 }
 
 /// Decodes without keeping the command (see `soap::inspect`).
@@ -71,12 +67,8 @@ fn decode(operation: &str, op: &El) -> Result<Command, Problem> {
         "WijzigenMachtigingsaanvraag" => Command::Wijzigen(id()?, submission(op)?),
         "IntrekkenMachtigingsaanvraag" => Command::Intrekken(id()?, op.opt_str("Reden")),
         "AanleverenAanvullendeInformatie" => {
-            let el = op.req("AanvullendeInformatie")?;
-            Command::Aanvullen(
-                id()?,
-                xml::aanvullende_informatie(&el)?,
-                envelope::standalone(&el)?,
-            )
+            let (info, document) = intake::aanvulling_of(&op.req("AanvullendeInformatie")?)?;
+            Command::Aanvullen(id()?, info, document)
         }
         "RaadplegenMachtigingsaanvraag" => Command::Raadplegen(id()?),
         "ZoekenMachtigingsaanvragen" => {

@@ -20,11 +20,11 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::future::LocalBoxFuture;
 
-use crate::http::AppState;
 use crate::http::body;
 use crate::identity::Caller;
 use crate::machtiging::intake;
 use crate::problem::{Code, Problem};
+use crate::state::AppState;
 use crate::validation::{El, SchemaSet, xsd};
 
 /// Every SOAP service: what the access matrix and the docs enumerate.

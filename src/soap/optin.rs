@@ -6,12 +6,12 @@ use futures_util::FutureExt;
 
 use super::writer::Xml;
 use super::{Contract, types};
-use crate::http::AppState;
 use crate::identity::Caller;
 use crate::optin::service::{self, Confirmation};
 use crate::optin::store::{Abonnement, Record};
 use crate::optin::{Afhandeling, RegStatus, Registratie, xml};
 use crate::problem::{Code, Problem};
+use crate::state::AppState;
 use crate::validation::{El, SchemaSet};
 
 const NS: &str = "urn:machtigingen:optin:v1";

@@ -13,12 +13,12 @@ use crate::db::now;
 use crate::dispatch::check::platform::{self as check, Stored};
 use crate::dispatch::endpoints::Endpoint;
 use crate::dispatch::registration::{self, Request};
-use crate::dispatch::render::{self, Message};
+use crate::dispatch::render::{self, Body, Message};
 use crate::dispatch::view;
-use crate::http::AppState;
 use crate::identity::Caller;
 use crate::problem::{Code, Problem};
 use crate::registry::Scope;
+use crate::state::AppState;
 use crate::validation::{El, SchemaSet};
 
 const NS: &str = "urn:machtigingen:terugkoppelingbeheer:v1";
@@ -184,15 +184,17 @@ fn execute(
                     .await?;
                 x.open_ns("OphalenTerugkoppelingenResponse", NS);
                 for (s, _) in rows {
-                    let payload: serde_json::Value =
-                        serde_json::from_str(&s.payload).unwrap_or(serde_json::Value::Null);
-                    let element = render::soap_operation(&Message {
-                        id: &s.public_id,
-                        event_type: &s.event_type,
-                        created_at: s.created_at,
-                        payload: &payload,
-                    })
-                    .map_err(|e| {
+                    let element = s
+                        .event()
+                        .map_err(|e| e.to_string())
+                        .and_then(|event| {
+                            render::soap_operation(&Message {
+                                id: &s.public_id,
+                                created_at: s.created_at,
+                                body: Body::Event(&event),
+                            })
+                        })
+                        .map_err(|e| {
                         tracing::error!(error = %e, id = %s.public_id, "terugkoppeling not renderable");
                         Problem::new(Code::Internal, "Interne fout bij het opbouwen van het bericht.")
                     })?;

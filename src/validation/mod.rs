@@ -8,6 +8,7 @@
 //! benchmarks. libxml2 handles are not `Send`, so callers run a whole
 //! parse-validate-map step on one (blocking) thread.
 
+pub mod bsn;
 pub mod safety;
 pub mod xsd;
 

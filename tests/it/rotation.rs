@@ -376,6 +376,8 @@ async fn callbacks_present_the_rotated_platform_certificate_to_a_real_receiver()
         secrets: Vec::new(),
         out: Some(PathBuf::from("/dev/null")),
         tolerance_secs: 300,
+        dedup_file: None,
+        dedup: Default::default(),
     })
     .unwrap();
     let provider = tk::provider(&app);

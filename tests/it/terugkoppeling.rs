@@ -2,10 +2,13 @@
 //! the SOAP format against its XSD, the delivery log, and pull with
 //! acknowledgement — against a real server and a real receiver over mTLS.
 
-use machtigingen::dispatch::render::{self, Message};
+use machtigingen::dispatch::render::{self, Body, Message};
 use machtigingen::dispatch::signature;
-use machtigingen::machtiging::model::{Beslissing, Outcome, Status, ToegekendePrestatie, Vraag};
-use machtigingen::outbox::MACHTIGING_STATUS;
+use machtigingen::machtiging::model::Status;
+use machtigingen::outbox::event::v1::{
+    Beslissing, Naam, OptinRegistratie, Patient, ToegekendePrestatie, Vraag,
+};
+use machtigingen::outbox::{Event, MACHTIGING_STATUS};
 use machtigingen::registry::Scope;
 use machtigingen::validation::xsd::{self, SchemaSet};
 use serde_json::json;
@@ -228,10 +231,10 @@ async fn registrations_are_checked_and_internal_addresses_refused() {
     assert_eq!((s, v["code"].as_str().unwrap()), (409, "TKP-005"));
 }
 
-fn rich_payload() -> serde_json::Value {
+fn rich_payload() -> Event {
     let mut p = status_payload("REF-42", Status::DeelsToegekend);
     p.beslissing = Some(Beslissing {
-        uitkomst: Outcome::DeelsToegekend,
+        uitkomst: "DeelsToegekend".into(),
         machtigingsnummer: Some("M2026X001".into()),
         geldig_van: chrono::NaiveDate::from_ymd_opt(2026, 1, 1),
         geldig_tot: chrono::NaiveDate::from_ymd_opt(2026, 12, 31),
@@ -249,27 +252,46 @@ fn rich_payload() -> serde_json::Value {
         vraag_id: "V1".into(),
         tekst: "Welke diagnose?".into(),
     }];
-    serde_json::to_value(p).unwrap()
+    Event::MachtigingStatus(p)
+}
+
+fn registration_payload() -> Event {
+    Event::OptinRegistratie(OptinRegistratie {
+        agb_zorgaanbieder: AGB.into(),
+        gegeven_op: machtigingen::db::now(),
+        ontvangen_op: machtigingen::db::now(),
+        patient: Patient {
+            bsn: "999999990".into(),
+            geboortedatum: chrono::NaiveDate::from_ymd_opt(1980, 1, 2).unwrap(),
+            naam: Naam {
+                achternaam: "Jansen".into(),
+                tussenvoegsel: None,
+                voorletters: None,
+            },
+        },
+        registratie_id: format!("OI{}", "0".repeat(32)),
+        status: "NogNietVerwerkt".into(),
+        toestemming: "Ja".into(),
+    })
 }
 
 #[test]
 fn soap_rendering_validates_against_the_callback_xsd() {
-    let payloads = [
-        (MACHTIGING_STATUS, rich_payload()),
-        (
-            MACHTIGING_STATUS,
-            serde_json::to_value(status_payload("R", Status::Ingediend)).unwrap(),
-        ),
-        (render::VERIFICATIE, json!({"partij": "AGB:03123456"})),
-        ("optin.registratie", json!({"iets": 1})),
+    let events = [
+        rich_payload(),
+        Event::MachtigingStatus(status_payload("R", Status::Ingediend)),
+        registration_payload(),
     ];
-    for (event_type, payload) in payloads {
+    let bodies = events.iter().map(Body::Event).chain([Body::Verificatie {
+        partij: "AGB:03123456",
+    }]);
+    for body in bodies {
         let m = Message {
             id: "TK0123456789abcdef0123456789abcdef",
-            event_type,
             created_at: machtigingen::db::now(),
-            payload: &payload,
+            body,
         };
+        let event_type = m.event_type();
         let op = render::soap_operation(&m).unwrap();
         let doc = xsd::parse(&op).unwrap();
         let root = doc.get_root_element().unwrap();
@@ -295,16 +317,9 @@ async fn soap_format_is_delivered_as_a_soap_envelope() {
     let r = receiver();
     register(&client, &r, "soap").await;
     let mut conn = app.db.conn().unwrap();
-    let id = machtigingen::outbox::enqueue(
-        &mut conn,
-        &machtigingen::outbox::NewTerugkoppeling {
-            recipient: &format!("AGB:{AGB}"),
-            event_type: MACHTIGING_STATUS,
-            subject_id: "MA-soap",
-            payload: rich_payload(),
-        },
-    )
-    .unwrap();
+    let id = machtigingen::outbox::record(&mut conn, &format!("AGB:{AGB}"), &rich_payload())
+        .unwrap()
+        .unwrap();
     drop(conn);
     assert!(
         eventually(10, || async {

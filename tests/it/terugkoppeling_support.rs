@@ -1,13 +1,14 @@
 //! Helpers for the terugkoppeling tests: the platform's client certificate,
 //! a server configuration with a short retry schedule, the reference receiver
 //! as the real HTTPS endpoint, and terugkoppelingen written with the real
-//! outbox contract (`outbox::enqueue`).
+//! outbox contract (`outbox::record`).
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use machtigingen::machtiging::model::Status;
-use machtigingen::outbox::{self, MACHTIGING_STATUS, MachtigingStatus, NewTerugkoppeling};
+use machtigingen::outbox::event::v1::MachtigingStatus;
+use machtigingen::outbox::{self, Event, MACHTIGING_STATUS};
 use machtigingen::pki::{self, ClientSubject, Validity};
 use machtigingen::receiver::{self, Receiver, ReceiverConfig};
 use machtigingen::registry::Scope;
@@ -96,6 +97,8 @@ pub fn receiver_on(addr: &str, secrets: Vec<String>) -> Receiver {
         // Tests read `received()`; the JSON lines would only flood the output.
         out: Some("/dev/null".into()),
         tolerance_secs: 300,
+        dedup_file: None,
+        dedup: Default::default(),
     })
     .unwrap()
 }
@@ -153,27 +156,22 @@ pub fn status_payload(referentie: &str, status: Status) -> MachtigingStatus {
         referentie: referentie.into(),
         agb_praktijk: AGB.into(),
         uzovi: "3311".into(),
-        status,
+        status: status.as_str().into(),
         tijdstip: machtigingen::db::now(),
         beslissing: None,
         vragen: Vec::new(),
     }
 }
 
-/// Writes one terugkoppeling for the provider through the outbox contract.
+/// Writes one terugkoppeling about request `subject` for the provider
+/// through the outbox contract.
 pub fn enqueue_for(app: &TestApp, recipient: &str, subject: &str, referentie: &str) -> String {
     let mut conn = app.db.conn().unwrap();
-    outbox::enqueue(
-        &mut conn,
-        &NewTerugkoppeling {
-            recipient,
-            event_type: MACHTIGING_STATUS,
-            subject_id: subject,
-            payload: serde_json::to_value(status_payload(referentie, Status::InBehandeling))
-                .unwrap(),
-        },
-    )
-    .unwrap()
+    let mut event = status_payload(referentie, Status::InBehandeling);
+    event.machtigingsaanvraag_id = subject.into();
+    outbox::record(&mut conn, recipient, &Event::MachtigingStatus(event))
+        .unwrap()
+        .unwrap()
 }
 
 pub fn enqueue(app: &TestApp, subject: &str, referentie: &str) -> String {

@@ -19,7 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 
 pub use report::{CaseReport, Report};
 
-use super::render::{self, Format, Message};
+use super::render::{self, Body, Format, Message};
 use super::{signature, transport};
 
 /// The header marking every check message as a test.
@@ -181,14 +181,13 @@ pub async fn run(t: &Target) -> Result<Report, String> {
     let wait = t.timeout + t.timeout.min(Duration::from_secs(10));
     let clients = clients(t, wait)?;
     let started = crate::db::now();
-    let payload = serde_json::json!({ "partij": t.party });
-    let tampered = serde_json::json!({ "partij": format!("{}-GEWIJZIGD", t.party) });
-    let render = |id: &str, p: &serde_json::Value, soap12: bool| -> Result<Vec<u8>, String> {
+    let payload = t.party.as_str();
+    let tampered = &format!("{}-GEWIJZIGD", t.party);
+    let render = |id: &str, partij: &str, soap12: bool| -> Result<Vec<u8>, String> {
         let m = Message {
             id,
-            event_type: render::VERIFICATIE,
             created_at: started,
-            payload: p,
+            body: Body::Verificatie { partij },
         };
         if soap12 {
             render::soap12(&m)
@@ -201,7 +200,7 @@ pub async fn run(t: &Target) -> Result<Report, String> {
     let mut cases = Vec::new();
     let shot = |sig: Sig, cert: Cert, ts: i64| -> Result<Shot, String> {
         let id = fresh_id();
-        let body = render(&id, &payload, false)?;
+        let body = render(&id, payload, false)?;
         Ok(Shot {
             id,
             signed: body.clone(),
@@ -229,7 +228,7 @@ pub async fn run(t: &Target) -> Result<Report, String> {
     cases.push(case(t, &clients, "dubbel", again).await);
     if soap {
         let id = fresh_id();
-        let body = render(&id, &payload, true)?;
+        let body = render(&id, payload, true)?;
         let s = Shot {
             id,
             signed: body.clone(),
@@ -250,7 +249,7 @@ pub async fn run(t: &Target) -> Result<Report, String> {
     let s = shot(Sig::WrongSecret, Cert::Platform, now())?;
     cases.push(case(t, &clients, "verkeerd-geheim", s).await);
     let mut s = shot(Sig::Valid, Cert::Platform, now())?;
-    s.sent = render(&s.id, &tampered, false)?;
+    s.sent = render(&s.id, tampered, false)?;
     cases.push(case(t, &clients, "inhoud-gewijzigd", s).await);
     let s = shot(Sig::Valid, Cert::Platform, now() - TOLERANCE_SECS - 60)?;
     cases.push(case(t, &clients, "tijdstip-verlopen", s).await);

@@ -7,6 +7,7 @@
 pub mod broken_receiver;
 pub mod db;
 pub mod private_pg;
+pub mod redact;
 pub mod service;
 pub mod soap;
 pub mod tls;
@@ -16,9 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
+use machtigingen::app::{self, Listeners};
 use machtigingen::config::{Config, KeyType};
 use machtigingen::db::Db;
-use machtigingen::http::{self, Listeners};
 use machtigingen::pki::{self, Ca, Validity};
 use machtigingen::registry::admin::{self, Actor, IssueRequest, KeySource};
 use machtigingen::registry::{CertKind, PartyKind, PartyRef, Scope, store};
@@ -175,7 +176,7 @@ bootstrap = false
         let (cfg, server_db) = (config.clone(), db.clone());
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let running = http::start(cfg, server_db, listeners).unwrap();
+                let running = app::run(cfg, server_db, listeners).unwrap();
                 addr_tx
                     .send((
                         running.api_addr,

@@ -1,11 +1,12 @@
 //! Automatic decision rules of an insurer's catalog: the first rule of the
-//! verstrekking that matches the request decides it. Pure: the caller applies
-//! the decision in the submit transaction.
+//! verstrekking that matches the request decides it. Pure: evaluated once, by
+//! the checks before a submission's write transaction, which applies the
+//! outcome as it was found (`super::change::automatic`).
 
 use chrono::{Months, NaiveDate, NaiveDateTime};
 
+use super::model::{Aanvraag, Beslissing, Outcome, ToegekendePrestatie};
 use crate::catalog::{Regel, RegelUitkomst, Verstrekking};
-use crate::machtiging::model::{Aanvraag, Beslissing, Outcome, ToegekendePrestatie};
 
 fn matches(rule: &Regel, a: &Aanvraag) -> bool {
     let total: u64 = a.prestaties.iter().map(|p| u64::from(p.aantal)).sum();

@@ -5,6 +5,8 @@
 //! `docs/contract/` and the certificate-less contract listener, so the three
 //! cannot differ.
 
+pub mod listener;
+
 use std::path::Path;
 
 use crate::rest::openapi;
@@ -16,20 +18,20 @@ use crate::validation::xsd;
 const WSDLS: &[(&str, &str)] = &[
     (
         "machtigingen-v1.wsdl",
-        include_str!("../wsdl/machtigingen-v1.wsdl"),
+        include_str!("../../wsdl/machtigingen-v1.wsdl"),
     ),
     (
         "beoordeling-v1.wsdl",
-        include_str!("../wsdl/beoordeling-v1.wsdl"),
+        include_str!("../../wsdl/beoordeling-v1.wsdl"),
     ),
-    ("optin-v1.wsdl", include_str!("../wsdl/optin-v1.wsdl")),
+    ("optin-v1.wsdl", include_str!("../../wsdl/optin-v1.wsdl")),
     (
         "terugkoppelingbeheer-v1.wsdl",
-        include_str!("../wsdl/terugkoppelingbeheer-v1.wsdl"),
+        include_str!("../../wsdl/terugkoppelingbeheer-v1.wsdl"),
     ),
     (
         "terugkoppeling-v1.wsdl",
-        include_str!("../wsdl/terugkoppeling-v1.wsdl"),
+        include_str!("../../wsdl/terugkoppeling-v1.wsdl"),
     ),
 ];
 

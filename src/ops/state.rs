@@ -13,10 +13,10 @@ use prometheus::core::Collector;
 use prometheus::{IntGauge, IntGaugeVec};
 
 use super::facts::{self, TlsFacts};
-use super::{def, gauge_vec};
 use crate::config::Config;
 use crate::db::schema::certificates;
 use crate::db::{Db, DbConnection, DbError};
+use crate::metrics::{def, gauge_vec};
 
 /// How far ahead a registered certificate counts as expiring.
 pub const EXPIRING_WITHIN_DAYS: i64 = 30;
@@ -41,7 +41,8 @@ struct Gauges {
 
 fn gauges() -> &'static Gauges {
     static G: OnceLock<Gauges> = OnceLock::new();
-    G.get_or_init(|| Gauges {
+    G.get_or_init(|| {
+        let g = Gauges {
         cert_expiry: gauge_vec(
             "certificate_expiry_seconds",
             "Seconds until notAfter of the configured certificates (negative: expired)",
@@ -85,11 +86,17 @@ fn gauges() -> &'static Gauges {
             "Active registered client certificates whose notAfter is within 30 days",
         )),
         refill: Mutex::new(()),
+        };
+        // Registered on first use: every scrape refills (and so creates) them
+        // before the registry is rendered.
+        for c in collectors(&g) {
+            crate::metrics::register(c);
+        }
+        g
     })
 }
 
-pub(super) fn collectors() -> Vec<Box<dyn Collector>> {
-    let g = gauges();
+fn collectors(g: &Gauges) -> Vec<Box<dyn Collector>> {
     vec![
         Box::new(g.cert_expiry.clone()),
         Box::new(g.cert_file_errors.clone()),

@@ -1,5 +1,7 @@
-//! The operations listener (plain HTTP, localhost by default, no client
-//! certificate): liveness, readiness and metrics.
+//! The operator's door: the operations listener (plain HTTP, localhost by
+//! default, no client certificate) with liveness, readiness and metrics, and
+//! the facts they report (`facts`: certificate files; `state`: the gauges
+//! refilled on each scrape).
 //!
 //! Ready means: the database answers, the server certificate has not
 //! expired, and no CRL is past its nextUpdate (a CA that stopped publishing
@@ -10,9 +12,11 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use super::AppState;
-use super::error::json;
-use crate::metrics::facts;
+pub mod facts;
+pub mod state;
+
+use crate::http::error::json;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health/live", web::get().to(live))
@@ -57,7 +61,7 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    crate::metrics::state::refresh(&state.config, &state.db).await;
+    crate::ops::state::refresh(&state.config, &state.db).await;
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(crate::metrics::render())

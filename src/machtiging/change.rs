@@ -1,0 +1,255 @@
+//! What a change of a request writes besides its content, in the caller's
+//! transaction: a status change with its history event, the insurer's inbox
+//! entry, and the terugkoppeling each brings (an [`outbox`] event). The
+//! provider's commands ([`super::service`]) and the insurer's (`beoordeling`)
+//! both write through here, so the machtiging events are built in one place.
+//!
+//! An automatic decision ([`Automatic`]) arrives here as data: the catalog
+//! rule was evaluated by the checks before the write, and the write applies
+//! what they found without reading the request or the catalog again.
+
+use serde_json::json;
+
+use super::lifecycle::{Command, transition};
+use super::model::{Action, Beslissing, Outcome, Status, Vraag};
+use super::store::{self, NewEvent, Record, StatusChange};
+use crate::db::{DbConnection, DbError, now};
+use crate::outbox::{self, Event, event::v1};
+
+/// The request a change applies to, as far as the change needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub id: &'a str,
+    /// The version the change expects to replace.
+    pub version: i32,
+    pub referentie: &'a str,
+    pub provider_agb: &'a str,
+    pub uzovi: &'a str,
+}
+
+impl<'a> From<&'a Record> for Target<'a> {
+    fn from(r: &'a Record) -> Self {
+        Self {
+            id: &r.id,
+            version: r.version,
+            referentie: &r.referentie,
+            provider_agb: &r.provider_agb,
+            uzovi: &r.uzovi,
+        }
+    }
+}
+
+/// The decision of one of the insurer's catalog rules for a request that is
+/// about to become Ingediend, as the checks before the write found it.
+#[derive(Debug, Clone)]
+pub struct Automatic {
+    /// Without a Machtigingsnummer: that is assigned in the write.
+    beslissing: Beslissing,
+    status: Status,
+}
+
+impl Automatic {
+    /// `None` when the lifecycle does not let the rule decide an Ingediend
+    /// request with this outcome.
+    pub fn new(beslissing: Beslissing) -> Option<Self> {
+        let status = transition(
+            Some(Status::Ingediend),
+            Command::Beslissen,
+            Some(beslissing.uitkomst),
+        )
+        .ok()?;
+        Some(Self { beslissing, status })
+    }
+}
+
+/// A new Machtigingsnummer for this insurer: `M` and 14 random capitals and
+/// digits, retried in the unlikely case it is taken.
+pub fn new_number(conn: &mut DbConnection, uzovi: &str) -> Result<String, DbError> {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    for _ in 0..8 {
+        let mut bytes = [0u8; 14];
+        openssl::rand::rand_bytes(&mut bytes)
+            .map_err(|e| DbError::Invalid(format!("no randomness: {e}")))?;
+        let n: String = std::iter::once('M')
+            .chain(
+                bytes
+                    .iter()
+                    .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char),
+            )
+            .collect();
+        if !store::number_taken(conn, uzovi, &n)? {
+            return Ok(n);
+        }
+    }
+    Err(DbError::Conflict("no free Machtigingsnummer".into()))
+}
+
+/// Puts a new or changed request in the insurer's inbox, and tells an
+/// insurer that has its inbox pushed (the outbox decides whether it has).
+pub fn to_inbox(
+    c: &mut DbConnection,
+    uzovi: &str,
+    id: &str,
+    event_id: i64,
+    action: Action,
+    status: Status,
+) -> Result<(), DbError> {
+    store::add_inbox(c, uzovi, id, event_id, action.as_str(), status)?;
+    let event = Event::MachtigingInbox(v1::MachtigingInbox {
+        machtigingsaanvraag_id: id.to_owned(),
+        soort: action.as_str().to_owned(),
+        status: status.as_str().to_owned(),
+    });
+    outbox::record(c, &format!("UZOVI:{uzovi}"), &event)?;
+    Ok(())
+}
+
+fn beslissing_event(b: &Beslissing) -> v1::Beslissing {
+    v1::Beslissing {
+        automatisch: b.automatisch,
+        geldig_tot: b.geldig_tot,
+        geldig_van: b.geldig_van,
+        machtigingsnummer: b.machtigingsnummer.clone(),
+        reden_code: b.reden_code.clone(),
+        reden_tekst: b.reden_tekst.clone(),
+        tijdstip: b.tijdstip,
+        toegekende_prestaties: b
+            .toegekende_prestaties
+            .iter()
+            .map(|p| v1::ToegekendePrestatie {
+                aantal: p.aantal,
+                bedrag_centen: p.bedrag_centen,
+                code: p.code.clone(),
+            })
+            .collect(),
+        uitkomst: b.uitkomst.as_str().to_owned(),
+    }
+}
+
+/// The provider's terugkoppeling for a status the insurer caused.
+fn notify(
+    c: &mut DbConnection,
+    t: &Target<'_>,
+    status: Status,
+    beslissing: Option<&Beslissing>,
+    vragen: &[Vraag],
+) -> Result<(), DbError> {
+    let event = Event::MachtigingStatus(v1::MachtigingStatus {
+        agb_praktijk: t.provider_agb.to_owned(),
+        beslissing: beslissing.map(beslissing_event),
+        machtigingsaanvraag_id: t.id.to_owned(),
+        referentie: t.referentie.to_owned(),
+        status: status.as_str().to_owned(),
+        tijdstip: now(),
+        uzovi: t.uzovi.to_owned(),
+        vragen: vragen
+            .iter()
+            .map(|v| v1::Vraag {
+                tekst: v.tekst.clone(),
+                vraag_id: v.vraag_id.clone(),
+            })
+            .collect(),
+    });
+    outbox::record(c, &format!("AGB:{}", t.provider_agb), &event)?;
+    Ok(())
+}
+
+/// Applies a status change by the insurer (or its rules) in the caller's
+/// transaction: the request, its history, the provider's terugkoppeling.
+/// Returns the id of the history event.
+#[allow(clippy::too_many_arguments)]
+pub fn apply(
+    c: &mut DbConnection,
+    t: &Target<'_>,
+    action: Action,
+    status: Status,
+    beslissing: Option<&Beslissing>,
+    vragen: &[Vraag],
+    actor: &str,
+    fingerprint: Option<&str>,
+) -> Result<i64, DbError> {
+    store::set_status(
+        c,
+        t.id,
+        t.version,
+        status,
+        StatusChange {
+            open_vragen: Some(vragen),
+            beslissing,
+        },
+    )?;
+    let event_id = store::add_event(
+        c,
+        &NewEvent {
+            request_id: t.id,
+            action: action.as_str(),
+            status,
+            actor,
+            fingerprint,
+            detail: json!({
+                "automatisch": beslissing.is_some_and(|b| b.automatisch),
+                "vragen": vragen.len(),
+            }),
+            document: None,
+        },
+    )?;
+    notify(c, t, status, beslissing, vragen)?;
+    Ok(event_id)
+}
+
+/// The automatic decision, applied right after the request was stored as
+/// Ingediend (`t` is that version). Returns the decision with its number and
+/// its history event.
+fn automatic(
+    c: &mut DbConnection,
+    t: &Target<'_>,
+    rule: Automatic,
+) -> Result<(Beslissing, i64), DbError> {
+    let Automatic {
+        beslissing: mut b,
+        status,
+    } = rule;
+    if b.uitkomst != Outcome::Afgewezen {
+        b.machtigingsnummer = Some(new_number(c, t.uzovi)?);
+    }
+    // Decided when it is written, like a decision by hand.
+    b.tijdstip = now();
+    let actor = format!("UZOVI:{}", t.uzovi);
+    let action = Action::Decide(b.uitkomst);
+    let event_id = apply(c, t, action, status, Some(&b), &[], &actor, None)?;
+    Ok((b, event_id))
+}
+
+/// What a request that has just become Ingediend (`t`, with the history
+/// event `event_id` of `action`) writes next: the automatic decision when the
+/// checks found one, and the insurer's inbox entry — the submission's, or
+/// when a rule decided one `beslissing` entry with the decided status in its
+/// place, so the inbox never offers a request to assess that is already
+/// decided.
+pub fn after_submit(
+    c: &mut DbConnection,
+    t: &Target<'_>,
+    event_id: i64,
+    action: Action,
+    rule: Option<Automatic>,
+) -> Result<Option<Beslissing>, DbError> {
+    match rule {
+        Some(rule) => {
+            let (b, decision_event) = automatic(c, t, rule)?;
+            let decide = Action::Decide(b.uitkomst);
+            to_inbox(
+                c,
+                t.uzovi,
+                t.id,
+                decision_event,
+                decide,
+                b.uitkomst.status(),
+            )?;
+            Ok(Some(b))
+        }
+        None => {
+            to_inbox(c, t.uzovi, t.id, event_id, action, Status::Ingediend)?;
+            Ok(None)
+        }
+    }
+}
