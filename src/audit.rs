@@ -65,9 +65,35 @@ pub fn insert(conn: &mut DbConnection, e: &AuditEntry<'_>) -> DbResult<()> {
     Ok(())
 }
 
+/// Who made a change, as the log records it.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// Certificate of the caller; `None` for the operator CLI.
+    pub fingerprint: Option<String>,
+    /// Party reference of the caller (`AGB:…`) or [`OPERATOR`].
+    pub name: String,
+}
+
+impl Actor {
+    pub fn operator() -> Self {
+        Self {
+            fingerprint: None,
+            name: OPERATOR.into(),
+        }
+    }
+}
+
+/// Whatever acts under a certificate and is recorded as an [`Actor`]:
+/// identity's `Caller` implements it. A trait, so the log depends on no
+/// module above the store (identity reads the registry, which audits);
+/// `Sync`, so a [`ByCaller`] may be held across an `await`.
+pub trait AsActor: Sync {
+    fn as_actor(&self) -> Actor;
+}
+
 /// What a certificate-authenticated caller did to an object of `object_type`.
 pub struct ByCaller<'a> {
-    pub caller: &'a crate::identity::Caller,
+    pub caller: &'a dyn AsActor,
     pub object_type: &'a str,
     /// The provider an intermediary acted for.
     pub acting_for: Option<String>,
@@ -82,11 +108,12 @@ impl ByCaller<'_> {
         outcome: &str,
         detail: serde_json::Value,
     ) -> DbResult<()> {
+        let actor = self.caller.as_actor();
         record(
             conn,
             &AuditEntry {
-                fingerprint: Some(self.caller.fingerprint()),
-                actor: self.caller.party().reference.to_string(),
+                fingerprint: actor.fingerprint.as_deref(),
+                actor: actor.name,
                 acting_for: self.acting_for.clone(),
                 action,
                 object_type: self.object_type,

@@ -5,10 +5,11 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use crate::audit::Actor;
 use crate::config::Config;
 use crate::db::Db;
 use crate::pki::{self, Ca, PkiError, Validity};
-use crate::registry::admin::{self, Actor, IssueRequest, KeySource};
+use crate::registry::admin::{self, IssueRequest, KeySource};
 use crate::registry::{CertKind, PartyKind, PartyRef, RegistryError, Scope, store};
 
 pub const DEV_CA_NAME: &str = "machtigingen ONTWIKKEL-CA - NIET VOOR PRODUCTIE";

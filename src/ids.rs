@@ -12,6 +12,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::error::Refusal;
+
 /// A new id `PREFIX` + 12 hex digits of milliseconds + 20 hex random digits.
 pub fn new(prefix: &str) -> Result<String, openssl::error::ErrorStack> {
     let mut random = [0u8; 10];
@@ -25,10 +27,10 @@ pub fn new(prefix: &str) -> Result<String, openssl::error::ErrorStack> {
 }
 
 /// [`new`] for request handlers: no randomness is an internal error.
-pub fn for_request(prefix: &str) -> Result<String, crate::problem::Problem> {
+pub fn for_request(prefix: &str) -> Result<String, Refusal> {
     new(prefix).map_err(|e| {
         tracing::error!(error = %e, "no randomness for an id");
-        crate::problem::Problem::new(crate::problem::Code::Internal, "Interne fout.")
+        Refusal::internal("Interne fout.")
     })
 }
 

@@ -10,47 +10,60 @@ pub mod store;
 use chrono::NaiveDate;
 use serde_json::json;
 
-use crate::audit::{self, AuditEntry, AuditRecord};
+use crate::audit::{self, AsActor, AuditRecord};
 use crate::config::PkiConfig;
 use crate::db::{Db, DbConnection, DbError, write_tx};
-use crate::identity::Caller;
-use crate::pki::{Ca, PkiError, Validity};
-use crate::problem::{Code, Problem};
-use crate::registry::admin::{self, Actor, AdminError, IssueRequest, KeySource};
+use crate::error::{Code, Refusal};
+use crate::identity::{AuthError, Caller};
+use crate::pki::{Ca, Validity};
+use crate::registry::admin::{self, AdminError, IssueRequest, KeySource};
+use crate::registry::consent::{self, Verklaring};
 use crate::registry::{self, CertKind, Certificate, PartyKind, PartyRef, RegistryError, Scopes};
 
-fn not_found() -> Problem {
-    Problem::new(Code::NotFound, "Certificaat niet gevonden.")
+/// Why a management request fails: a refusal decided here, or the typed
+/// error of identity, the registry or the store (`problem` maps each).
+#[derive(Debug, thiserror::Error)]
+pub enum BeheerError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Db(#[from] DbError),
 }
 
-impl From<AdminError> for Problem {
-    fn from(e: AdminError) -> Self {
-        match e {
-            AdminError::Registry(RegistryError::ScopeNotAllowed { .. }) => {
-                Problem::new(Code::ScopeNotAllowed, e.to_string())
-            }
-            AdminError::Registry(RegistryError::UnknownCertificate(_)) => not_found(),
-            AdminError::Registry(r) => r.into(),
-            AdminError::Pki(PkiError::WeakKey(m) | PkiError::Invalid(m)) => {
-                Problem::new(Code::CsrRefused, m)
-            }
-            AdminError::Pki(p) => {
-                tracing::error!(error = %p, "certificate issuing failed");
-                Problem::new(Code::Internal, "Interne fout bij het ondertekenen.")
-            }
-        }
+impl From<diesel::result::Error> for BeheerError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
     }
 }
 
-fn actor(caller: &Caller) -> Actor {
-    Actor {
-        fingerprint: Some(caller.fingerprint().to_owned()),
-        name: caller.party().reference.to_string(),
+fn not_found() -> BeheerError {
+    Refusal::new(Code::NotFound, "Certificaat niet gevonden.").into()
+}
+
+/// Every change here is the caller's own, recorded against its party.
+fn audit_party(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<(), DbError> {
+    let party = caller.party().reference.to_string();
+    audit::ByCaller {
+        caller,
+        object_type: "partij",
+        acting_for: None,
     }
+    .record(conn, action, Some(&party), "ok", detail)
 }
 
 /// The caller's party, once `gebruikersbeheer` is checked.
-fn own_party(caller: &Caller) -> Result<PartyRef, Problem> {
+fn own_party(caller: &Caller) -> Result<PartyRef, BeheerError> {
     caller.require(registry::Scope::Gebruikersbeheer)?;
     Ok(caller.party().reference.clone())
 }
@@ -60,35 +73,14 @@ fn own_certificate(
     conn: &mut DbConnection,
     party: &PartyRef,
     fingerprint: &str,
-) -> Result<Certificate, Problem> {
+) -> Result<Certificate, BeheerError> {
     match registry::store::certificate_by_fingerprint(conn, fingerprint)? {
         Some(c) if &c.party.reference == party => Ok(c),
         _ => Err(not_found()),
     }
 }
 
-fn audit_party(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    action: &str,
-    detail: serde_json::Value,
-) -> Result<(), DbError> {
-    audit::record(
-        conn,
-        &AuditEntry {
-            fingerprint: Some(caller.fingerprint()),
-            actor: caller.party().reference.to_string(),
-            acting_for: None,
-            action,
-            object_type: "partij",
-            object_id: Some(caller.party().reference.to_string()),
-            outcome: "ok",
-            detail,
-        },
-    )
-}
-
-pub async fn certificates(db: &Db, caller: Caller) -> Result<Vec<Certificate>, Problem> {
+pub async fn certificates(db: &Db, caller: Caller) -> Result<Vec<Certificate>, BeheerError> {
     let party = own_party(&caller)?;
     db.run(move |conn| Ok(registry::store::list_certificates(conn, Some(&party))?))
         .await
@@ -102,7 +94,7 @@ pub async fn change_scopes(
     fingerprint: String,
     grant: Scopes,
     withdraw: Scopes,
-) -> Result<Certificate, Problem> {
+) -> Result<Certificate, BeheerError> {
     let party = own_party(&caller)?;
     db.run(move |conn| {
         let cert = own_certificate(conn, &party, &fingerprint)?;
@@ -113,14 +105,14 @@ pub async fn change_scopes(
         for s in withdraw.iter() {
             after.withdraw(s);
         }
-        registry::check_scopes(cert.party.kind, cert.kind, after)
-            .map_err(|e| Problem::new(Code::ScopeNotAllowed, e.to_string()))?;
+        // Refused as the change itself would be (`BEH-001`), before it is tried.
+        registry::check_scopes(cert.party.kind, cert.kind, after).map_err(AdminError::from)?;
         Ok(admin::change_scopes(
             conn,
             &fingerprint,
             grant,
             withdraw,
-            &actor(&caller),
+            &caller.as_actor(),
         )?)
     })
     .await
@@ -131,22 +123,23 @@ pub async fn set_allowlist(
     caller: Caller,
     fingerprint: String,
     list: Vec<String>,
-) -> Result<Certificate, Problem> {
+) -> Result<Certificate, BeheerError> {
     let party = own_party(&caller)?;
     let nets = registry::parse_allowlist(&list)?;
     db.run(move |conn| {
         let cert = own_certificate(conn, &party, &fingerprint)?;
         if cert.kind != CertKind::Systeem {
-            return Err(Problem::new(
+            return Err(Refusal::new(
                 Code::BadRequest,
                 "Een IP-allowlist hoort bij een systeemcertificaat.",
-            ));
+            )
+            .into());
         }
         Ok(admin::set_allowlist(
             conn,
             &fingerprint,
             &nets,
-            &actor(&caller),
+            &caller.as_actor(),
         )?)
     })
     .await
@@ -162,15 +155,14 @@ pub async fn revoke(
     caller: Caller,
     fingerprint: String,
     pki: PkiConfig,
-) -> Result<Certificate, Problem> {
+) -> Result<Certificate, BeheerError> {
     let party = own_party(&caller)?;
     db.run(move |conn| {
         let cert = own_certificate(conn, &party, &fingerprint)?;
         if cert.status == registry::CertStatus::Ingetrokken {
-            return Err(Problem::new(
-                Code::AlreadyRevoked,
-                "Het certificaat is al ingetrokken.",
-            ));
+            return Err(
+                Refusal::new(Code::AlreadyRevoked, "Het certificaat is al ingetrokken.").into(),
+            );
         }
         let signing = if pki.csr_signing {
             Ca::load(&pki.dir).ok()
@@ -190,7 +182,7 @@ pub async fn revoke(
             issuer.as_deref(),
             &cert,
             "ingetrokken door contactpersoon",
-            &actor(&caller),
+            &caller.as_actor(),
         )?;
         if let (true, Some(ca)) = (on_crl, &signing) {
             // The registry already refuses it; a stale CRL only delays the TLS
@@ -207,9 +199,9 @@ pub async fn revoke(
 /// The platform CA, once the caller is known to be allowed to ask for it:
 /// refused with `BEH-006` where signing is off (an offline CA), `BEH-003`
 /// when the key cannot be read.
-fn signing_ca(pki: &PkiConfig) -> Result<Ca, Problem> {
+fn signing_ca(pki: &PkiConfig) -> Result<Ca, Refusal> {
     if !pki.csr_signing {
-        return Err(Problem::new(
+        return Err(Refusal::new(
             Code::CsrSigningDisabled,
             "Deze instantie ondertekent geen certificaataanvragen; de beheerder ondertekent ze \
              met de offline CA (machtigingen pki sign).",
@@ -217,7 +209,7 @@ fn signing_ca(pki: &PkiConfig) -> Result<Ca, Problem> {
     }
     Ca::load(&pki.dir).map_err(|e| {
         tracing::warn!(error = %e, "no platform CA for CSR signing");
-        Problem::new(
+        Refusal::new(
             Code::CaUnavailable,
             "Deze instantie kan geen certificaten ondertekenen.",
         )
@@ -234,7 +226,7 @@ pub async fn request_certificate(
     csr: Vec<u8>,
     scopes: Scopes,
     allowlist: Vec<String>,
-) -> Result<(Certificate, String), Problem> {
+) -> Result<(Certificate, String), BeheerError> {
     let party = own_party(&caller)?;
     let nets = registry::parse_allowlist(&allowlist)?;
     let validity_days = pki.cert_validity_days;
@@ -254,19 +246,19 @@ pub async fn request_certificate(
                 common_name: None,
                 validity: Validity::days_from_now(validity_days),
             },
-            &actor(&caller),
+            &caller.as_actor(),
         )?;
         let pem = issued
             .cert
             .to_pem()
             .map(|p| String::from_utf8_lossy(&p).into_owned())
-            .map_err(|e| Problem::new(Code::Internal, format!("PEM: {e}")))?;
+            .map_err(|e| Refusal::internal(format!("PEM: {e}")))?;
         Ok((issued.registered, pem))
     })
     .await
 }
 
-pub async fn contact(db: &Db, caller: Caller) -> Result<store::Contact, Problem> {
+pub async fn contact(db: &Db, caller: Caller) -> Result<store::Contact, BeheerError> {
     let party = own_party(&caller)?;
     db.run(move |conn| Ok(store::contact(conn, &party.to_string())?))
         .await
@@ -276,14 +268,13 @@ pub async fn set_contact(
     db: &Db,
     caller: Caller,
     c: store::Contact,
-) -> Result<store::Contact, Problem> {
+) -> Result<store::Contact, BeheerError> {
     let party = own_party(&caller)?;
     for e in c.contactpersoon_email.iter().chain(&c.notificatie_emails) {
         if !plausible_email(e) {
-            return Err(Problem::new(
-                Code::BadRequest,
-                format!("'{e}' is geen e-mailadres."),
-            ));
+            return Err(
+                Refusal::new(Code::BadRequest, format!("'{e}' is geen e-mailadres.")).into(),
+            );
         }
     }
     db.run(move |conn| {
@@ -299,7 +290,7 @@ pub async fn set_contact(
             )?;
             Ok(c)
         })
-        .map_err(Problem::from)
+        .map_err(BeheerError::from)
     })
     .await
 }
@@ -317,31 +308,31 @@ pub async fn add_consent(
     caller: Caller,
     vendor: String,
     geldig_tot: Option<NaiveDate>,
-) -> Result<store::Verklaring, Problem> {
+) -> Result<Verklaring, BeheerError> {
     let party = own_party(&caller)?;
     if caller.party().kind != PartyKind::Zorgaanbieder {
-        return Err(Problem::new(
+        return Err(Refusal::new(
             Code::BadRequest,
             "Alleen een zorgaanbieder geeft een toestemmingsverklaring.",
-        ));
+        )
+        .into());
     }
-    let vendor_ref: PartyRef = vendor
-        .parse()
-        .map_err(|e: RegistryError| Problem::new(Code::BadRequest, e.to_string()))?;
+    let vendor_ref: PartyRef = vendor.parse()?;
     let id = crate::ids::for_request("TV")?;
     db.run(move |conn| {
         match registry::store::find_party(conn, &vendor_ref) {
             Ok(p) if p.kind == PartyKind::Softwareleverancier => {}
             Ok(_) | Err(RegistryError::UnknownParty(_)) => {
-                return Err(Problem::new(
+                return Err(Refusal::new(
                     Code::UnknownVendor,
                     format!("{vendor_ref} is geen geregistreerde softwareleverancier."),
-                ));
+                )
+                .into());
             }
             Err(e) => return Err(e.into()),
         }
         write_tx::<_, DbError, _>(conn, |tx| {
-            let v = store::add_consent(
+            let v = consent::add(
                 tx,
                 &id,
                 &party.code,
@@ -357,22 +348,22 @@ pub async fn add_consent(
             )?;
             Ok(v)
         })
-        .map_err(Problem::from)
+        .map_err(BeheerError::from)
     })
     .await
 }
 
-pub async fn consents(db: &Db, caller: Caller) -> Result<Vec<store::Verklaring>, Problem> {
+pub async fn consents(db: &Db, caller: Caller) -> Result<Vec<Verklaring>, BeheerError> {
     let party = own_party(&caller)?;
-    db.run(move |conn| Ok(store::consents_of_provider(conn, &party.code)?))
+    db.run(move |conn| Ok(consent::of_provider(conn, &party.code)?))
         .await
 }
 
-pub async fn revoke_consent(db: &Db, caller: Caller, id: String) -> Result<(), Problem> {
+pub async fn revoke_consent(db: &Db, caller: Caller, id: String) -> Result<(), BeheerError> {
     let party = own_party(&caller)?;
     db.run(move |conn| {
         write_tx::<_, DbError, _>(conn, |tx| {
-            if !store::revoke_consent(tx, &party.code, &id)? {
+            if !consent::revoke(tx, &party.code, &id)? {
                 return Ok(false);
             }
             audit_party(
@@ -383,15 +374,15 @@ pub async fn revoke_consent(db: &Db, caller: Caller, id: String) -> Result<(), P
             )?;
             Ok(true)
         })
-        .map_err(Problem::from)?
+        .map_err(BeheerError::from)?
         .then_some(())
-        .ok_or_else(|| Problem::new(Code::NotFound, "Toestemmingsverklaring niet gevonden."))
+        .ok_or_else(|| Refusal::new(Code::NotFound, "Toestemmingsverklaring niet gevonden.").into())
     })
     .await
 }
 
 /// The party's change history: its own changes and those to its certificates.
-pub async fn history(db: &Db, caller: Caller) -> Result<Vec<AuditRecord>, Problem> {
+pub async fn history(db: &Db, caller: Caller) -> Result<Vec<AuditRecord>, BeheerError> {
     let party = own_party(&caller)?;
     db.run(move |conn| {
         let fingerprints: Vec<String> = registry::store::list_certificates(conn, Some(&party))?

@@ -1,10 +1,10 @@
-//! Storage of contact details and consent statements (toestemmingsverklaringen).
+//! Storage of a party's contact details (the consent statements are the
+//! registry's: `registry::consent`).
 
-use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::{party_contacts as pc, toestemmingsverklaringen as tv};
+use crate::db::schema::party_contacts as pc;
 use crate::db::{DbConnection, DbResult, now};
 
 /// A party's contact person and notification addresses.
@@ -68,92 +68,4 @@ pub fn set_contact(conn: &mut DbConnection, party: &str, c: &Contact) -> DbResul
             .execute(conn)?;
     }
     Ok(())
-}
-
-/// A provider's consent for a vendor to act for it.
-#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
-#[diesel(table_name = tv)]
-#[serde(rename_all = "camelCase")]
-pub struct Verklaring {
-    pub id: String,
-    pub provider_agb: String,
-    pub vendor: String,
-    pub geldig_tot: Option<NaiveDate>,
-    #[serde(serialize_with = "crate::json_time::utc")]
-    pub created_at: NaiveDateTime,
-    pub created_by: String,
-    #[serde(serialize_with = "crate::json_time::utc_opt")]
-    pub revoked_at: Option<NaiveDateTime>,
-}
-
-impl Verklaring {
-    pub fn valid_on(&self, day: NaiveDate) -> bool {
-        self.revoked_at.is_none() && self.geldig_tot.is_none_or(|t| day <= t)
-    }
-}
-
-pub fn add_consent(
-    conn: &mut DbConnection,
-    id: &str,
-    provider_agb: &str,
-    vendor: &str,
-    geldig_tot: Option<NaiveDate>,
-    by: &str,
-) -> DbResult<Verklaring> {
-    diesel::insert_into(tv::table)
-        .values((
-            tv::id.eq(id),
-            tv::provider_agb.eq(provider_agb),
-            tv::vendor.eq(vendor),
-            tv::geldig_tot.eq(geldig_tot),
-            tv::created_at.eq(now()),
-            tv::created_by.eq(by),
-        ))
-        .execute(conn)?;
-    Ok(tv::table
-        .filter(tv::id.eq(id))
-        .select(Verklaring::as_select())
-        .first(conn)?)
-}
-
-pub fn consents_of_provider(conn: &mut DbConnection, agb: &str) -> DbResult<Vec<Verklaring>> {
-    Ok(tv::table
-        .filter(tv::provider_agb.eq(agb))
-        .order(tv::created_at.asc())
-        .select(Verklaring::as_select())
-        .load(conn)?)
-}
-
-/// Revokes a provider's statement; false when there was none to revoke.
-pub fn revoke_consent(conn: &mut DbConnection, agb: &str, id: &str) -> DbResult<bool> {
-    Ok(diesel::update(
-        tv::table
-            .filter(tv::id.eq(id))
-            .filter(tv::provider_agb.eq(agb))
-            .filter(tv::revoked_at.is_null()),
-    )
-    .set(tv::revoked_at.eq(Some(now())))
-    .execute(conn)?
-        == 1)
-}
-
-/// The AGB-codes a vendor may act for today.
-pub fn consented_agbs(
-    conn: &mut DbConnection,
-    vendor: &str,
-    today: NaiveDate,
-) -> DbResult<Vec<String>> {
-    let list: Vec<Verklaring> = tv::table
-        .filter(tv::vendor.eq(vendor))
-        .filter(tv::revoked_at.is_null())
-        .select(Verklaring::as_select())
-        .load(conn)?;
-    let mut agbs: Vec<String> = list
-        .into_iter()
-        .filter(|v| v.valid_on(today))
-        .map(|v| v.provider_agb)
-        .collect();
-    agbs.sort();
-    agbs.dedup();
-    Ok(agbs)
 }

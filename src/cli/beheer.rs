@@ -11,7 +11,7 @@ use crate::audit::{self, AuditEntry};
 use crate::beheer::store::{self, Contact};
 use crate::config::Config;
 use crate::db::{DbConnection, DbError, write_tx};
-use crate::registry::{PartyKind, PartyRef, store as registry};
+use crate::registry::{PartyKind, PartyRef, consent, store as registry};
 
 #[derive(Debug, Subcommand)]
 pub enum BeheerCommand {
@@ -146,7 +146,7 @@ pub fn run(cmd: BeheerCommand, config: &Config) -> CliResult {
             openssl::rand::rand_bytes(&mut bytes)?;
             let id = format!("TV{}", hex::encode(bytes));
             let v = write_tx::<_, DbError, _>(&mut conn, |c| {
-                let v = store::add_consent(
+                let v = consent::add(
                     c,
                     &id,
                     &provider.code,
@@ -166,14 +166,14 @@ pub fn run(cmd: BeheerCommand, config: &Config) -> CliResult {
         }
         BeheerCommand::Consent(ConsentCommand::List { provider }) => {
             provider_of(&mut conn, &provider)?;
-            for v in store::consents_of_provider(&mut conn, &provider.code)? {
+            for v in consent::of_provider(&mut conn, &provider.code)? {
                 println!("{}", serde_json::to_string(&v)?);
             }
         }
         BeheerCommand::Consent(ConsentCommand::Revoke { provider, id }) => {
             provider_of(&mut conn, &provider)?;
             let done = write_tx::<_, DbError, _>(&mut conn, |c| {
-                let done = store::revoke_consent(c, &provider.code, &id)?;
+                let done = consent::revoke(c, &provider.code, &id)?;
                 if done {
                     audit_op(
                         c,

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::{CliResult, open_db};
+use crate::audit::Actor;
 use crate::config::Config;
 use crate::devsetup;
 use crate::pki::{self, Ca, Validity};
-use crate::registry::admin::{self, Actor, IssueRequest, KeySource};
+use crate::registry::admin::{self, IssueRequest, KeySource};
 use crate::registry::{CertKind, PartyRef, Scope, parse_allowlist, store};
 
 #[derive(Debug, Subcommand)]

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args, Subcommand};
 
 use super::{CliResult, open_db};
+use crate::audit::Actor;
 use crate::config::Config;
 use crate::pki;
-use crate::registry::admin::{self, Actor};
+use crate::registry::admin;
 use crate::registry::{
     CertKind, Certificate, IdScheme, PartyKind, PartyRef, Scope, Scopes, parse_allowlist, store,
 };

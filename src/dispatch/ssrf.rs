@@ -24,7 +24,9 @@ pub enum UrlError {
     Fragment,
     #[error("de host {0} is niet op te zoeken in DNS")]
     Unresolvable(String),
-    #[error("{host} verwijst naar {addr}, een intern adres ({kind}) dat callbacks niet mogen bereiken")]
+    #[error(
+        "{host} verwijst naar {addr}, een intern adres ({kind}) dat callbacks niet mogen bereiken"
+    )]
     Forbidden {
         host: String,
         addr: IpAddr,

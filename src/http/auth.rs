@@ -7,7 +7,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
 use crate::identity::{self, Caller, PeerIdentity};
-use crate::problem::{Code, Problem};
+use crate::problem::Problem;
 use crate::state::AppState;
 
 /// The caller of this request, authenticated against the registry.
@@ -22,7 +22,7 @@ impl FromRequest for Authenticated {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let peer = req.conn_data::<PeerIdentity>().cloned();
         Box::pin(async move {
-            let state = state.ok_or_else(|| Problem::new(Code::Internal, "Interne fout."))?;
+            let state = state.ok_or_else(|| Problem::internal("Interne fout."))?;
             identity::authenticate(&state.db, peer.as_ref())
                 .await
                 .map(Authenticated)
@@ -36,7 +36,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Caller, Problem> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
-        .ok_or_else(|| Problem::new(Code::Internal, "Interne fout."))?;
+        .ok_or_else(|| Problem::internal("Interne fout."))?;
     let peer = req.conn_data::<PeerIdentity>().cloned();
     identity::authenticate(&state.db, peer.as_ref())
         .await

@@ -8,10 +8,10 @@ use std::net::IpAddr;
 
 use chrono::Utc;
 
+use crate::audit::{Actor, AsActor};
 use crate::db::{Db, DbError};
 use crate::metrics;
-use crate::problem::{Code, Problem};
-use crate::registry::{CertStatus, Certificate, Party, Scope, store};
+use crate::registry::{CertStatus, Certificate, Party, PartyKind, Scope, consent, store};
 
 /// What the TLS layer learned about a connection: captured once per
 /// connection and attached to each of its requests.
@@ -54,6 +54,18 @@ impl Caller {
     }
 }
 
+/// The audit log records a caller by its certificate and party.
+impl AsActor for Caller {
+    fn as_actor(&self) -> Actor {
+        Actor {
+            fingerprint: Some(self.fingerprint().to_owned()),
+            name: self.party().reference.to_string(),
+        }
+    }
+}
+
+/// Why a request is not authenticated or not authorized; `problem` gives
+/// each its `AUTH-*`/`AUTZ-*` code.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("no client certificate")]
@@ -83,37 +95,6 @@ impl AuthError {
             Self::ScopeMissing(_) => "scope_missing",
             Self::AddressNotAllowed => "address_not_allowed",
             Self::Db(_) => "database",
-        }
-    }
-}
-
-impl From<AuthError> for Problem {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::NoCertificate => Problem::new(
-                Code::CertificateMissing,
-                "Er is geen clientcertificaat aangeboden.",
-            ),
-            AuthError::Unknown => Problem::new(
-                Code::CertificateUnknown,
-                "Het certificaat is niet geregistreerd bij een partij.",
-            ),
-            AuthError::Revoked => {
-                Problem::new(Code::CertificateRevoked, "Het certificaat is ingetrokken.")
-            }
-            AuthError::Expired => Problem::new(
-                Code::CertificateExpired,
-                "Het certificaat is op dit moment niet geldig.",
-            ),
-            AuthError::ScopeMissing(scope) => Problem::new(
-                Code::ScopeMissing,
-                format!("Het certificaat mist de autorisatie '{scope}' voor deze dienst."),
-            ),
-            AuthError::AddressNotAllowed => Problem::new(
-                Code::AddressNotAllowed,
-                "Het certificaat mag niet vanaf dit IP-adres worden gebruikt.",
-            ),
-            AuthError::Db(db) => db.into(),
         }
     }
 }
@@ -174,10 +155,8 @@ async fn resolve(db: &Db, peer: Option<&PeerIdentity>) -> Result<Caller, AuthErr
                 other => DbError::Invalid(other.to_string()),
             })?;
             let consented = match &cert {
-                Some(cert)
-                    if cert.party.kind == crate::registry::PartyKind::Softwareleverancier =>
-                {
-                    crate::beheer::store::consented_agbs(
+                Some(cert) if cert.party.kind == PartyKind::Softwareleverancier => {
+                    consent::consented_agbs(
                         c,
                         &cert.party.reference.to_string(),
                         chrono::Utc::now().date_naive(),

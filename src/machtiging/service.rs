@@ -37,28 +37,6 @@ pub struct Confirmation {
     pub beslissing: Option<Beslissing>,
 }
 
-impl From<catalog::CatalogError> for Problem {
-    fn from(e: catalog::CatalogError) -> Self {
-        match e {
-            catalog::CatalogError::Db(db) => db.into(),
-            catalog::CatalogError::Invalid(m) => Problem::new(Code::BadRequest, m),
-        }
-    }
-}
-
-impl From<crate::registry::RegistryError> for Problem {
-    fn from(e: crate::registry::RegistryError) -> Self {
-        use crate::registry::RegistryError as R;
-        match e {
-            R::Db(db) => db.into(),
-            R::UnknownParty(_) | R::UnknownCertificate(_) => {
-                Problem::new(Code::NotFound, e.to_string())
-            }
-            other => Problem::new(Code::BadRequest, other.to_string()),
-        }
-    }
-}
-
 pub(super) fn not_found() -> Problem {
     Problem::new(Code::NotFound, "Machtigingsaanvraag niet gevonden.")
 }

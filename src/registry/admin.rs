@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::store::{self, NewCertificate};
 use super::{CertKind, Certificate, PartyRef, RegistryError, Scopes};
-use crate::audit::{self, AuditEntry};
+use crate::audit::{self, Actor, AuditEntry};
 use crate::config::KeyType;
 use crate::db::{DbConnection, DbError, write_tx};
 use crate::pki::{self, Ca, CertInfo, ClientSubject, PkiError, Validity};
@@ -33,22 +33,6 @@ impl From<DbError> for AdminError {
 impl From<diesel::result::Error> for AdminError {
     fn from(e: diesel::result::Error) -> Self {
         Self::Registry(DbError::from(e).into())
-    }
-}
-
-/// Who makes a change, for the audit log.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub fingerprint: Option<String>,
-    pub name: String,
-}
-
-impl Actor {
-    pub fn operator() -> Self {
-        Self {
-            fingerprint: None,
-            name: audit::OPERATOR.into(),
-        }
     }
 }
 

@@ -1,9 +1,11 @@
 //! The registry of parties and their certificates: who may connect, as whom,
 //! and with which authorizations (DESIGN.md §2–§3). This module holds the rules
 //! (identifier formats, which party kind may hold which authorization, the
-//! implication indienen ⇒ raadplegen); `store` persists them.
+//! implication indienen ⇒ raadplegen); `store` persists them, `consent` holds
+//! the consent statements by which a software vendor acts for a provider.
 
 pub mod admin;
+pub mod consent;
 pub mod store;
 
 use std::fmt;

@@ -11,13 +11,11 @@ use utoipa::ToSchema;
 
 use super::routes::Endpoint;
 use crate::audit::AuditRecord;
-use crate::beheer::{
-    self,
-    store::{Contact, Verklaring},
-};
+use crate::beheer::{self, store::Contact};
 use crate::http::auth::Authenticated;
 use crate::http::error::json;
 use crate::problem::{Code, Problem};
+use crate::registry::consent::Verklaring;
 use crate::registry::{Certificate, Scope, Scopes};
 use crate::state::AppState;
 

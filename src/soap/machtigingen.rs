@@ -78,6 +78,7 @@ fn decode(operation: &str, op: &El) -> Result<Command, Problem> {
                     .as_ref()
                     .and_then(|p| p.opt(name).map(|_| p.number(name)))
                     .transpose()
+                    .map_err(Problem::from)
             };
             let patient = op
                 .opt("Verzekerde")

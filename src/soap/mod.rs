@@ -227,7 +227,7 @@ pub async fn serve<C: Send + 'static>(
         let state = req
             .app_data::<web::Data<AppState>>()
             .cloned()
-            .ok_or_else(|| Problem::new(Code::Internal, "Interne fout."))?;
+            .ok_or_else(|| Problem::internal("Interne fout."))?;
         // Identity before the body: nobody unregistered makes us read 28 MB.
         let caller = crate::http::auth::authenticate(&req).await?;
         let bytes = body::read(&req, payload, state.config.server.body_limit).await?;

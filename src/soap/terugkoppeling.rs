@@ -196,7 +196,7 @@ fn execute(
                         })
                         .map_err(|e| {
                         tracing::error!(error = %e, id = %s.public_id, "terugkoppeling not renderable");
-                        Problem::new(Code::Internal, "Interne fout bij het opbouwen van het bericht.")
+                        Problem::internal("Interne fout bij het opbouwen van het bericht.")
                     })?;
                     x.open("Bericht")
                         .leaf("Volgnummer", s.id)

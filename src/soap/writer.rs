@@ -186,7 +186,7 @@ mod tests {
             f12.contains("<soap:Value>soap:Sender</soap:Value>"),
             "{f12}"
         );
-        let internal = fault(Version::Soap12, &Problem::new(Code::Internal, "x"));
+        let internal = fault(Version::Soap12, &Problem::internal("x"));
         assert!(internal.contains("soap:Receiver"));
     }
 }

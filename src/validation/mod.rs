@@ -16,16 +16,16 @@ use libxml::tree::{Document, Node};
 
 pub use xsd::SchemaSet;
 
-use crate::problem::{Code, Finding, Problem};
+use crate::error::{Code, Finding, Refusal};
 
 /// Safety check + parse: the tree of a document that is safe to look at.
-pub fn parse_safe(bytes: &[u8]) -> Result<Document, Problem> {
+pub fn parse_safe(bytes: &[u8]) -> Result<Document, Refusal> {
     safety::check(bytes, safety::Limits::default())?;
     xsd::parse(bytes)
 }
 
 /// Checks that `node` is `{namespace}name`.
-pub fn expect_element(node: &Node, namespace: &str, name: &str) -> Result<(), Problem> {
+pub fn expect_element(node: &Node, namespace: &str, name: &str) -> Result<(), Refusal> {
     let ns = node.get_namespace().map(|n| n.get_href());
     if node.get_name() == name && ns.as_deref() == Some(namespace) {
         return Ok(());
@@ -34,7 +34,7 @@ pub fn expect_element(node: &Node, namespace: &str, name: &str) -> Result<(), Pr
         Some(ns) => format!("{{{ns}}}{}", node.get_name()),
         None => node.get_name(),
     };
-    Err(Problem::with_findings(
+    Err(Refusal::with_findings(
         Code::XmlWrongDocument,
         format!("Verwacht element {name} in namespace {namespace}."),
         vec![Finding {
@@ -46,10 +46,10 @@ pub fn expect_element(node: &Node, namespace: &str, name: &str) -> Result<(), Pr
 }
 
 /// A whole document: safe, parsed, the expected root, schema-valid.
-pub fn document(bytes: &[u8], set: SchemaSet, root: &str) -> Result<Document, Problem> {
+pub fn document(bytes: &[u8], set: SchemaSet, root: &str) -> Result<Document, Refusal> {
     let doc = parse_safe(bytes)?;
     let node = doc.get_root_element().ok_or_else(|| {
-        Problem::new(
+        Refusal::new(
             Code::XmlNotWellFormed,
             "Het bericht heeft geen root-element.",
         )
@@ -65,15 +65,12 @@ pub fn document(bytes: &[u8], set: SchemaSet, root: &str) -> Result<Document, Pr
 #[derive(Clone)]
 pub struct El(pub Node);
 
-fn mapping_error(what: &str) -> Problem {
+fn mapping_error(what: &str) -> Refusal {
     tracing::error!(
         element = what,
         "schema-valid document lacks an expected element"
     );
-    Problem::new(
-        Code::Internal,
-        "Interne fout bij het lezen van het bericht.",
-    )
+    Refusal::internal("Interne fout bij het lezen van het bericht.")
 }
 
 impl El {
@@ -105,7 +102,7 @@ impl El {
         None
     }
 
-    pub fn req(&self, name: &str) -> Result<El, Problem> {
+    pub fn req(&self, name: &str) -> Result<El, Refusal> {
         self.opt(name).ok_or_else(|| mapping_error(name))
     }
 
@@ -114,7 +111,7 @@ impl El {
     }
 
     /// Text of a required child, trimmed (xs:token-like fields).
-    pub fn str(&self, name: &str) -> Result<String, Problem> {
+    pub fn str(&self, name: &str) -> Result<String, Refusal> {
         Ok(self.req(name)?.text().trim().to_owned())
     }
 
@@ -122,16 +119,16 @@ impl El {
         self.opt(name).map(|e| e.text().trim().to_owned())
     }
 
-    pub fn date(&self, name: &str) -> Result<chrono::NaiveDate, Problem> {
+    pub fn date(&self, name: &str) -> Result<chrono::NaiveDate, Refusal> {
         let s = self.str(name)?;
         chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|_| mapping_error(name))
     }
 
-    pub fn opt_date(&self, name: &str) -> Result<Option<chrono::NaiveDate>, Problem> {
+    pub fn opt_date(&self, name: &str) -> Result<Option<chrono::NaiveDate>, Refusal> {
         self.opt(name).map(|_| self.date(name)).transpose()
     }
 
-    pub fn number<T: std::str::FromStr>(&self, name: &str) -> Result<T, Problem> {
+    pub fn number<T: std::str::FromStr>(&self, name: &str) -> Result<T, Refusal> {
         self.str(name)?.parse().map_err(|_| mapping_error(name))
     }
 

@@ -9,7 +9,7 @@
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use crate::problem::{Code, Finding, Problem};
+use crate::error::{Code, Finding, Refusal};
 
 /// Structural limits. Real messages nest about ten deep and carry a handful
 /// of attributes; these leave ample room and stop pathological input.
@@ -40,8 +40,8 @@ pub fn line_of(bytes: &[u8], offset: u64) -> usize {
     bytes[..end].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
-fn refuse(code: Code, detail: &str, bytes: &[u8], offset: u64, message: String) -> Problem {
-    Problem::with_findings(
+fn refuse(code: Code, detail: &str, bytes: &[u8], offset: u64, message: String) -> Refusal {
+    Refusal::with_findings(
         code,
         detail,
         vec![Finding {
@@ -53,7 +53,7 @@ fn refuse(code: Code, detail: &str, bytes: &[u8], offset: u64, message: String) 
 }
 
 /// Checks `bytes` against the rules above; `Ok` means libxml2 may parse it.
-pub fn check(bytes: &[u8], limits: Limits) -> Result<(), Problem> {
+pub fn check(bytes: &[u8], limits: Limits) -> Result<(), Refusal> {
     if let Err(e) = std::str::from_utf8(bytes) {
         return Err(refuse(
             Code::XmlNotWellFormed,

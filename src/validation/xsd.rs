@@ -21,7 +21,7 @@ use libxml::parser::{Parser, ParserOptions, XmlParseFailure};
 use libxml::schemas::{SchemaParserContext, SchemaValidationContext};
 use libxml::tree::{Document, Node};
 
-use crate::problem::{Code, Finding, Problem};
+use crate::error::{Code, Finding, Refusal};
 
 /// Every schema file, as shipped in `schemas/`.
 pub const FILES: &[(&str, &str)] = &[
@@ -170,15 +170,15 @@ fn compile(set: SchemaSet) -> Result<SchemaValidationContext, String> {
     })
 }
 
-fn internal(e: impl std::fmt::Display) -> Problem {
+fn internal(e: impl std::fmt::Display) -> Refusal {
     tracing::error!(error = %e, "XSD validation unavailable");
-    Problem::new(Code::Internal, "Interne fout bij schemavalidatie.")
+    Refusal::internal("Interne fout bij schemavalidatie.")
 }
 
 /// Parses XML that passed `safety::check`. No network, no entity
 /// substitution; `huge` lifts libxml2's 10 MB text-node cap because an
 /// attachment may be larger — the body limit still bounds everything.
-pub fn parse(bytes: &[u8]) -> Result<Document, Problem> {
+pub fn parse(bytes: &[u8]) -> Result<Document, Refusal> {
     let options = ParserOptions {
         recover: false,
         no_def_dtd: true,
@@ -208,7 +208,7 @@ pub fn parse(bytes: &[u8]) -> Result<Document, Problem> {
                     message: other.to_string(),
                 }],
             };
-            Problem::with_findings(
+            Refusal::with_findings(
                 Code::XmlNotWellFormed,
                 "Het bericht is geen welgevormde XML.",
                 findings,
@@ -305,7 +305,7 @@ fn finding_message(message: &str) -> String {
 
 /// Validates `node` (a document root or a SOAP body's payload) against `set`;
 /// every finding is returned.
-pub fn validate(set: SchemaSet, node: &Node) -> Result<(), Problem> {
+pub fn validate(set: SchemaSet, node: &Node) -> Result<(), Refusal> {
     COMPILED.with(|cell| {
         let mut map = cell.borrow_mut();
         let ctxt = match map.entry(set) {
@@ -352,7 +352,7 @@ pub fn validate(set: SchemaSet, node: &Node) -> Result<(), Problem> {
                 })
                 .collect()
         };
-        Err(Problem::with_findings(
+        Err(Refusal::with_findings(
             Code::SchemaInvalid,
             format!(
                 "Het bericht voldoet niet aan het schema ({} bevinding(en)).",

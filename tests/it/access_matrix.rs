@@ -11,9 +11,10 @@
 
 use std::path::Path;
 
+use machtigingen::audit::Actor;
 use machtigingen::config::KeyType;
 use machtigingen::pki::{self, Ca, ClientSubject, Validity};
-use machtigingen::registry::admin::{self, Actor};
+use machtigingen::registry::admin;
 use machtigingen::registry::{CertKind, PartyKind};
 
 use crate::support::soap::{self, Soap};

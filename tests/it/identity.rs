@@ -1,9 +1,10 @@
 //! Who gets in: the certificate cases of the foundation issue, each through the
 //! real mTLS listener.
 
+use machtigingen::audit::Actor;
 use machtigingen::config::KeyType;
 use machtigingen::pki::{self, Ca, ClientSubject, Validity};
-use machtigingen::registry::admin::{self, Actor};
+use machtigingen::registry::admin;
 use machtigingen::registry::{CertKind, PartyKind, Scope};
 use openssl::ssl::SslVersion;
 

@@ -1,10 +1,11 @@
 //! The registry on real storage: the same suite runs on SQLite and PostgreSQL
 //! (the backend follows MACHTIGINGEN_TEST_DATABASE_URL).
 
+use machtigingen::audit::Actor;
 use machtigingen::config::KeyType;
 use machtigingen::db::Db;
 use machtigingen::pki::{self, Validity};
-use machtigingen::registry::admin::{self, Actor, IssueRequest, KeySource};
+use machtigingen::registry::admin::{self, IssueRequest, KeySource};
 use machtigingen::registry::{
     CertKind, CertStatus, PartyKind, PartyRef, RegistryError, Scope, Scopes, store,
 };

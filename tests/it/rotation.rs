@@ -11,10 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use machtigingen::audit::Actor;
 use machtigingen::config::KeyType;
 use machtigingen::pki::{self, Ca, ClientSubject, Validity};
 use machtigingen::receiver::{self, ReceiverConfig};
-use machtigingen::registry::admin::{self, Actor};
+use machtigingen::registry::admin;
 use machtigingen::registry::{CertKind, PartyKind, Scope};
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode, SslVersion};
 

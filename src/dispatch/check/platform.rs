@@ -14,11 +14,11 @@ use crate::audit;
 use crate::config::Config;
 use crate::db::schema::terugkoppeling_controles as tc;
 use crate::db::{Db, DbConnection, DbError, now};
-use crate::dispatch::registration::{no_subscription, url_problem};
 use crate::dispatch::render::Format;
-use crate::dispatch::{endpoints, ssrf, transport};
+use crate::dispatch::ssrf::{self, UrlError};
+use crate::dispatch::{endpoints, transport};
+use crate::error::{Code, Refusal};
 use crate::identity::Caller;
-use crate::problem::{Code, Problem};
 
 pub const LOPEND: &str = "lopend";
 pub const GESLAAGD: &str = "geslaagd";
@@ -28,6 +28,32 @@ pub const FOUT: &str = "fout";
 
 /// Reports kept readable per party (newest first).
 pub const LIST_LIMIT: i64 = 20;
+
+/// Why a check is refused or cannot run: a refusal decided here, a callback
+/// address that no longer passes the SSRF rule, or the store.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for CheckError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+/// The same refusal as registering or changing a callback without one.
+fn no_subscription() -> Refusal {
+    Refusal::new(
+        Code::SubscriptionMissing,
+        "Er is geen actief terugkoppelingsabonnement voor deze partij.",
+    )
+}
 
 /// One stored run.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -71,7 +97,7 @@ fn start(
     format: &str,
     limit: i64,
     at: NaiveDateTime,
-) -> Result<String, Problem> {
+) -> Result<String, CheckError> {
     if let DbConnection::Pg(c) = conn {
         diesel::sql_query(
             "SELECT pg_advisory_xact_lock(hashtext('terugkoppeling_controles:' || $1))",
@@ -91,13 +117,14 @@ fn start(
             .first()
             .map(|t| *t + TimeDelta::hours(1))
             .unwrap_or(at);
-        return Err(Problem::new(
+        return Err(Refusal::new(
             Code::CheckRateLimited,
             format!(
                 "Ten hoogste {limit} ontvangercontroles per uur; de volgende kan vanaf {}.",
                 crate::dispatch::render::timestamp(next)
             ),
-        ));
+        )
+        .into());
     }
     let id = new_id();
     diesel::insert_into(tc::table)
@@ -151,7 +178,7 @@ fn finish(
 }
 
 /// Runs the check against the caller's registered callback and stores it.
-pub async fn run(db: &Db, config: &Config, caller: &Caller) -> Result<Stored, Problem> {
+pub async fn run(db: &Db, config: &Config, caller: &Caller) -> Result<Stored, CheckError> {
     let party = caller.party().reference.to_string();
     let p = party.clone();
     let endpoint = db
@@ -160,26 +187,24 @@ pub async fn run(db: &Db, config: &Config, caller: &Caller) -> Result<Stored, Pr
         .ok_or_else(no_subscription)?;
     let c = &config.terugkoppeling;
     if c.controles_per_uur == 0 {
-        return Err(Problem::new(
+        return Err(Refusal::new(
             Code::CheckRateLimited,
             "Ontvangercontroles zijn op dit platform uitgeschakeld (terugkoppeling.controles_per_uur = 0).",
-        ));
+        )
+        .into());
     }
     let timing = c.timing().map_err(|e| {
         tracing::error!(error = %e, "terugkoppeling timing");
-        Problem::new(Code::Internal, "Interne fout.")
+        Refusal::internal("Interne fout.")
     })?;
     let identity = transport::load_identity(c).map_err(|e| {
         tracing::error!(error = %e, "receiver check: no platform client certificate");
-        Problem::new(
-            Code::Internal,
+        Refusal::internal(
             "Het platform kan nu geen terugkoppelingen versturen (clientcertificaat).",
         )
     })?;
-    let url = ssrf::parse_url(&endpoint.url).map_err(url_problem)?;
-    let address = ssrf::resolve(&url, &c.toegestane_netwerken)
-        .await
-        .map_err(url_problem)?;
+    let url = ssrf::parse_url(&endpoint.url)?;
+    let address = ssrf::resolve(&url, &c.toegestane_netwerken).await?;
     let (p, u, f, limit) = (
         party.clone(),
         endpoint.url.clone(),
@@ -212,14 +237,14 @@ pub async fn run(db: &Db, config: &Config, caller: &Caller) -> Result<Stored, Pr
         Ok(recorded) => recorded?,
         Err(e) => {
             tracing::error!(error = %e, controle = %id, "receiver check task failed");
-            return Err(Problem::new(Code::Internal, "Interne fout."));
+            return Err(Refusal::internal("Interne fout.").into());
         }
     }
     get(db, caller, &id).await
 }
 
 /// The party's stored runs, newest first.
-pub async fn list(db: &Db, caller: &Caller) -> Result<Vec<Stored>, Problem> {
+pub async fn list(db: &Db, caller: &Caller) -> Result<Vec<Stored>, CheckError> {
     let party = caller.party().reference.to_string();
     Ok(db
         .run(move |c| -> Result<Vec<Stored>, DbError> {
@@ -234,7 +259,7 @@ pub async fn list(db: &Db, caller: &Caller) -> Result<Vec<Stored>, Problem> {
 }
 
 /// One stored run of the caller's party.
-pub async fn get(db: &Db, caller: &Caller, id: &str) -> Result<Stored, Problem> {
+pub async fn get(db: &Db, caller: &Caller, id: &str) -> Result<Stored, CheckError> {
     let party = caller.party().reference.to_string();
     let id = id.to_owned();
     db.run(move |c| -> Result<Option<Stored>, DbError> {
@@ -246,5 +271,5 @@ pub async fn get(db: &Db, caller: &Caller, id: &str) -> Result<Stored, Problem> 
             .optional()?)
     })
     .await?
-    .ok_or_else(|| Problem::new(Code::NotFound, "Geen ontvangercontrole met dit id."))
+    .ok_or_else(|| Refusal::new(Code::NotFound, "Geen ontvangercontrole met dit id.").into())
 }

@@ -18,10 +18,11 @@ use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use machtigingen::app::{self, Listeners};
+use machtigingen::audit::Actor;
 use machtigingen::config::{Config, KeyType};
 use machtigingen::db::Db;
 use machtigingen::pki::{self, Ca, Validity};
-use machtigingen::registry::admin::{self, Actor, IssueRequest, KeySource};
+use machtigingen::registry::admin::{self, IssueRequest, KeySource};
 use machtigingen::registry::{CertKind, PartyKind, PartyRef, Scope, store};
 use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
