@@ -28,6 +28,7 @@ mod ops;
 mod optin;
 mod outage;
 mod query_plans;
+mod readme;
 mod receiver_check;
 mod receiver_dedup;
 mod registry;
