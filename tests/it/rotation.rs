@@ -465,7 +465,8 @@ async fn the_binary_reloads_its_certificate_on_sighup() {
         .args(["--config", config.to_str().unwrap(), "serve"])
         .env("RUST_LOG", "error")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        // Kept, so a start that fails says why.
+        .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
         .spawn()
         .unwrap();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -492,7 +493,11 @@ async fn the_binary_reloads_its_certificate_on_sighup() {
     let alive = child.try_wait().unwrap().is_none();
     let _ = child.kill();
     let _ = child.wait();
-    assert!(up, "the binary did not serve");
+    assert!(
+        up,
+        "the binary did not serve: {}",
+        std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default()
+    );
     assert!(still_old, "reloaded without being asked");
     assert!(hup.success());
     assert!(alive, "SIGHUP ended the process");
