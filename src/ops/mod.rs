@@ -61,8 +61,8 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    crate::ops::state::refresh(&state.config, &state.db).await;
+    let text = crate::ops::state::refresh(&state.config, &state.db).await;
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(crate::metrics::render())
+        .body(text)
 }

@@ -139,8 +139,9 @@ fn read_db(conn: &mut DbConnection, now: chrono::NaiveDateTime) -> Result<DbFact
     })
 }
 
-/// Refreshes every state gauge. Called by the `/metrics` handler.
-pub async fn refresh(config: &std::sync::Arc<Config>, db: &Db) {
+/// Refreshes every state gauge and returns the registry rendered for
+/// `/metrics` (whose handler calls it).
+pub async fn refresh(config: &std::sync::Arc<Config>, db: &Db) -> String {
     let cfg = config.clone();
     let tls = tokio::task::spawn_blocking(move || facts::read(&cfg))
         .await
@@ -158,10 +159,13 @@ pub async fn refresh(config: &std::sync::Arc<Config>, db: &Db) {
             None
         }
     };
-    fill(&tls, from_db.as_ref(), now);
+    fill(&tls, from_db.as_ref(), now)
 }
 
-fn fill(tls: &TlsFacts, db: Option<&DbFacts>, at: chrono::NaiveDateTime) {
+/// Refills the gauges and renders the registry under one lock, so a scrape
+/// overlapping another (of another instance's state, in tests) cannot show
+/// the other's values.
+fn fill(tls: &TlsFacts, db: Option<&DbFacts>, at: chrono::NaiveDateTime) -> String {
     let g = gauges();
     let _one = g.refill.lock().unwrap_or_else(|p| p.into_inner());
     let now = facts::now();
@@ -222,4 +226,5 @@ fn fill(tls: &TlsFacts, db: Option<&DbFacts>, at: chrono::NaiveDateTime) {
         }
         None => g.database_up.set(0),
     }
+    crate::metrics::render()
 }
