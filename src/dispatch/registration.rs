@@ -60,6 +60,12 @@ pub enum RegistrationError {
     Db(#[from] DbError),
 }
 
+impl From<diesel::result::Error> for RegistrationError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
 /// Checks a request without storing it; returns the normalised registration.
 pub async fn check(
     config: &Config,

@@ -10,7 +10,6 @@ use crate::beheer::BeheerError;
 use crate::beoordeling::BeoordelingError;
 use crate::catalog::CatalogError;
 use crate::db::DbError;
-use crate::dispatch::check::platform::CheckError;
 use crate::dispatch::registration::RegistrationError;
 use crate::dispatch::ssrf::UrlError;
 use crate::error::Refusal;
@@ -143,16 +142,6 @@ impl From<UrlError> for Problem {
                 Problem::new(Code::CallbackAddress, e.to_string())
             }
             other => Problem::new(Code::CallbackUrl, other.to_string()),
-        }
-    }
-}
-
-impl From<CheckError> for Problem {
-    fn from(e: CheckError) -> Self {
-        match e {
-            CheckError::Refused(r) => r.into(),
-            CheckError::Url(u) => u.into(),
-            CheckError::Db(db) => db.into(),
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::db::schema::terugkoppeling_controles as tc;
 use crate::db::{Db, DbConnection, DbError, now};
 use crate::dispatch::render::Format;
-use crate::dispatch::ssrf::{self, UrlError};
+use crate::dispatch::ssrf;
 use crate::dispatch::{endpoints, transport};
 // The same refusal as registering or changing a callback without one.
 use crate::dispatch::registration::no_subscription;
@@ -31,23 +31,10 @@ pub const FOUT: &str = "fout";
 /// Reports kept readable per party (newest first).
 pub const LIST_LIMIT: i64 = 20;
 
-/// Why a check is refused or cannot run: a refusal decided here, a callback
-/// address that no longer passes the SSRF rule, or the store.
-#[derive(Debug, thiserror::Error)]
-pub enum CheckError {
-    #[error(transparent)]
-    Refused(#[from] Refusal),
-    #[error(transparent)]
-    Url(#[from] UrlError),
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
-
-impl From<diesel::result::Error> for CheckError {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Db(e.into())
-    }
-}
+/// Why a check is refused or cannot run: the same three reasons as a
+/// registration (a refusal, a callback address that no longer passes the SSRF
+/// rule, the store), so one type and one mapping to the wire.
+pub type CheckError = crate::dispatch::registration::RegistrationError;
 
 /// One stored run.
 #[derive(Debug, Clone, Queryable, Selectable)]
