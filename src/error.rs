@@ -43,6 +43,8 @@ codes! {
     CertificateExpired = "AUTH-003", 401, "Niet geauthenticeerd: certificaat niet geldig op dit moment";
     /// No client certificate reached the application.
     CertificateMissing = "AUTH-004", 401, "Niet geauthenticeerd: geen clientcertificaat";
+    /// The certificate's party is deactivated by the operator: all its certificates are refused.
+    PartyDeactivated = "AUTH-005", 401, "Niet geauthenticeerd: partij gedeactiveerd";
     /// The certificate lacks the authorization the operation needs.
     ScopeMissing = "AUTZ-001", 403, "Niet geautoriseerd: autorisatie ontbreekt";
     /// The certificate's IP allow-list does not contain the caller's address.

@@ -6,9 +6,12 @@
 //! (any other is "not found").
 //!
 //! Shaped like every domain folder: `service` (the commands, with their
-//! error type), `store` (diesel).
+//! error type), `store` (diesel), and `persons` (who the contact person is,
+//! for every holder; the operator's change of contact person).
 
+pub mod persons;
 pub mod service;
 pub mod store;
 
+pub use persons::{ContactPerson, contact_person};
 pub use service::*;

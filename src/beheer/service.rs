@@ -102,6 +102,8 @@ pub async fn change_scopes(
         }
         // Refused as the change itself would be (`BEH-001`), before it is tried.
         registry::check_scopes(cert.party.kind, cert.kind, after).map_err(AdminError::from)?;
+        // Nor may the contact person hand out its own role.
+        grantable(cert.party.kind, cert.kind, grant)?;
         Ok(admin::change_scopes(
             conn,
             &fingerprint,
@@ -211,19 +213,61 @@ fn signing_ca(pki: &PkiConfig) -> Result<Ca, Refusal> {
     })
 }
 
-/// A new systeem certificate from the contact person's CSR, signed by the
+/// What the contact person asks for: a certificate for its CSR, of `kind`,
+/// for `holder` (a persoonlijk certificate's person), with `scopes`.
+#[derive(Debug)]
+pub struct CertificateRequest {
+    /// PKCS#10, PEM or DER.
+    pub csr: Vec<u8>,
+    pub kind: CertKind,
+    /// The colleague a persoonlijk certificate is for; required for one,
+    /// refused for a systeem certificate.
+    pub holder: Option<String>,
+    pub scopes: Scopes,
+    /// A systeem certificate's allowed addresses.
+    pub ip_allowlist: Vec<String>,
+}
+
+/// A new certificate from the contact person's CSR — systeem (the party's
+/// software) or persoonlijk (a colleague, named as `holder`) — signed by the
 /// platform CA with a subject the platform builds, registered with the chosen
-/// authorizations. The CA key is read only after `gebruikersbeheer` is checked.
+/// authorizations (within [`grantable`]). Everything is checked before the
+/// CA key is read, and that only after `gebruikersbeheer` is checked.
 pub async fn request_certificate(
     db: &Db,
     caller: Caller,
     pki: PkiConfig,
-    csr: Vec<u8>,
-    scopes: Scopes,
-    allowlist: Vec<String>,
+    req: CertificateRequest,
 ) -> Result<(Certificate, String), BeheerError> {
     let party = own_party(&caller)?;
-    let nets = registry::parse_allowlist(&allowlist)?;
+    let nets = registry::parse_allowlist(&req.ip_allowlist)?;
+    let holder = match (req.kind, &req.holder) {
+        (CertKind::Persoonlijk, Some(name)) => Some(registry::holder_name(name)?),
+        (CertKind::Persoonlijk, None) => {
+            return Err(Refusal::new(
+                Code::BadRequest,
+                "Een persoonlijk certificaat heeft een houder: geef 'houder' (naam van de \
+                 medewerker).",
+            )
+            .into());
+        }
+        (CertKind::Systeem, Some(_)) => {
+            return Err(Refusal::new(
+                Code::BadRequest,
+                "'houder' hoort bij een persoonlijk certificaat, niet bij een systeemcertificaat.",
+            )
+            .into());
+        }
+        (CertKind::Systeem, None) => None,
+    };
+    if req.kind == CertKind::Persoonlijk && !nets.is_empty() {
+        return Err(Refusal::new(
+            Code::BadRequest,
+            "Een IP-allowlist hoort bij een systeemcertificaat.",
+        )
+        .into());
+    }
+    grantable(caller.party().kind, req.kind, req.scopes)?;
     let validity_days = pki.cert_validity_days;
     db.run(move |conn| {
         // The key is read here, after the caller's authorization, and only
@@ -234,11 +278,13 @@ pub async fn request_certificate(
             &ca,
             IssueRequest {
                 party,
-                kind: CertKind::Systeem,
-                scopes,
+                kind: req.kind,
+                scopes: req.scopes,
                 ip_allowlist: nets,
-                key: KeySource::Csr(csr),
-                common_name: None,
+                key: KeySource::Csr(req.csr),
+                // A persoonlijk certificate is named for its holder; a
+                // systeem certificate gets the platform's default name.
+                common_name: holder,
                 validity: Validity::days_from_now(validity_days),
             },
             &caller.as_actor(),
@@ -251,6 +297,24 @@ pub async fn request_certificate(
         Ok((issued.registered, pem))
     })
     .await
+}
+
+/// What a contact person may give a certificate of its party: what the
+/// party's kind may hold on that kind of certificate (`registry::check_scopes`),
+/// except `gebruikersbeheer`, the contact person's own role, which only the
+/// platform operator assigns (`machtigingen beheer contactpersoon`). `BEH-001`
+/// otherwise.
+pub fn grantable(party: PartyKind, kind: CertKind, scopes: Scopes) -> Result<(), BeheerError> {
+    registry::check_scopes(party, kind, scopes).map_err(AdminError::from)?;
+    if scopes.contains(registry::Scope::Gebruikersbeheer) {
+        return Err(Refusal::new(
+            Code::ScopeNotAllowed,
+            "De autorisatie 'gebruikersbeheer' hoort bij de contactpersoon; die wijst de \
+             beheerder van het platform aan.",
+        )
+        .into());
+    }
+    Ok(())
 }
 
 pub async fn contact(db: &Db, caller: Caller) -> Result<store::Contact, BeheerError> {

@@ -1,6 +1,7 @@
 //! `machtigingen beheer …`: the operator's side of gebruikersbeheer — contact
-//! details, consent statements and a party's change history — next to the
-//! `cert` commands for certificates. Audited as the operator.
+//! details, the change of contact person, consent statements and a party's
+//! change history — next to the `cert` commands for certificates and the
+//! `party` commands (deactivation). Audited as the operator.
 
 use chrono::NaiveDate;
 use clap::Subcommand;
@@ -8,6 +9,7 @@ use serde_json::json;
 
 use super::{CliResult, open_db};
 use crate::audit::{self, AuditEntry};
+use crate::beheer::persons::{self, NewContactPerson};
 use crate::beheer::store::{self, Contact};
 use crate::config::Config;
 use crate::db::{DbConnection, DbError, write_tx};
@@ -28,6 +30,28 @@ pub enum BeheerCommand {
         /// Notification address (repeatable); replaces the list when given.
         #[arg(long = "notificatie")]
         notificatie: Vec<String>,
+    },
+    /// Change a party's contact person: gebruikersbeheer moves to the given
+    /// persoonlijk certificate (withdrawn from every other certificate of the
+    /// party) and the contact details become the new person's. One audited
+    /// change (partij.contactpersoon, before and after), shown by `history`.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["cert", "fingerprint"])))]
+    Contactpersoon {
+        #[arg(long)]
+        party: PartyRef,
+        /// The new contact person's persoonlijk certificate (PEM or DER).
+        #[arg(long, value_name = "FILE")]
+        cert: Option<std::path::PathBuf>,
+        /// ... or its SHA-256 fingerprint (hex, as `cert list` shows).
+        #[arg(long, value_name = "HEX")]
+        fingerprint: Option<String>,
+        /// Name; defaults to the certificate's holder.
+        #[arg(long)]
+        naam: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        telefoon: Option<String>,
     },
     /// Consent statements (toestemmingsverklaringen) of providers for vendors.
     #[command(subcommand)]
@@ -132,6 +156,35 @@ pub fn run(cmd: BeheerCommand, config: &Config) -> CliResult {
                 )
             })?;
             println!("{}", serde_json::to_string_pretty(&after)?);
+        }
+        BeheerCommand::Contactpersoon {
+            party,
+            cert,
+            fingerprint,
+            naam,
+            email,
+            telefoon,
+        } => {
+            let fingerprint = match (cert, fingerprint) {
+                (Some(path), _) => {
+                    let cert = crate::pki::read_cert(&path)?;
+                    crate::pki::fingerprint(&cert)?
+                }
+                (None, Some(fp)) => fp.to_ascii_lowercase().replace(':', ""),
+                (None, None) => return Err("give --cert or --fingerprint".into()),
+            };
+            let new = NewContactPerson {
+                fingerprint,
+                naam,
+                email,
+                telefoon,
+            };
+            let (before, after) =
+                persons::change_contact_person(&mut conn, &party, &new, &audit::Actor::operator())?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({"voor": before, "na": after}))?
+            );
         }
         BeheerCommand::Consent(ConsentCommand::Add {
             provider,

@@ -8,6 +8,7 @@ use clap::{ArgGroup, Args, Subcommand};
 use super::{CliResult, open_db};
 use crate::audit::Actor;
 use crate::config::Config;
+use crate::dispatch::endpoints;
 use crate::pki;
 use crate::registry::admin;
 use crate::registry::{
@@ -42,6 +43,25 @@ pub enum PartyCommand {
     List {
         #[arg(long, value_name = "KIND")]
         kind: Option<PartyKind>,
+    },
+    /// Deactivate a party: every certificate of it is refused from the next
+    /// request on (AUTH-005), none is revoked; its callback endpoint is held
+    /// (deliveries wait, nothing is sent) until it is reactivated. Audited.
+    Deactivate {
+        #[arg(long, value_name = "PARTY")]
+        party: PartyRef,
+        /// Why, for the audit log.
+        #[arg(long)]
+        reden: Option<String>,
+    },
+    /// Reactivate a deactivated party: its certificates are accepted again as
+    /// they were (no reissuing) and held callbacks are delivered. Audited.
+    Reactivate {
+        #[arg(long, value_name = "PARTY")]
+        party: PartyRef,
+        /// Why, for the audit log.
+        #[arg(long)]
+        reden: Option<String>,
     },
 }
 
@@ -162,15 +182,54 @@ pub fn run_party(cmd: PartyCommand, config: &Config) -> CliResult {
             let parties = store::list_parties(&mut conn)?;
             for p in parties.iter().filter(|p| kind.is_none_or(|k| p.kind == k)) {
                 println!(
-                    "{:<22} {:<20} {}",
+                    "{:<22} {:<20} {:<13} {}",
                     p.reference.to_string(),
                     p.kind.as_str(),
+                    if p.is_active() {
+                        "actief"
+                    } else {
+                        "gedeactiveerd"
+                    },
                     p.name
                 );
             }
         }
+        PartyCommand::Deactivate { party, reden } => {
+            let held = set_active(&mut conn, &party, false, reden.as_deref())?;
+            println!(
+                "Deactivated {party}: all its certificates are refused (AUTH-005); \
+                 {held} callback endpoint(s) held."
+            );
+        }
+        PartyCommand::Reactivate { party, reden } => {
+            let released = set_active(&mut conn, &party, true, reden.as_deref())?;
+            println!(
+                "Reactivated {party}: its certificates are accepted again; \
+                 {released} callback endpoint(s) released."
+            );
+        }
     }
     Ok(())
+}
+
+/// The party's new state and its callback endpoint's, in one transaction;
+/// answers how many endpoints were held or released.
+fn set_active(
+    conn: &mut crate::db::DbConnection,
+    party: &PartyRef,
+    active: bool,
+    reason: Option<&str>,
+) -> Result<usize, admin::AdminError> {
+    crate::db::write_tx(conn, |c| {
+        admin::set_party_active(c, party, active, reason, &Actor::operator())?;
+        let key = party.to_string();
+        let now = crate::db::now();
+        Ok(if active {
+            endpoints::release_for_party(c, &key, now)?
+        } else {
+            endpoints::hold_for_party(c, &key, now)?
+        })
+    })
 }
 
 pub fn run_cert(cmd: CertCommand, config: &Config) -> CliResult {

@@ -11,6 +11,7 @@ diesel::table! {
         code -> Text,
         name -> Text,
         created_at -> Timestamp,
+        deactivated_at -> Nullable<Timestamp>,
     }
 }
 
@@ -31,6 +32,7 @@ diesel::table! {
         ip_allowlist -> Text,
         pem -> Text,
         created_at -> Timestamp,
+        holder -> Nullable<Text>,
     }
 }
 

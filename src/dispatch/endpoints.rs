@@ -223,3 +223,48 @@ pub fn note_outcome(
         .select(ep::failing_since)
         .first::<Option<NaiveDateTime>>(conn)?)
 }
+
+/// The `disabled_reason` of an endpoint held while its party is deactivated.
+pub const PARTY_DEACTIVATED: &str = "partij gedeactiveerd door de beheerder";
+
+/// Holds the party's active endpoint while the party is deactivated: it is
+/// disabled with [`PARTY_DEACTIVATED`], so nothing is sent to it, while its
+/// deliveries keep waiting (new terugkoppelingen still fan out to it) —
+/// nothing is lost or lapses. Returns how many endpoints were held.
+pub fn hold_for_party(conn: &mut DbConnection, party: &str, now: NaiveDateTime) -> DbResult<usize> {
+    Ok(diesel::update(
+        ep::table
+            .filter(ep::party.eq(party))
+            .filter(ep::status.eq(ACTIEF)),
+    )
+    .set((
+        ep::status.eq(UITGESCHAKELD),
+        ep::disabled_reason.eq(Some(PARTY_DEACTIVATED)),
+        ep::updated_at.eq(now),
+    ))
+    .execute(conn)?)
+}
+
+/// Undoes [`hold_for_party`] when the party is reactivated: only an endpoint
+/// held for the deactivation becomes active again (one disabled for its own
+/// failures stays disabled), with a fresh failure clock; its waiting
+/// deliveries then go out in their order. Returns how many were released.
+pub fn release_for_party(
+    conn: &mut DbConnection,
+    party: &str,
+    now: NaiveDateTime,
+) -> DbResult<usize> {
+    Ok(diesel::update(
+        ep::table
+            .filter(ep::party.eq(party))
+            .filter(ep::status.eq(UITGESCHAKELD))
+            .filter(ep::disabled_reason.eq(PARTY_DEACTIVATED)),
+    )
+    .set((
+        ep::status.eq(ACTIEF),
+        ep::disabled_reason.eq(None::<String>),
+        ep::failing_since.eq(None::<NaiveDateTime>),
+        ep::updated_at.eq(now),
+    ))
+    .execute(conn)?)
+}

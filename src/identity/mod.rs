@@ -74,6 +74,8 @@ pub enum AuthError {
     Unknown,
     #[error("certificate revoked")]
     Revoked,
+    #[error("party deactivated")]
+    PartyDeactivated,
     #[error("certificate outside its validity period")]
     Expired,
     #[error("authorization {0} missing")]
@@ -91,6 +93,7 @@ impl AuthError {
             Self::NoCertificate => "no_certificate",
             Self::Unknown => "unknown",
             Self::Revoked => "revoked",
+            Self::PartyDeactivated => "party_deactivated",
             Self::Expired => "expired",
             Self::ScopeMissing(_) => "scope_missing",
             Self::AddressNotAllowed => "address_not_allowed",
@@ -109,10 +112,17 @@ fn log_refusal(fingerprint: Option<&str>, err: &AuthError) {
     );
 }
 
-/// Checks a registered certificate against status, validity and allow-list.
+/// Checks a registered certificate against status, its party's status,
+/// validity and allow-list. A deactivated party is checked here, with the
+/// certificate read on every request, so deactivation refuses every
+/// certificate of the party from the next request on, on every instance —
+/// there is no cached identity to invalidate.
 pub fn check(cert: &Certificate, addr: IpAddr) -> Result<(), AuthError> {
     if cert.status == CertStatus::Ingetrokken {
         return Err(AuthError::Revoked);
+    }
+    if !cert.party.is_active() {
+        return Err(AuthError::PartyDeactivated);
     }
     let now = Utc::now().naive_utc();
     if now < cert.not_before || now > cert.not_after {

@@ -59,6 +59,11 @@ impl From<AuthError> for Problem {
             AuthError::Revoked => {
                 Problem::new(Code::CertificateRevoked, "Het certificaat is ingetrokken.")
             }
+            AuthError::PartyDeactivated => Problem::new(
+                Code::PartyDeactivated,
+                "De partij van dit certificaat is gedeactiveerd door de beheerder van het \
+                 platform; alle certificaten van de partij worden geweigerd.",
+            ),
             AuthError::Expired => Problem::new(
                 Code::CertificateExpired,
                 "Het certificaat is op dit moment niet geldig.",

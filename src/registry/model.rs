@@ -207,6 +207,15 @@ pub struct Party {
     pub kind: PartyKind,
     pub reference: PartyRef,
     pub name: String,
+    /// Set while the operator has deactivated the party: every certificate
+    /// of it is refused (`AUTH-005`) until it is reactivated.
+    pub deactivated_at: Option<chrono::NaiveDateTime>,
+}
+
+impl Party {
+    pub fn is_active(&self) -> bool {
+        self.deactivated_at.is_none()
+    }
 }
 
 /// `persoonlijk` (a person) or `systeem` (software of the organisation).
@@ -402,6 +411,20 @@ pub fn check_scopes(
     Ok(())
 }
 
+/// The name of the person holding a persoonlijk certificate, as it goes into
+/// the certificate's common name: trimmed, 1-64 characters (the X.509 upper
+/// bound of a common name), no control characters.
+pub fn holder_name(s: &str) -> Result<String, RegistryError> {
+    let name = s.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > 64 || name.chars().any(char::is_control) {
+        return Err(RegistryError::Invalid(
+            "a holder's name is 1-64 characters without control characters".into(),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
 /// Parses a list of CIDRs (a bare address counts as a /32 or /128).
 pub fn parse_allowlist<S: AsRef<str>>(items: &[S]) -> Result<Vec<IpNet>, RegistryError> {
     items
@@ -441,6 +464,10 @@ pub struct Certificate {
     pub serial: String,
     pub issuer: String,
     pub subject: String,
+    /// The person a persoonlijk certificate was issued to (its subject's
+    /// common name), when the platform issued it; `None` for a systeem
+    /// certificate or one registered from another CA.
+    pub holder: Option<String>,
     pub not_before: chrono::NaiveDateTime,
     pub not_after: chrono::NaiveDateTime,
     pub status: CertStatus,
@@ -460,6 +487,8 @@ pub enum RegistryError {
     UnknownCertificate(String),
     #[error("certificate with fingerprint {0} is already registered")]
     DuplicateCertificate(String),
+    #[error("party {0} is already {1}")]
+    PartyStatus(String, &'static str),
     #[error("authorization {scope} is not allowed here: {reason}")]
     ScopeNotAllowed { scope: Scope, reason: String },
     #[error(transparent)]
@@ -524,6 +553,15 @@ mod tests {
         let beheer: Scopes = [Scope::Gebruikersbeheer].into_iter().collect();
         assert!(check_scopes(PartyKind::Zorgaanbieder, CertKind::Persoonlijk, beheer).is_ok());
         assert!(check_scopes(PartyKind::Zorgaanbieder, CertKind::Systeem, beheer).is_err());
+    }
+
+    #[test]
+    fn holder_names() {
+        assert_eq!(holder_name("  J. Jansen ").unwrap(), "J. Jansen");
+        assert!(holder_name("").is_err());
+        assert!(holder_name("a\nb").is_err());
+        assert!(holder_name(&"x".repeat(65)).is_err());
+        assert!(holder_name(&"é".repeat(64)).is_ok());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use openssl::x509::X509;
 use serde_json::json;
 
 use super::store::{self, NewCertificate};
-use super::{CertKind, Certificate, PartyRef, RegistryError, Scopes};
+use super::{CertKind, CertStatus, Certificate, Party, PartyRef, RegistryError, Scopes};
 use crate::audit::{self, Actor, AuditEntry};
 use crate::config::KeyType;
 use crate::db::{DbConnection, DbError, write_tx};
@@ -43,6 +43,17 @@ fn audit_change(
     object_id: &str,
     detail: serde_json::Value,
 ) -> Result<(), AdminError> {
+    audit_object(conn, actor, action, "certificaat", object_id, detail)
+}
+
+fn audit_object(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: &str,
+    object_type: &str,
+    object_id: &str,
+    detail: serde_json::Value,
+) -> Result<(), AdminError> {
     audit::record(
         conn,
         &AuditEntry {
@@ -50,7 +61,7 @@ fn audit_change(
             actor: actor.name.clone(),
             acting_for: None,
             action,
-            object_type: "certificaat",
+            object_type,
             object_id: Some(object_id.to_owned()),
             outcome: "ok",
             detail,
@@ -112,13 +123,22 @@ pub fn issue(
         }
         KeySource::Csr(csr) => (ca.sign_csr(csr, &subject, req.validity)?, None),
     };
-    let registered = register(
+    // A persoonlijk certificate's common name is its holder's name.
+    let holder = match req.kind {
+        CertKind::Persoonlijk => req.common_name,
+        CertKind::Systeem => None,
+    };
+    let registered = register_new(
         conn,
-        &cert,
-        req.party,
-        req.kind,
-        req.scopes,
-        req.ip_allowlist,
+        NewCertificate {
+            party: req.party,
+            kind: req.kind,
+            info: CertInfo::from_x509(&cert)?,
+            pem: pem_of(&cert)?,
+            scopes: req.scopes,
+            ip_allowlist: req.ip_allowlist,
+            holder,
+        },
         actor,
     )?;
     Ok(Issued {
@@ -138,16 +158,27 @@ pub fn register(
     ip_allowlist: Vec<ipnet::IpNet>,
     actor: &Actor,
 ) -> Result<Certificate, AdminError> {
-    let info = CertInfo::from_x509(cert)?;
-    let pem = String::from_utf8_lossy(&cert.to_pem().map_err(PkiError::from)?).into_owned();
     let new = NewCertificate {
         party,
         kind,
-        info,
-        pem,
+        info: CertInfo::from_x509(cert)?,
+        pem: pem_of(cert)?,
         scopes,
         ip_allowlist,
+        holder: None,
     };
+    register_new(conn, new, actor)
+}
+
+fn pem_of(cert: &X509) -> Result<String, AdminError> {
+    Ok(String::from_utf8_lossy(&cert.to_pem().map_err(PkiError::from)?).into_owned())
+}
+
+fn register_new(
+    conn: &mut DbConnection,
+    new: NewCertificate,
+    actor: &Actor,
+) -> Result<Certificate, AdminError> {
     write_tx(conn, |c| {
         let registered = store::register_certificate(c, &new)?;
         audit_change(
@@ -160,6 +191,7 @@ pub fn register(
                 "soort": registered.kind.as_str(),
                 "autorisaties": registered.scopes,
                 "serienummer": registered.serial,
+                "houder": registered.holder,
             }),
         )?;
         Ok(registered)
@@ -251,6 +283,43 @@ pub fn revoke_for_issuer(
             json!({"reden": reason, "opCrl": ours}),
         )?;
         Ok(ours)
+    })
+}
+
+/// Deactivates (`active = false`) or reactivates a party, audited as a change
+/// of the party (`partij.deactiveren` / `partij.heractiveren`). Nothing else
+/// changes: no certificate is revoked or loses an authorization, so every one
+/// is refused from the next request on while the party is deactivated
+/// (identity checks the party with the certificate), and accepted again as
+/// it was once the party is reactivated. What the rest of the platform holds
+/// back meanwhile (callbacks) is the caller's to do in the same transaction.
+pub fn set_party_active(
+    conn: &mut DbConnection,
+    party: &PartyRef,
+    active: bool,
+    reason: Option<&str>,
+    actor: &Actor,
+) -> Result<Party, AdminError> {
+    write_tx(conn, |c| {
+        let after = store::set_party_active(c, party, active)?;
+        let certificates = store::list_certificates(c, Some(party))?
+            .iter()
+            .filter(|cert| cert.status == CertStatus::Actief)
+            .count();
+        let action = if active {
+            "partij.heractiveren"
+        } else {
+            "partij.deactiveren"
+        };
+        audit_object(
+            c,
+            actor,
+            action,
+            "partij",
+            &party.to_string(),
+            json!({"reden": reason, "actieveCertificaten": certificates}),
+        )?;
+        Ok(after)
     })
 }
 

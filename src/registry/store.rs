@@ -22,6 +22,7 @@ struct PartyRow {
     id_scheme: String,
     code: String,
     name: String,
+    deactivated_at: Option<chrono::NaiveDateTime>,
 }
 
 impl TryFrom<PartyRow> for Party {
@@ -37,6 +38,7 @@ impl TryFrom<PartyRow> for Party {
                 code: r.code,
             },
             name: r.name,
+            deactivated_at: r.deactivated_at,
         })
     }
 }
@@ -50,6 +52,7 @@ struct CertRow {
     serial: String,
     issuer: String,
     subject: String,
+    holder: Option<String>,
     not_before: chrono::NaiveDateTime,
     not_after: chrono::NaiveDateTime,
     status: String,
@@ -68,6 +71,7 @@ fn to_certificate(row: CertRow, party: PartyRow) -> Result<Certificate> {
         serial: row.serial,
         issuer: row.issuer,
         subject: row.subject,
+        holder: row.holder,
         not_before: row.not_before,
         not_after: row.not_after,
         status: if row.status == CertStatus::Ingetrokken.as_str() {
@@ -157,6 +161,8 @@ pub struct NewCertificate {
     pub pem: String,
     pub scopes: Scopes,
     pub ip_allowlist: Vec<IpNet>,
+    /// The person holding a persoonlijk certificate.
+    pub holder: Option<String>,
 }
 
 pub fn register_certificate(conn: &mut DbConnection, new: &NewCertificate) -> Result<Certificate> {
@@ -182,6 +188,7 @@ pub fn register_certificate(conn: &mut DbConnection, new: &NewCertificate) -> Re
                 certificates::scopes.eq(new.scopes.to_db()),
                 certificates::ip_allowlist.eq(allowlist_to_db(&new.ip_allowlist)),
                 certificates::pem.eq(&new.pem),
+                certificates::holder.eq(&new.holder),
                 certificates::created_at.eq(now()),
             ))
             .execute(c)
@@ -291,6 +298,28 @@ pub fn revoke_certificate(conn: &mut DbConnection, fingerprint: &str) -> Result<
             .execute(c)
             .map_err(DbError::from)?;
         require(c, fingerprint)
+    })
+}
+
+/// Deactivates (`active = false`) or reactivates a party; refuses a change
+/// to the state it is already in. Returns the party after the change.
+pub fn set_party_active(
+    conn: &mut DbConnection,
+    reference: &PartyRef,
+    active: bool,
+) -> Result<Party> {
+    write_tx(conn, |c| {
+        let party = find_party(c, reference)?;
+        if party.is_active() == active {
+            let state = if active { "active" } else { "deactivated" };
+            return Err(RegistryError::PartyStatus(reference.to_string(), state));
+        }
+        let at = (!active).then(now);
+        diesel::update(parties::table.filter(parties::id.eq(party.id)))
+            .set(parties::deactivated_at.eq(at))
+            .execute(c)
+            .map_err(DbError::from)?;
+        find_party(c, reference)
     })
 }
 

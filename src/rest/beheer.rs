@@ -16,7 +16,7 @@ use crate::http::auth::Authenticated;
 use crate::http::error::json;
 use crate::problem::{Code, Problem};
 use crate::registry::consent::Verklaring;
-use crate::registry::{Certificate, Scope, Scopes};
+use crate::registry::{CertKind, Certificate, Scope, Scopes};
 use crate::state::AppState;
 
 pub(super) fn endpoints() -> Vec<Endpoint> {
@@ -65,6 +65,10 @@ pub struct CertificaatJson {
     vingerafdruk: String,
     soort: String,
     onderwerp: String,
+    /// The person holding a persoonlijk certificate; absent for a systeem
+    /// certificate or one registered from another CA.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    houder: Option<String>,
     serienummer: String,
     #[serde(serialize_with = "crate::json_time::utc")]
     geldig_van: NaiveDateTime,
@@ -82,6 +86,7 @@ impl From<Certificate> for CertificaatJson {
             vingerafdruk: c.fingerprint,
             soort: c.kind.as_str().to_owned(),
             onderwerp: c.subject,
+            houder: c.holder,
             serienummer: c.serial,
             geldig_van: c.not_before,
             geldig_tot: c.not_after,
@@ -124,8 +129,20 @@ async fn certificaten(
 pub struct AanvraagJson {
     /// PKCS#10 CSR (PEM). RSA ≥ 2048 or EC P-256/384/521.
     csr: String,
+    /// `systeem` (default: the party's software) or `persoonlijk` (a
+    /// colleague, named in `houder`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    soort: Option<String>,
+    /// The colleague a persoonlijk certificate is for (1-64 characters; the
+    /// certificate's common name). Required for, and only for, `persoonlijk`.
+    #[serde(default)]
+    houder: Option<String>,
+    /// Authorizations: what the party's kind may hold on this kind of
+    /// certificate; never `gebruikersbeheer` (BEH-001).
     #[serde(default)]
     autorisaties: Vec<String>,
+    /// A systeem certificate's allowed addresses.
     #[serde(default)]
     ip_allowlist: Vec<String>,
 }
@@ -138,24 +155,37 @@ pub struct UitgegevenJson {
     pem: String,
 }
 
-/// Request a systeem certificate: the platform CA signs the CSR (subject built
-/// by the platform, key usage clientAuth) and registers it.
+/// Request a systeem certificate, or a persoonlijk certificate for a
+/// colleague: the platform CA signs the CSR (subject built by the platform,
+/// key usage clientAuth) and registers it with the chosen authorizations.
 #[utoipa::path(post, path = "/api/v1/beheer/certificaten", tag = "beheer", request_body = AanvraagJson,
-    responses((status = 201, body = UitgegevenJson), (status = 422, description = "BEH-001, BEH-002"), (status = 403, description = "AUTZ-001, BEH-006"), (status = 503, description = "BEH-003")))]
+    responses((status = 201, body = UitgegevenJson), (status = 400, description = "REQ-004"), (status = 422, description = "BEH-001, BEH-002"), (status = 403, description = "AUTZ-001, BEH-006"), (status = 503, description = "BEH-003")))]
 async fn aanvragen(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
     body: crate::http::json::Json<AanvraagJson>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
-    let scopes = scopes(&b.autorisaties)?;
+    let kind = match b.soort.as_deref() {
+        None => CertKind::Systeem,
+        Some(s) => s.parse::<CertKind>().map_err(|_| {
+            Problem::new(
+                Code::BadRequest,
+                format!("Soort '{s}' is geen persoonlijk of systeem."),
+            )
+        })?,
+    };
     let (c, pem) = beheer::request_certificate(
         &state.db,
         caller,
         state.config.pki.clone(),
-        b.csr.into_bytes(),
-        scopes,
-        b.ip_allowlist,
+        beheer::CertificateRequest {
+            csr: b.csr.into_bytes(),
+            kind,
+            holder: b.houder,
+            scopes: scopes(&b.autorisaties)?,
+            ip_allowlist: b.ip_allowlist,
+        },
     )
     .await?;
     Ok(json(

@@ -158,6 +158,7 @@ fn enums() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
         ("AutorisatiesJson", "toekennen", scopes.clone()),
         ("AutorisatiesJson", "intrekken", scopes.clone()),
         ("AanvraagJson", "autorisaties", scopes.clone()),
+        ("AanvraagJson", "soort", kinds.clone()),
         ("WhoAmI", "autorisaties", scopes),
         ("Partij", "soort", parties),
         ("Certificaat", "soort", kinds),

@@ -27,6 +27,7 @@ pub static CONTRACT: Contract = Contract {
         "RaadplegenAanvraag",
         "VastleggenBeoordeling",
         "ControlerenMachtiging",
+        "WieBenIk",
     ],
     wsdl: include_str!("../../wsdl/beoordeling-v1.wsdl"),
 };
@@ -41,6 +42,7 @@ enum Command {
     Raadplegen(String),
     Vastleggen(String, Beoordeling),
     Controleren(Controle),
+    WieBenIk,
 }
 
 fn vraag(v: &El) -> Result<Vraag, Problem> {
@@ -119,6 +121,7 @@ fn decode(operation: &str, op: &El) -> Result<Command, Problem> {
             prestatie: op.str("Prestatie")?,
             datum: op.date("Datum")?,
         }),
+        "WieBenIk" => Command::WieBenIk,
         other => {
             return Err(Problem::new(
                 Code::SoapOperation,
@@ -211,6 +214,9 @@ fn execute(
                     .opt_leaf("GeldigTot", u.geldig_tot)
                     .opt_leaf("Aantal", u.aantal)
                     .close("ControlerenMachtigingResponse");
+            }
+            Command::WieBenIk => {
+                x.raw(&super::whoami::response(&state, &caller, NS).await?);
             }
         }
         Ok(x.finish())

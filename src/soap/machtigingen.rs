@@ -1,5 +1,5 @@
-//! The machtigingen SOAP service (`wsdl/machtigingen-v1.wsdl`): seven
-//! operations, each decoded into a command for `machtiging::service` and its
+//! The machtigingen SOAP service (`wsdl/machtigingen-v1.wsdl`): eight
+//! operations (`WieBenIk` is `soap::whoami`'s), each decoded into a command for `machtiging::service` and its
 //! answer written as the operation's Response element.
 
 use actix_web::web;
@@ -31,6 +31,7 @@ pub static CONTRACT: Contract = Contract {
         "RaadplegenMachtigingsaanvraag",
         "ZoekenMachtigingsaanvragen",
         "RaadplegenVerstrekkingen",
+        "WieBenIk",
     ],
     wsdl: include_str!("../../wsdl/machtigingen-v1.wsdl"),
 };
@@ -48,6 +49,7 @@ enum Command {
     Raadplegen(String),
     Zoeken(store::Criteria),
     Verstrekkingen(Option<String>),
+    WieBenIk,
 }
 
 fn submission(op: &El) -> Result<Submission, Problem> {
@@ -99,6 +101,7 @@ fn decode(operation: &str, op: &El) -> Result<Command, Problem> {
             })
         }
         "RaadplegenVerstrekkingen" => Command::Verstrekkingen(op.opt_str("Uzovi")),
+        "WieBenIk" => Command::WieBenIk,
         other => {
             return Err(Problem::new(
                 Code::SoapOperation,
@@ -134,6 +137,7 @@ fn execute(
             Command::Verstrekkingen(uzovi) => {
                 catalogi(&query::verstrekkingen(db, caller, uzovi).await?)
             }
+            Command::WieBenIk => super::whoami::response(&state, &caller, NS).await?,
         })
     }
     .boxed_local()

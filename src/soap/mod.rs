@@ -13,6 +13,7 @@ mod machtigingen;
 mod optin;
 mod terugkoppeling;
 pub mod types;
+mod whoami;
 pub mod writer;
 
 use actix_web::http::StatusCode;

@@ -1,0 +1,2 @@
+ALTER TABLE certificates DROP COLUMN holder;
+ALTER TABLE parties DROP COLUMN deactivated_at;
