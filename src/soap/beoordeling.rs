@@ -1,6 +1,6 @@
 //! The insurer's SOAP service (`wsdl/beoordeling-v1.wsdl`): inbox,
 //! acknowledge, the request as submitted, decisions and the validity check,
-//! onto `beoordeling`.
+//! onto `beoordeling`; and `WieBenIk` (`soap::whoami`).
 
 use actix_web::web;
 use futures_util::FutureExt;

@@ -27,6 +27,7 @@ mod offline_ca;
 mod ops;
 mod optin;
 mod outage;
+mod persons;
 mod query_plans;
 mod readme;
 mod receiver_check;
