@@ -100,7 +100,8 @@ pub struct IssueArgs {
     /// Sign this certificate signing request instead of generating a key.
     #[arg(long, value_name = "FILE")]
     csr: Option<PathBuf>,
-    /// Common name; defaults to "<party name> <kind>".
+    /// Common name; defaults to "<party name> <kind>". For a persoonlijk
+    /// certificate: the holder's name, recorded as its holder.
     #[arg(long, value_name = "NAME")]
     cn: Option<String>,
     /// Validity in days; defaults to pki.cert_validity_days.
