@@ -173,7 +173,11 @@ fn beslissing(w: &mut W, b: &Beslissing) -> io::Result<()> {
 fn machtiging_status(w: &mut W, s: &MachtigingStatus) -> io::Result<()> {
     w.create_element("MachtigingStatus")
         .write_inner_content(|w| {
-            text(w, "MachtigingsaanvraagId", &s.machtigingsaanvraag_id)?;
+            text(
+                w,
+                "MachtigingsaanvraagId",
+                s.machtigingsaanvraag_id.as_str(),
+            )?;
             text(w, "Referentie", &s.referentie)?;
             text(w, "AgbPraktijk", &s.agb_praktijk)?;
             text(w, "Uzovi", &s.uzovi)?;
