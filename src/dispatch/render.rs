@@ -293,7 +293,7 @@ mod tests {
     #[test]
     fn a_json_message_is_the_text_it_always_was() {
         let event = Event::MachtigingInbox(MachtigingInbox {
-            machtigingsaanvraag_id: "MA0123".into(),
+            machtigingsaanvraag_id: "MA0190a1b2c3d4e5f60718293a4b5c6d7e".parse().unwrap(),
             soort: "indienen".into(),
             status: "Ingediend".into(),
         });
