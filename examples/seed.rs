@@ -43,7 +43,9 @@ fn main() {
                 let id = format!(
                     "MA{:032x}",
                     u128::from(i) ^ 0x5eed_0000_0000_0000_0000_0000_0000_0000
-                );
+                )
+                .parse()
+                .expect("a request id");
                 store::insert(
                     c,
                     &NewRecord {

@@ -10,6 +10,7 @@ use crate::config::PkiConfig;
 use crate::db::{Db, DbConnection, DbError, write_tx};
 use crate::error::{Code, Refusal};
 use crate::identity::{AuthError, Caller};
+use crate::ids::{ConsentId, Requested};
 use crate::pki::{Ca, Validity};
 use crate::registry::admin::{self, AdminError, IssueRequest, KeySource};
 use crate::registry::consent::{self, Verklaring};
@@ -377,7 +378,7 @@ pub async fn add_consent(
         .into());
     }
     let vendor_ref: PartyRef = vendor.parse()?;
-    let id = crate::ids::for_request("TV")?;
+    let id = ConsentId::for_request()?;
     db.run(move |conn| {
         match registry::store::find_party(conn, &vendor_ref) {
             Ok(p) if p.kind == PartyKind::Softwareleverancier => {}
@@ -418,11 +419,19 @@ pub async fn consents(db: &Db, caller: Caller) -> Result<Vec<Verklaring>, Beheer
         .await
 }
 
-pub async fn revoke_consent(db: &Db, caller: Caller, id: String) -> Result<(), BeheerError> {
+pub async fn revoke_consent(
+    db: &Db,
+    caller: Caller,
+    id: Requested<ConsentId>,
+) -> Result<(), BeheerError> {
     let party = own_party(&caller)?;
     db.run(move |conn| {
         write_tx::<_, DbError, _>(conn, |tx| {
-            if !consent::revoke(tx, &party.code, &id)? {
+            // A malformed id names no statement to revoke.
+            let Some(id) = id.valid() else {
+                return Ok(false);
+            };
+            if !consent::revoke(tx, &party.code, id)? {
                 return Ok(false);
             }
             audit_party(

@@ -12,6 +12,7 @@ use crate::catalog::{self, InsurerCatalog};
 use crate::db::{Db, DbConnection, now, write_tx};
 use crate::error::{Code, Finding, Refusal};
 use crate::identity::Caller;
+use crate::ids::{MachtigingId, Requested};
 use crate::machtiging::change::{self, Target};
 use crate::machtiging::lifecycle::{Command, transition};
 use crate::machtiging::model::{Beslissing, Outcome, Status, ToegekendePrestatie};
@@ -49,16 +50,20 @@ fn load_own(
     conn: &mut DbConnection,
     caller: &Caller,
     uzovi: &str,
-    id: &str,
+    id: &Requested<MachtigingId>,
     action: &str,
 ) -> Result<Record, BeoordelingError> {
-    match requests::get(conn, id)? {
+    let found = match id.valid() {
+        Some(id) => requests::get(conn, id)?,
+        None => None,
+    };
+    match found {
         Some(r) if r.uzovi == uzovi && r.status != Status::Concept => Ok(r),
         _ => {
             auditor(caller).record(
                 conn,
                 action,
-                Some(id),
+                Some(id.as_str()),
                 "geweigerd: niet gevonden",
                 json!({}),
             )?;
@@ -91,13 +96,24 @@ pub async fn acknowledge(
 }
 
 /// `RaadplegenAanvraag`: the request with its original document and history.
-pub async fn get(db: &Db, caller: Caller, id: String) -> Result<Dossier, BeoordelingError> {
+pub async fn get(
+    db: &Db,
+    caller: Caller,
+    id: Requested<MachtigingId>,
+) -> Result<Dossier, BeoordelingError> {
     let uzovi = insurer_uzovi(&caller)?;
     db.run(move |conn| {
         let record = load_own(conn, &caller, &uzovi, &id, "beoordeling.raadplegen")?;
-        let document = requests::document(conn, &id)?;
-        let history = requests::history(conn, &id)?;
-        auditor(&caller).record(conn, "beoordeling.raadplegen", Some(&id), "ok", json!({}))?;
+        let id = &record.id;
+        let document = requests::document(conn, id)?;
+        let history = requests::history(conn, id)?;
+        auditor(&caller).record(
+            conn,
+            "beoordeling.raadplegen",
+            Some(id.as_str()),
+            "ok",
+            json!({}),
+        )?;
         Ok(Dossier {
             record,
             document,
@@ -222,7 +238,7 @@ fn check_besluit(b: &Besluit, r: &Record) -> Result<Beslissing, Refusal> {
 pub async fn decide(
     db: &Db,
     caller: Caller,
-    id: String,
+    id: Requested<MachtigingId>,
     b: Beoordeling,
 ) -> Result<(Status, Option<Beslissing>), BeoordelingError> {
     let uzovi = insurer_uzovi(&caller)?;
@@ -287,7 +303,7 @@ pub async fn decide(
             auditor(&caller).record(
                 c,
                 "beoordeling.vastleggen",
-                Some(&id),
+                Some(r.id.as_str()),
                 "ok",
                 json!({"status": status.as_str()}),
             )?;

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{insurer_inbox as ib, machtigingsaanvragen as ma};
 use crate::db::{DbConnection, DbResult, now};
+use crate::ids::MachtigingId;
 
 /// One inbox entry: a new or changed request for the insurer.
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, utoipa::ToSchema)]
@@ -17,7 +18,9 @@ pub struct InboxEntry {
     #[serde(skip)]
     pub uzovi: String,
     #[serde(rename = "machtigingsaanvraagId")]
-    pub request_id: String,
+    #[diesel(deserialize_as = String)]
+    #[schema(value_type = String)]
+    pub request_id: MachtigingId,
     #[serde(skip)]
     pub event_id: i64,
     #[serde(rename = "soort")]
@@ -54,11 +57,16 @@ pub fn acknowledge(conn: &mut DbConnection, uzovi: &str, ids: &[i64]) -> DbResul
 }
 
 /// The request holding this Machtigingsnummer at this insurer.
-pub fn by_number(conn: &mut DbConnection, uzovi: &str, number: &str) -> DbResult<Option<String>> {
-    Ok(ma::table
+pub fn by_number(
+    conn: &mut DbConnection,
+    uzovi: &str,
+    number: &str,
+) -> DbResult<Option<MachtigingId>> {
+    let id: Option<String> = ma::table
         .filter(ma::uzovi.eq(uzovi))
         .filter(ma::machtigingsnummer.eq(number))
         .select(ma::id)
         .first(conn)
-        .optional()?)
+        .optional()?;
+    Ok(id.map(|id| id.parse()).transpose()?)
 }

@@ -13,6 +13,7 @@ use crate::beheer::persons::{self, NewContactPerson};
 use crate::beheer::store::{self, Contact};
 use crate::config::Config;
 use crate::db::{DbConnection, DbError, write_tx};
+use crate::ids::ConsentId;
 use crate::registry::{PartyKind, PartyRef, consent, store as registry};
 
 #[derive(Debug, Subcommand)]
@@ -195,9 +196,7 @@ pub fn run(cmd: BeheerCommand, config: &Config) -> CliResult {
             if registry::find_party(&mut conn, &vendor)?.kind != PartyKind::Softwareleverancier {
                 return Err(format!("{vendor} is not a softwareleverancier").into());
             }
-            let mut bytes = [0u8; 16];
-            openssl::rand::rand_bytes(&mut bytes)?;
-            let id = format!("TV{}", hex::encode(bytes));
+            let id = ConsentId::new()?;
             let v = write_tx::<_, DbError, _>(&mut conn, |c| {
                 let v = consent::add(
                     c,
@@ -226,7 +225,11 @@ pub fn run(cmd: BeheerCommand, config: &Config) -> CliResult {
         BeheerCommand::Consent(ConsentCommand::Revoke { provider, id }) => {
             provider_of(&mut conn, &provider)?;
             let done = write_tx::<_, DbError, _>(&mut conn, |c| {
-                let done = consent::revoke(c, &provider.code, &id)?;
+                // A malformed id names no statement: the same answer as an unknown one.
+                let done = match id.parse::<ConsentId>() {
+                    Ok(id) => consent::revoke(c, &provider.code, &id)?,
+                    Err(_) => false,
+                };
                 if done {
                     audit_op(
                         c,

@@ -54,6 +54,13 @@ pub enum DbError {
     Invalid(String),
 }
 
+/// An id column holding what is not an id of its kind.
+impl From<crate::ids::Malformed> for DbError {
+    fn from(e: crate::ids::Malformed) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
 impl From<diesel::result::Error> for DbError {
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};

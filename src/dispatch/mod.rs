@@ -30,6 +30,7 @@ use tokio::sync::Notify;
 
 use crate::config::TerugkoppelingConfig;
 use crate::db::{Db, DbError, now};
+use crate::ids::TerugkoppelingId;
 use queue::{Completion, Leased, Policy};
 use render::{Body, Format, Message};
 use transport::{AttemptOutcome, Target, Transport};
@@ -220,7 +221,8 @@ async fn round(shared: &Arc<Shared>, s: Settings, after: i64) -> Result<i64, DbE
         let (owner, policy) = (owner.clone(), policy.clone());
         let db = shared.db.clone();
         async move {
-            let ids: Vec<String> = chunk.iter().map(|f| f.leased.public_id.clone()).collect();
+            let ids: Vec<TerugkoppelingId> =
+                chunk.iter().map(|f| f.leased.public_id.clone()).collect();
             let recorded = db
                 .write(move |c| {
                     Ok::<_, DbError>(
@@ -330,7 +332,7 @@ async fn send(shared: &Shared, l: &Leased) -> AttemptOutcome {
     let outcome = match crate::outbox::Event::decode(&l.event_type, &l.payload) {
         Ok(event) => {
             let message = Message {
-                id: &l.public_id,
+                id: l.public_id.as_str(),
                 created_at: l.created_at,
                 body: Body::Event(&event),
             };

@@ -24,6 +24,7 @@ use crate::db::schema::{
     terugkoppeling_fanout as fan, terugkoppeling_state as state, terugkoppelingen as tk,
 };
 use crate::db::{DbConnection, DbResult, write_tx};
+use crate::ids::TerugkoppelingId;
 
 pub const WACHTEND: &str = "wachtend";
 pub const AFGELEVERD: &str = "afgeleverd";
@@ -316,7 +317,7 @@ pub fn lease_plan(conn: &mut DbConnection, now: NaiveDateTime) -> DbResult<Vec<S
 pub struct Leased {
     pub delivery_id: i64,
     pub attempts: i32,
-    pub public_id: String,
+    pub public_id: TerugkoppelingId,
     pub event_type: String,
     pub payload: String,
     pub created_at: NaiveDateTime,
@@ -403,22 +404,21 @@ pub fn lease(
         ))
         .order(del::id)
         .load(conn)?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(
             |(delivery_id, attempts, public_id, event_type, payload, created_at, endpoint)| {
-                Leased {
+                Ok(Leased {
                     delivery_id,
                     attempts,
-                    public_id,
+                    public_id: public_id.parse()?,
                     event_type,
                     payload,
                     created_at,
                     endpoint,
-                }
+                })
             },
         )
-        .collect())
+        .collect()
 }
 
 /// The retry policy the queue applies.
@@ -511,7 +511,7 @@ pub fn complete(
                     acting_for: None,
                     action: "terugkoppeling.afgeleverd",
                     object_type: "terugkoppeling",
-                    object_id: Some(l.public_id.clone()),
+                    object_id: Some(l.public_id.to_string()),
                     outcome: "ok",
                     detail: serde_json::json!({
                         "ontvanger": l.endpoint.party,

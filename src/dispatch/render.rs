@@ -173,7 +173,11 @@ fn beslissing(w: &mut W, b: &Beslissing) -> io::Result<()> {
 fn machtiging_status(w: &mut W, s: &MachtigingStatus) -> io::Result<()> {
     w.create_element("MachtigingStatus")
         .write_inner_content(|w| {
-            text(w, "MachtigingsaanvraagId", &s.machtigingsaanvraag_id)?;
+            text(
+                w,
+                "MachtigingsaanvraagId",
+                s.machtigingsaanvraag_id.as_str(),
+            )?;
             text(w, "Referentie", &s.referentie)?;
             text(w, "AgbPraktijk", &s.agb_praktijk)?;
             text(w, "Uzovi", &s.uzovi)?;
@@ -289,7 +293,7 @@ mod tests {
     #[test]
     fn a_json_message_is_the_text_it_always_was() {
         let event = Event::MachtigingInbox(MachtigingInbox {
-            machtigingsaanvraag_id: "MA0123".into(),
+            machtigingsaanvraag_id: "MA0190a1b2c3d4e5f60718293a4b5c6d7e".parse().unwrap(),
             soort: "indienen".into(),
             status: "Ingediend".into(),
         });

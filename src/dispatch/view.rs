@@ -16,12 +16,14 @@ use crate::db::schema::{
 };
 use crate::db::{DbConnection, DbError, DbResult, write_tx};
 use crate::error::{Code, Refusal};
+use crate::ids::{Requested, TerugkoppelingId};
 
 /// One terugkoppeling as stored.
 #[derive(Debug, Clone, Queryable)]
 pub struct Stored {
     pub id: i64,
-    pub public_id: String,
+    #[diesel(deserialize_as = String)]
+    pub public_id: TerugkoppelingId,
     pub recipient: String,
     pub event_type: String,
     pub subject_id: String,
@@ -73,15 +75,25 @@ pub struct Detail {
     pub deliveries: Vec<DeliveryLog>,
 }
 
-fn own(conn: &mut DbConnection, party: &str, public_id: &str) -> DbResult<Stored> {
+/// A malformed id is not found, as an unknown one is.
+fn own(
+    conn: &mut DbConnection,
+    party: &str,
+    public_id: &Requested<TerugkoppelingId>,
+) -> DbResult<Stored> {
+    let public_id = public_id.valid().ok_or(DbError::NotFound)?;
     Ok(tk::table
-        .filter(tk::public_id.eq(public_id))
+        .filter(tk::public_id.eq(public_id.as_str()))
         .filter(tk::recipient.eq(party))
         .first(conn)?)
 }
 
 /// A terugkoppeling with its deliveries and every attempt.
-pub fn detail(conn: &mut DbConnection, party: &str, public_id: &str) -> DbResult<Detail> {
+pub fn detail(
+    conn: &mut DbConnection,
+    party: &str,
+    public_id: &Requested<TerugkoppelingId>,
+) -> DbResult<Detail> {
     let stored = own(conn, party, public_id)?;
     let acknowledged_at = ack::table
         .find(stored.id)
@@ -147,7 +159,7 @@ fn requeue(conn: &mut DbConnection, delivery: i64, now: NaiveDateTime) -> DbResu
 pub fn replay(
     conn: &mut DbConnection,
     party: &str,
-    public_id: &str,
+    public_id: &Requested<TerugkoppelingId>,
     now: NaiveDateTime,
 ) -> DbResult<()> {
     write_tx(conn, |conn| {
@@ -249,14 +261,20 @@ pub fn acknowledge(
     conn: &mut DbConnection,
     party: &str,
     kinds: &[&str],
-    public_ids: &[String],
+    public_ids: &[Requested<TerugkoppelingId>],
     now: NaiveDateTime,
 ) -> DbResult<Vec<String>> {
+    // A malformed id is looked for nowhere, and so reported back as unknown.
+    let valid: Vec<&str> = public_ids
+        .iter()
+        .filter_map(Requested::valid)
+        .map(TerugkoppelingId::as_str)
+        .collect();
     write_tx(conn, |conn| {
         let found: Vec<(i64, String)> = tk::table
             .filter(tk::recipient.eq(party))
             .filter(tk::event_type.eq_any(kinds))
-            .filter(tk::public_id.eq_any(public_ids))
+            .filter(tk::public_id.eq_any(&valid))
             .select((tk::id, tk::public_id))
             .load(conn)?;
         let already: Vec<i64> = ack::table
@@ -274,8 +292,9 @@ pub fn acknowledge(
         }
         Ok(public_ids
             .iter()
-            .filter(|p| !found.iter().any(|f| &f.1 == *p))
-            .cloned()
+            .map(Requested::as_str)
+            .filter(|p| !found.iter().any(|f| f.1 == *p))
+            .map(str::to_owned)
             .collect())
     })
 }
@@ -356,7 +375,7 @@ pub fn audit_disclosed<'a>(
             acting_for: None,
             action,
             object_type: "terugkoppeling",
-            object_id: Some(s.public_id.clone()),
+            object_id: Some(s.public_id.to_string()),
             outcome: "ok",
             detail: serde_json::json!({ "soort": s.event_type, "onderwerp": s.subject_id }),
         })

@@ -14,13 +14,14 @@ use super::lifecycle::{Command, transition};
 use super::model::{Action, Beslissing, Outcome, Status, Vraag};
 use super::store::{self, NewEvent, Record, StatusChange};
 use crate::db::{DbConnection, DbError, now};
+use crate::ids::MachtigingId;
 use crate::outbox::{self, Event, event::v1};
 use crate::registry::PartyRef;
 
 /// The request a change applies to, as far as the change needs it.
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
-    pub id: &'a str,
+    pub id: &'a MachtigingId,
     /// The version the change expects to replace.
     pub version: i32,
     pub referentie: &'a str,
@@ -90,14 +91,14 @@ pub fn new_number(conn: &mut DbConnection, uzovi: &str) -> Result<String, DbErro
 pub fn to_inbox(
     c: &mut DbConnection,
     uzovi: &str,
-    id: &str,
+    id: &MachtigingId,
     event_id: i64,
     action: Action,
     status: Status,
 ) -> Result<(), DbError> {
     store::add_inbox(c, uzovi, id, event_id, action.as_str(), status)?;
     let event = Event::MachtigingInbox(v1::MachtigingInbox {
-        machtigingsaanvraag_id: id.to_owned(),
+        machtigingsaanvraag_id: id.clone(),
         soort: action.as_str().to_owned(),
         status: status.as_str().to_owned(),
     });
@@ -138,7 +139,7 @@ fn notify(
     let event = Event::MachtigingStatus(v1::MachtigingStatus {
         agb_praktijk: t.provider_agb.to_owned(),
         beslissing: beslissing.map(beslissing_event),
-        machtigingsaanvraag_id: t.id.to_owned(),
+        machtigingsaanvraag_id: t.id.clone(),
         referentie: t.referentie.to_owned(),
         status: status.as_str().to_owned(),
         tijdstip: now(),

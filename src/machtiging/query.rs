@@ -10,6 +10,7 @@ use super::store::{self, Criteria, Event, Record};
 use crate::catalog::{self, InsurerCatalog};
 use crate::db::{Db, DbError, write_tx};
 use crate::identity::Caller;
+use crate::ids::{MachtigingId, Requested};
 use crate::registry::{IdScheme, Scope, store as registry};
 
 #[derive(Debug, Clone)]
@@ -27,16 +28,20 @@ pub struct Page {
 }
 
 /// `RaadplegenMachtigingsaanvraag`: status, history and decision.
-pub async fn get(db: &Db, caller: Caller, id: String) -> Result<Details, MachtigingError> {
+pub async fn get(
+    db: &Db,
+    caller: Caller,
+    id: Requested<MachtigingId>,
+) -> Result<Details, MachtigingError> {
     caller.require(Scope::MachtigingenRaadplegen)?;
     db.run(move |conn| {
         let record = load_visible(conn, &caller, &id, "machtigingsaanvraag.raadplegen")?;
-        let history = store::history(conn, &id)?;
+        let history = store::history(conn, &record.id)?;
         audit_request(
             conn,
             &caller,
             "machtigingsaanvraag.raadplegen",
-            Some(&id),
+            Some(&record.id),
             "ok",
             json!({}),
         )?;

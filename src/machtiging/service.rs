@@ -18,6 +18,7 @@ use crate::catalog;
 use crate::db::{Db, DbConnection, DbError, write_tx};
 use crate::error::{Code, Refusal};
 use crate::identity::Caller;
+use crate::ids::{MachtigingId, Requested};
 use crate::registry::{IdScheme, PartyKind, PartyRef, Scope, store as registry};
 
 /// A document as received: typed, plus its XML for the insurer.
@@ -31,7 +32,7 @@ pub struct Submission {
 /// The answer to a command.
 #[derive(Debug, Clone)]
 pub struct Confirmation {
-    pub id: String,
+    pub id: MachtigingId,
     pub status: Status,
     /// A resubmission of an identical earlier request.
     pub repeated: bool,
@@ -88,7 +89,7 @@ pub(super) fn audit_request(
     conn: &mut DbConnection,
     caller: &Caller,
     action: &str,
-    id: Option<&str>,
+    id: Option<&MachtigingId>,
     outcome: &str,
     detail: serde_json::Value,
 ) -> Result<(), DbError> {
@@ -104,7 +105,7 @@ pub(super) fn audit_request(
         object_type: "machtigingsaanvraag",
         acting_for,
     }
-    .record(conn, action, id, outcome, detail)
+    .record(conn, action, id.map(MachtigingId::as_str), outcome, detail)
 }
 
 /// Loads a request the caller may see; not found and not visible are the same
@@ -112,20 +113,27 @@ pub(super) fn audit_request(
 pub(super) fn load_visible(
     conn: &mut DbConnection,
     caller: &Caller,
-    id: &str,
+    id: &Requested<MachtigingId>,
     action: &str,
 ) -> Result<Record, MachtigingError> {
-    match store::get(conn, id)? {
+    let found = match id.valid() {
+        Some(id) => store::get(conn, id)?,
+        None => None,
+    };
+    match found {
         Some(r) if visible(&r, caller) => Ok(r),
         _ => {
-            audit_request(
-                conn,
-                caller,
-                action,
-                Some(id),
-                "geweigerd: niet gevonden",
-                json!({}),
-            )?;
+            const REFUSED: &str = "geweigerd: niet gevonden";
+            match id.valid() {
+                Some(id) => audit_request(conn, caller, action, Some(id), REFUSED, json!({}))?,
+                // Audited as sent; it names no request, so nobody it was for.
+                None => audit::ByCaller {
+                    caller,
+                    object_type: "machtigingsaanvraag",
+                    acting_for: None,
+                }
+                .record(conn, action, Some(id.as_str()), REFUSED, json!({}))?,
+            }
             Err(not_found().into())
         }
     }
@@ -204,7 +212,7 @@ fn jvc_check(
 fn event<'a>(
     caller: &'a Caller,
     actor: &'a str,
-    id: &'a str,
+    id: &'a MachtigingId,
     action: Action,
     status: Status,
     detail: serde_json::Value,
@@ -271,7 +279,7 @@ struct NewSubmission {
     submission: Submission,
     submitter: String,
     stored: StoredForm,
-    id: String,
+    id: MachtigingId,
     action: Action,
     status: Status,
     /// What the insurer's rules decided, found by the checks.
@@ -303,7 +311,7 @@ fn check_submission(
     let status = transition(None, command, None).map_err(illegal)?;
     let action = command.action(None, None);
     Ok(Checked::New(Box::new(NewSubmission {
-        id: crate::ids::for_request("MA")?,
+        id: MachtigingId::for_request()?,
         caller,
         submission: s,
         submitter,
@@ -400,7 +408,7 @@ fn repeated(existing: Record, hash: &str) -> Result<Confirmation, MachtigingErro
 pub async fn modify(
     db: &Db,
     caller: Caller,
-    id: String,
+    id: Requested<MachtigingId>,
     s: Submission,
 ) -> Result<Confirmation, MachtigingError> {
     caller.require(Scope::MachtigingenIndienen)?;
@@ -411,10 +419,11 @@ pub async fn modify(
 fn modify_blocking(
     conn: &mut DbConnection,
     caller: &Caller,
-    id: &str,
+    id: &Requested<MachtigingId>,
     s: &Submission,
 ) -> Result<Confirmation, MachtigingError> {
     let record = load_visible(conn, caller, id, "machtigingsaanvraag.wijzigen")?;
+    let id = &record.id;
     let command = if s.concept {
         Command::WijzigenConcept
     } else {
@@ -467,7 +476,7 @@ fn modify_blocking(
     })
     .map_err(conflict_or)?;
     Ok(Confirmation {
-        id: id.to_owned(),
+        id: id.clone(),
         status: decided.as_ref().map_or(status, |b| b.uitkomst.status()),
         repeated: false,
         beslissing: decided,
@@ -478,12 +487,13 @@ fn modify_blocking(
 pub async fn withdraw(
     db: &Db,
     caller: Caller,
-    id: String,
+    id: Requested<MachtigingId>,
     reden: Option<String>,
 ) -> Result<Confirmation, MachtigingError> {
     caller.require(Scope::MachtigingenIndienen)?;
     db.run(move |conn| {
         let record = load_visible(conn, &caller, &id, "machtigingsaanvraag.intrekken")?;
+        let id = record.id.clone();
         let status = transition(Some(record.status), Command::Intrekken, None).map_err(illegal)?;
         let actor = caller.party().reference.to_string();
         write_tx(conn, |c| {
@@ -522,13 +532,14 @@ pub async fn withdraw(
 pub async fn supply_information(
     db: &Db,
     caller: Caller,
-    id: String,
+    id: Requested<MachtigingId>,
     info: AanvullendeInformatie,
     document: String,
 ) -> Result<Confirmation, MachtigingError> {
     caller.require(Scope::MachtigingenIndienen)?;
     db.run(move |conn| {
         let record = load_visible(conn, &caller, &id, "machtigingsaanvraag.aanvullen")?;
+        let id = record.id.clone();
         let status = transition(Some(record.status), Command::Aanvullen, None).map_err(illegal)?;
         let verstrekking =
             catalog::store::verstrekking(conn, &record.uzovi, &record.aanvraag.verstrekking)?;

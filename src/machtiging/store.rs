@@ -8,11 +8,12 @@ use diesel::prelude::*;
 use super::model::{Aanvraag, Beslissing, Status, StoredForm, Vraag};
 use crate::db::schema::{insurer_inbox, machtiging_events, machtigingsaanvragen as ma};
 use crate::db::{DbConnection, DbError, DbResult, now};
+use crate::ids::MachtigingId;
 
 /// A stored request without its XML document.
 #[derive(Debug, Clone)]
 pub struct Record {
-    pub id: String,
+    pub id: MachtigingId,
     pub provider_agb: String,
     pub submitter: String,
     pub uzovi: String,
@@ -67,7 +68,7 @@ impl TryFrom<Row> for Record {
                 .beslissing
                 .map(|b| serde_json::from_str(&b).map_err(|_| corrupt("beslissing")))
                 .transpose()?,
-            id: r.id,
+            id: r.id.parse()?,
             provider_agb: r.provider_agb,
             submitter: r.submitter,
             uzovi: r.uzovi,
@@ -88,7 +89,7 @@ fn json<T: serde::Serialize>(v: &T) -> String {
 
 /// A new request as the service decided it.
 pub struct NewRecord<'a> {
-    pub id: &'a str,
+    pub id: &'a MachtigingId,
     pub provider_agb: &'a str,
     pub submitter: &'a str,
     pub aanvraag: &'a Aanvraag,
@@ -103,7 +104,7 @@ pub fn insert(conn: &mut DbConnection, n: &NewRecord<'_>) -> DbResult<()> {
     let a = n.aanvraag;
     diesel::insert_into(ma::table)
         .values((
-            ma::id.eq(n.id),
+            ma::id.eq(n.id.as_str()),
             ma::provider_agb.eq(n.provider_agb),
             ma::submitter.eq(n.submitter),
             ma::uzovi.eq(&a.uzovi),
@@ -127,9 +128,9 @@ pub fn insert(conn: &mut DbConnection, n: &NewRecord<'_>) -> DbResult<()> {
     Ok(())
 }
 
-pub fn get(conn: &mut DbConnection, id: &str) -> DbResult<Option<Record>> {
+pub fn get(conn: &mut DbConnection, id: &MachtigingId) -> DbResult<Option<Record>> {
     ma::table
-        .filter(ma::id.eq(id))
+        .filter(ma::id.eq(id.as_str()))
         .select(Row::as_select())
         .first(conn)
         .optional()?
@@ -153,9 +154,9 @@ pub fn by_reference(
         .transpose()
 }
 
-pub fn document(conn: &mut DbConnection, id: &str) -> DbResult<String> {
+pub fn document(conn: &mut DbConnection, id: &MachtigingId) -> DbResult<String> {
     Ok(ma::table
-        .filter(ma::id.eq(id))
+        .filter(ma::id.eq(id.as_str()))
         .select(ma::document)
         .first(conn)?)
 }
@@ -172,7 +173,7 @@ pub fn update_content(
     let at = now();
     let n = diesel::update(
         ma::table
-            .filter(ma::id.eq(&record.id))
+            .filter(ma::id.eq(record.id.as_str()))
             .filter(ma::version.eq(record.version)),
     )
     .set((
@@ -211,7 +212,7 @@ pub struct StatusChange<'a> {
 /// Sets a new status on version `version` of request `id`, guarded by it.
 pub fn set_status(
     conn: &mut DbConnection,
-    id: &str,
+    id: &MachtigingId,
     version: i32,
     status: Status,
     change: StatusChange<'_>,
@@ -221,7 +222,7 @@ pub fn set_status(
         .open_vragen
         .map(|v| if v.is_empty() { None } else { Some(json(&v)) });
     let target = ma::table
-        .filter(ma::id.eq(id))
+        .filter(ma::id.eq(id.as_str()))
         .filter(ma::version.eq(version));
     let n = match (open, change.beslissing) {
         (open, Some(b)) => diesel::update(target)
@@ -282,7 +283,7 @@ pub struct Event {
 }
 
 pub struct NewEvent<'a> {
-    pub request_id: &'a str,
+    pub request_id: &'a MachtigingId,
     pub action: &'a str,
     pub status: Status,
     pub actor: &'a str,
@@ -295,7 +296,7 @@ pub struct NewEvent<'a> {
 pub fn add_event(conn: &mut DbConnection, e: &NewEvent<'_>) -> DbResult<i64> {
     diesel::insert_into(machtiging_events::table)
         .values((
-            machtiging_events::request_id.eq(e.request_id),
+            machtiging_events::request_id.eq(e.request_id.as_str()),
             machtiging_events::at.eq(now()),
             machtiging_events::action.eq(e.action),
             machtiging_events::status.eq(e.status.as_str()),
@@ -308,15 +309,15 @@ pub fn add_event(conn: &mut DbConnection, e: &NewEvent<'_>) -> DbResult<i64> {
     // The newest event of this request is the one just written: the write
     // transaction holds the request, so no other event can slip in between.
     Ok(machtiging_events::table
-        .filter(machtiging_events::request_id.eq(e.request_id))
+        .filter(machtiging_events::request_id.eq(e.request_id.as_str()))
         .select(machtiging_events::id)
         .order(machtiging_events::id.desc())
         .first(conn)?)
 }
 
-pub fn history(conn: &mut DbConnection, id: &str) -> DbResult<Vec<Event>> {
+pub fn history(conn: &mut DbConnection, id: &MachtigingId) -> DbResult<Vec<Event>> {
     Ok(machtiging_events::table
-        .filter(machtiging_events::request_id.eq(id))
+        .filter(machtiging_events::request_id.eq(id.as_str()))
         .order(machtiging_events::id)
         .select((
             machtiging_events::id,
@@ -334,7 +335,7 @@ pub fn history(conn: &mut DbConnection, id: &str) -> DbResult<Vec<Event>> {
 pub fn add_inbox(
     conn: &mut DbConnection,
     uzovi: &str,
-    request_id: &str,
+    request_id: &MachtigingId,
     event_id: i64,
     action: &str,
     status: Status,
@@ -342,7 +343,7 @@ pub fn add_inbox(
     diesel::insert_into(insurer_inbox::table)
         .values((
             insurer_inbox::uzovi.eq(uzovi),
-            insurer_inbox::request_id.eq(request_id),
+            insurer_inbox::request_id.eq(request_id.as_str()),
             insurer_inbox::event_id.eq(event_id),
             insurer_inbox::action.eq(action),
             insurer_inbox::status.eq(status.as_str()),

@@ -16,13 +16,14 @@ use crate::audit;
 use crate::db::{Db, DbConnection, DbError, write_tx};
 use crate::error::{Code, Refusal};
 use crate::identity::Caller;
+use crate::ids::{OptinId, Requested};
 use crate::outbox::{self, Event, event::v1};
 use crate::registry::{PartyKind, PartyRef, Scope};
 
 /// The answer to a registration.
 #[derive(Debug, Clone)]
 pub struct Confirmation {
-    pub id: String,
+    pub id: OptinId,
     pub status: RegStatus,
     pub repeated: bool,
 }
@@ -39,6 +40,7 @@ fn audit(
     outcome: &str,
     detail: serde_json::Value,
 ) -> Result<(), DbError> {
+    // A str, not an `OptinId`: a refused access is audited with the id as sent.
     audit::ByCaller {
         caller,
         object_type: "optin_registratie",
@@ -54,6 +56,14 @@ fn provider_agb(caller: &Caller) -> Result<String, OptinError> {
     match party.kind {
         PartyKind::Zorgaanbieder => Ok(party.reference.code.clone()),
         _ => Err(Refusal::new(Code::OptinNotProvider, "Deze partij is geen zorgaanbieder.").into()),
+    }
+}
+
+/// The registration a client asked for; a malformed id names none.
+fn found(conn: &mut DbConnection, id: &Requested<OptinId>) -> Result<Option<Record>, DbError> {
+    match id.valid() {
+        Some(id) => store::get(conn, id),
+        None => Ok(None),
     }
 }
 
@@ -135,7 +145,7 @@ pub async fn register(db: &Db, caller: Caller, r: Registratie) -> Result<Confirm
     r.check(Utc::now().naive_utc())?;
     let portal = caller.party().reference.to_string();
     let hash = r.content_hash();
-    let id = crate::ids::for_request("OI")?;
+    let id = OptinId::for_request()?;
     db.run(move |conn| {
         write_tx::<_, DbError, _>(conn, |c| {
             if let Some(existing) = store::by_reference(c, &portal, &r.referentie)? {
@@ -148,7 +158,7 @@ pub async fn register(db: &Db, caller: Caller, r: Registratie) -> Result<Confirm
                         ),
                     )));
                 }
-                audit(c, &caller, "optin.registreren", Some(&existing.id), "herhaald", json!({}))?;
+                audit(c, &caller, "optin.registreren", Some(existing.id.as_str()), "herhaald", json!({}))?;
                 return Ok(Ok(Confirmation {
                     id: existing.id,
                     status: existing.status,
@@ -171,7 +181,7 @@ pub async fn register(db: &Db, caller: Caller, r: Registratie) -> Result<Confirm
             let recipient = PartyRef::provider(&r.agb_zorgaanbieder);
             let record = store::get(c, &id)?.ok_or(DbError::NotFound)?;
             outbox::record(c, &recipient, &registration_event(&record))?;
-            audit(c, &caller, "optin.registreren", Some(&id), "ok", json!({}))?;
+            audit(c, &caller, "optin.registreren", Some(id.as_str()), "ok", json!({}))?;
             Ok(Ok(Confirmation {
                 id: id.clone(),
                 status: RegStatus::NogNietVerwerkt,
@@ -208,17 +218,17 @@ pub fn registration_event(r: &Record) -> Event {
 }
 
 /// `RaadplegenToestemming`.
-pub async fn get(db: &Db, caller: Caller, id: String) -> Result<Record, OptinError> {
+pub async fn get(db: &Db, caller: Caller, id: Requested<OptinId>) -> Result<Record, OptinError> {
     if !caller.certificate.scopes.contains(Scope::OptinAanmelden) {
         caller.require(Scope::OptinAfhandelen)?;
     }
-    db.run(move |conn| match store::get(conn, &id)? {
+    db.run(move |conn| match found(conn, &id)? {
         Some(r) if visible(&r, &caller) => {
             audit(
                 conn,
                 &caller,
                 "optin.raadplegen",
-                Some(&id),
+                Some(r.id.as_str()),
                 "ok",
                 json!({}),
             )?;
@@ -229,7 +239,7 @@ pub async fn get(db: &Db, caller: Caller, id: String) -> Result<Record, OptinErr
                 conn,
                 &caller,
                 "optin.raadplegen",
-                Some(&id),
+                Some(id.as_str()),
                 "geweigerd: niet gevonden",
                 json!({}),
             )?;
@@ -280,7 +290,14 @@ pub async fn fetch(db: &Db, caller: Caller, max: i64) -> Result<Vec<Record>, Opt
     db.run(move |conn| {
         let items = store::pending(conn, &agb, max)?;
         for r in &items {
-            audit(conn, &caller, "optin.ophalen", Some(&r.id), "ok", json!({}))?;
+            audit(
+                conn,
+                &caller,
+                "optin.ophalen",
+                Some(r.id.as_str()),
+                "ok",
+                json!({}),
+            )?;
         }
         Ok(items)
     })
@@ -288,10 +305,16 @@ pub async fn fetch(db: &Db, caller: Caller, max: i64) -> Result<Vec<Record>, Opt
 }
 
 /// `BevestigenOntvangst`: only the caller's own registrations are marked.
-pub async fn acknowledge(db: &Db, caller: Caller, ids: Vec<String>) -> Result<usize, OptinError> {
+pub async fn acknowledge(
+    db: &Db,
+    caller: Caller,
+    ids: Vec<Requested<OptinId>>,
+) -> Result<usize, OptinError> {
     let agb = provider_agb(&caller)?;
     db.run(move |conn| {
         write_tx::<_, DbError, _>(conn, |c| {
+            // A malformed id names no registration, so none to mark.
+            let ids: Vec<&OptinId> = ids.iter().filter_map(Requested::valid).collect();
             let n = store::acknowledge(c, &agb, &ids)?;
             audit(
                 c,
@@ -313,20 +336,20 @@ pub async fn acknowledge(db: &Db, caller: Caller, ids: Vec<String>) -> Result<us
 pub async fn handle(
     db: &Db,
     caller: Caller,
-    id: String,
+    id: Requested<OptinId>,
     a: Afhandeling,
 ) -> Result<Confirmation, OptinError> {
     let agb = provider_agb(&caller)?;
     a.check()?;
     db.run(move |conn| {
-        let record = match store::get(conn, &id)? {
+        let record = match found(conn, &id)? {
             Some(r) if r.registratie.agb_zorgaanbieder == agb => r,
             _ => {
                 audit(
                     conn,
                     &caller,
                     "optin.afhandelen",
-                    Some(&id),
+                    Some(id.as_str()),
                     "geweigerd: niet gevonden",
                     json!({}),
                 )?;
@@ -336,11 +359,12 @@ pub async fn handle(
         if record.status != RegStatus::NogNietVerwerkt {
             return Err(already_handled(record.status).into());
         }
+        let id = &record.id;
         let by = caller.party().reference.to_string();
         write_tx::<_, DbError, _>(conn, |c| {
             let at = store::handle(
                 c,
-                &id,
+                id,
                 a.status,
                 a.reden_code.as_deref(),
                 a.reden_tekst.as_deref(),
@@ -364,7 +388,7 @@ pub async fn handle(
                 c,
                 &caller,
                 "optin.afhandelen",
-                Some(&id),
+                Some(id.as_str()),
                 "ok",
                 json!({"status": a.status.as_str()}),
             )

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use super::{Naam, RegStatus, Registratie, Toestemming};
 use crate::db::schema::{optin_abonnementen as ab, optin_registraties as reg};
 use crate::db::{DbConnection, DbError, DbResult, now};
+use crate::ids::OptinId;
 
 /// A provider's subscription.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -90,7 +91,7 @@ pub fn unsubscribe(conn: &mut DbConnection, agb: &str) -> DbResult<Option<Abonne
 /// A registration as stored.
 #[derive(Debug, Clone)]
 pub struct Record {
-    pub id: String,
+    pub id: OptinId,
     pub portal: String,
     pub content_hash: String,
     pub registratie: Registratie,
@@ -143,7 +144,7 @@ impl TryFrom<Row> for Record {
                 gegeven_op: r.gegeven_op,
             },
             status: RegStatus::parse(&r.status).ok_or_else(|| corrupt("status"))?,
-            id: r.id,
+            id: r.id.parse()?,
             portal: r.portal,
             content_hash: r.content_hash,
             reden_code: r.reden_code,
@@ -161,7 +162,7 @@ fn records(rows: Vec<Row>) -> DbResult<Vec<Record>> {
 
 pub fn insert(
     conn: &mut DbConnection,
-    id: &str,
+    id: &OptinId,
     portal: &str,
     r: &Registratie,
     content_hash: &str,
@@ -169,7 +170,7 @@ pub fn insert(
     let at = now();
     diesel::insert_into(reg::table)
         .values((
-            reg::id.eq(id),
+            reg::id.eq(id.as_str()),
             reg::portal.eq(portal),
             reg::referentie.eq(&r.referentie),
             reg::content_hash.eq(content_hash),
@@ -187,9 +188,9 @@ pub fn insert(
     Ok(())
 }
 
-pub fn get(conn: &mut DbConnection, id: &str) -> DbResult<Option<Record>> {
+pub fn get(conn: &mut DbConnection, id: &OptinId) -> DbResult<Option<Record>> {
     reg::table
-        .filter(reg::id.eq(id))
+        .filter(reg::id.eq(id.as_str()))
         .select(Row::as_select())
         .first(conn)
         .optional()?
@@ -227,7 +228,8 @@ pub fn pending(conn: &mut DbConnection, agb: &str, max: i64) -> DbResult<Vec<Rec
 }
 
 /// Marks registrations of this provider as received; returns how many.
-pub fn acknowledge(conn: &mut DbConnection, agb: &str, ids: &[String]) -> DbResult<usize> {
+pub fn acknowledge(conn: &mut DbConnection, agb: &str, ids: &[&OptinId]) -> DbResult<usize> {
+    let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
     Ok(diesel::update(
         reg::table
             .filter(reg::provider_agb.eq(agb))
@@ -269,7 +271,7 @@ pub fn list(
 /// second handling finds nothing to update).
 pub fn handle(
     conn: &mut DbConnection,
-    id: &str,
+    id: &OptinId,
     status: RegStatus,
     reden_code: Option<&str>,
     reden_tekst: Option<&str>,
@@ -278,7 +280,7 @@ pub fn handle(
     let at = now();
     let n = diesel::update(
         reg::table
-            .filter(reg::id.eq(id))
+            .filter(reg::id.eq(id.as_str()))
             .filter(reg::status.eq(RegStatus::NogNietVerwerkt.as_str())),
     )
     .set((

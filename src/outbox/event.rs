@@ -60,10 +60,10 @@ impl Event {
     /// subject are delivered to an endpoint in the order they were written.
     pub fn subject(&self) -> &str {
         match self {
-            Self::MachtigingStatus(e) => &e.machtigingsaanvraag_id,
-            Self::MachtigingInbox(e) => &e.machtigingsaanvraag_id,
-            Self::OptinRegistratie(e) => &e.registratie_id,
-            Self::OptinStatus(e) => &e.registratie_id,
+            Self::MachtigingStatus(e) => e.machtigingsaanvraag_id.as_str(),
+            Self::MachtigingInbox(e) => e.machtigingsaanvraag_id.as_str(),
+            Self::OptinRegistratie(e) => e.registratie_id.as_str(),
+            Self::OptinStatus(e) => e.registratie_id.as_str(),
         }
     }
 
@@ -97,6 +97,9 @@ mod tests {
     use super::v1::*;
     use super::*;
 
+    const MA: &str = "MA0190a1b2c3d4e5f60718293a4b5c6d7e";
+    const OI: &str = "OI0190a1b2c3d4e5f60718293a4b5c6d7e";
+
     fn at() -> chrono::NaiveDateTime {
         NaiveDate::from_ymd_opt(2026, 11, 22)
             .unwrap()
@@ -122,7 +125,7 @@ mod tests {
                 }],
                 uitkomst: "DeelsToegekend".into(),
             }),
-            machtigingsaanvraag_id: "MA0123".into(),
+            machtigingsaanvraag_id: MA.parse().unwrap(),
             referentie: "REF-1".into(),
             status: "DeelsToegekend".into(),
             tijdstip: at(),
@@ -141,7 +144,7 @@ mod tests {
             Event::MachtigingStatus(status),
             Event::MachtigingStatus(bare),
             Event::MachtigingInbox(MachtigingInbox {
-                machtigingsaanvraag_id: "MA0123".into(),
+                machtigingsaanvraag_id: MA.parse().unwrap(),
                 soort: "indienen".into(),
                 status: "Ingediend".into(),
             }),
@@ -158,7 +161,7 @@ mod tests {
                         voorletters: None,
                     },
                 },
-                registratie_id: "OI0123".into(),
+                registratie_id: OI.parse().unwrap(),
                 status: "NogNietVerwerkt".into(),
                 toestemming: "Ja".into(),
             }),
@@ -168,7 +171,7 @@ mod tests {
                 reden_code: None,
                 reden_tekst: Some("Onbekende patiënt".into()),
                 referentie: "P-1".into(),
-                registratie_id: "OI0123".into(),
+                registratie_id: OI.parse().unwrap(),
                 status: "Afgewezen".into(),
             }),
         ]
@@ -190,9 +193,9 @@ mod tests {
     #[test]
     fn a_row_of_before_the_typed_events_decodes() {
         // As `optin::service` wrote it with `json!`.
-        let old = r#"{"afgehandeldOp":"2026-11-22T09:30:01.123456Z","agbZorgaanbieder":"01234567","redenCode":null,"redenTekst":null,"referentie":"P-1","registratieId":"OI1","status":"Verwerkt"}"#;
+        let old = r#"{"afgehandeldOp":"2026-11-22T09:30:01.123456Z","agbZorgaanbieder":"01234567","redenCode":null,"redenTekst":null,"referentie":"P-1","registratieId":"OI0190a1b2c3d4e5f60718293a4b5c6d7e","status":"Verwerkt"}"#;
         let e = Event::decode(OPTIN_STATUS, old).unwrap();
-        assert_eq!(e.subject(), "OI1");
+        assert_eq!(e.subject(), OI);
         assert_eq!(e.to_json().unwrap(), old);
         assert!(matches!(
             Event::decode("onbekend", old),

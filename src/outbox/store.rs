@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use super::{Event, announce, kinds};
 use crate::db::schema::{terugkoppeling_endpoints as endpoints, terugkoppelingen};
 use crate::db::{DbConnection, DbError, now};
+use crate::ids::TerugkoppelingId;
 use crate::registry::PartyRef;
 
 #[derive(Insertable)]
@@ -28,21 +29,21 @@ pub fn record(
     conn: &mut DbConnection,
     recipient: &PartyRef,
     event: &Event,
-) -> Result<Option<String>, DbError> {
+) -> Result<Option<TerugkoppelingId>, DbError> {
     let kind = event.kind();
     let recipient = recipient.to_string();
     let recipient = recipient.as_str();
     if kinds::kind(kind).is_some_and(|k| k.push_only) && !subscribed(conn, recipient, kind)? {
         return Ok(None);
     }
-    let public_id = crate::ids::new("TK")
+    let public_id = TerugkoppelingId::new()
         .map_err(|e| DbError::Invalid(format!("no randomness for an id: {e}")))?;
     let payload = event
         .to_json()
         .map_err(|e| DbError::Invalid(format!("terugkoppeling payload: {e}")))?;
     diesel::insert_into(terugkoppelingen::table)
         .values(&Row {
-            public_id: &public_id,
+            public_id: public_id.as_str(),
             recipient,
             event_type: kind,
             subject_id: event.subject(),

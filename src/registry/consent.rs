@@ -10,13 +10,16 @@ use serde::Serialize;
 
 use crate::db::schema::toestemmingsverklaringen as tv;
 use crate::db::{DbConnection, DbResult, now};
+use crate::ids::ConsentId;
 
 /// A provider's consent for a vendor to act for it.
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = tv)]
 #[serde(rename_all = "camelCase")]
 pub struct Verklaring {
-    pub id: String,
+    #[diesel(deserialize_as = String)]
+    #[schema(value_type = String)]
+    pub id: ConsentId,
     pub provider_agb: String,
     pub vendor: String,
     pub geldig_tot: Option<NaiveDate>,
@@ -35,7 +38,7 @@ impl Verklaring {
 
 pub fn add(
     conn: &mut DbConnection,
-    id: &str,
+    id: &ConsentId,
     provider_agb: &str,
     vendor: &str,
     geldig_tot: Option<NaiveDate>,
@@ -43,7 +46,7 @@ pub fn add(
 ) -> DbResult<Verklaring> {
     diesel::insert_into(tv::table)
         .values((
-            tv::id.eq(id),
+            tv::id.eq(id.as_str()),
             tv::provider_agb.eq(provider_agb),
             tv::vendor.eq(vendor),
             tv::geldig_tot.eq(geldig_tot),
@@ -52,7 +55,7 @@ pub fn add(
         ))
         .execute(conn)?;
     Ok(tv::table
-        .filter(tv::id.eq(id))
+        .filter(tv::id.eq(id.as_str()))
         .select(Verklaring::as_select())
         .first(conn)?)
 }
@@ -66,10 +69,10 @@ pub fn of_provider(conn: &mut DbConnection, agb: &str) -> DbResult<Vec<Verklarin
 }
 
 /// Revokes a provider's statement; false when there was none to revoke.
-pub fn revoke(conn: &mut DbConnection, agb: &str, id: &str) -> DbResult<bool> {
+pub fn revoke(conn: &mut DbConnection, agb: &str, id: &ConsentId) -> DbResult<bool> {
     Ok(diesel::update(
         tv::table
-            .filter(tv::id.eq(id))
+            .filter(tv::id.eq(id.as_str()))
             .filter(tv::provider_agb.eq(agb))
             .filter(tv::revoked_at.is_null()),
     )

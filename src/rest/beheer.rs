@@ -333,7 +333,7 @@ async fn verklaring_intrekken(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    beheer::revoke_consent(&state.db, caller, id.into_inner()).await?;
+    beheer::revoke_consent(&state.db, caller, id.into_inner().into()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

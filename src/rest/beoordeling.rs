@@ -120,7 +120,7 @@ async fn aanvraag(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    let d = beoordeling::get(&state.db, caller, id.into_inner()).await?;
+    let d = beoordeling::get(&state.db, caller, id.into_inner().into()).await?;
     Ok(json(
         StatusCode::OK,
         &DossierJson {
@@ -247,7 +247,7 @@ async fn beoordelen(
 ) -> Result<HttpResponse, Problem> {
     let id = id.into_inner();
     let b = body.into_inner().into_domain()?;
-    let (status, beslissing) = beoordeling::decide(&state.db, caller, id.clone(), b).await?;
+    let (status, beslissing) = beoordeling::decide(&state.db, caller, id.clone().into(), b).await?;
     Ok(json(
         StatusCode::OK,
         &BeoordeeldJson {

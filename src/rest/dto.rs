@@ -126,7 +126,7 @@ impl From<Details> for DetailsJson {
         let r = d.record;
         let a = r.aanvraag;
         Self {
-            machtigingsaanvraag_id: r.id,
+            machtigingsaanvraag_id: r.id.into(),
             referentie: r.referentie,
             status: r.status.as_str().to_owned(),
             agb_praktijk: r.provider_agb,

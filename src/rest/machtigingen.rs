@@ -80,7 +80,7 @@ pub struct BevestigingJson {
 impl From<Confirmation> for BevestigingJson {
     fn from(c: Confirmation) -> Self {
         Self {
-            machtigingsaanvraag_id: c.id,
+            machtigingsaanvraag_id: c.id.into(),
             status: c.status.as_str().to_owned(),
             herhaald: c.repeated,
             beslissing: c.beslissing.map(BeslissingJson::from),
@@ -122,7 +122,7 @@ impl From<Page> for ZoekresultaatJson {
                 .items
                 .into_iter()
                 .map(|r| SamenvattingJson {
-                    machtigingsaanvraag_id: r.id,
+                    machtigingsaanvraag_id: r.id.into(),
                     referentie: r.referentie,
                     status: r.status.as_str().to_owned(),
                     uzovi: r.uzovi,
@@ -243,7 +243,7 @@ async fn wijzigen(
     let concept = query.concept;
     let submission =
         intake::blocking(bytes.len(), move || intake::submission(&bytes, concept)).await?;
-    let c = service::modify(&state.db, caller, id.into_inner(), submission).await?;
+    let c = service::modify(&state.db, caller, id.into_inner().into(), submission).await?;
     Ok(json(StatusCode::OK, &BevestigingJson::from(c)))
 }
 
@@ -258,7 +258,7 @@ async fn intrekken(
     body: crate::http::json::Json<IntrekkingJson>,
 ) -> Result<HttpResponse, Problem> {
     let reden = body.into_inner().reden;
-    let c = service::withdraw(&state.db, caller, id.into_inner(), reden).await?;
+    let c = service::withdraw(&state.db, caller, id.into_inner().into(), reden).await?;
     Ok(json(StatusCode::OK, &BevestigingJson::from(c)))
 }
 
@@ -277,7 +277,8 @@ async fn aanvullen(
     let bytes = xml_body(&req, payload, &state).await?;
     let (info, document) =
         intake::blocking(bytes.len(), move || intake::aanvulling(&bytes)).await?;
-    let c = service::supply_information(&state.db, caller, id.into_inner(), info, document).await?;
+    let c = service::supply_information(&state.db, caller, id.into_inner().into(), info, document)
+        .await?;
     Ok(json(StatusCode::OK, &BevestigingJson::from(c)))
 }
 
@@ -289,7 +290,7 @@ async fn raadplegen(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    let d = query::get(&state.db, caller, id.into_inner()).await?;
+    let d = query::get(&state.db, caller, id.into_inner().into()).await?;
     Ok(json(StatusCode::OK, &DetailsJson::from(d)))
 }
 

@@ -93,7 +93,7 @@ pub struct RegistratieBevestigingJson {
 impl From<Confirmation> for RegistratieBevestigingJson {
     fn from(c: Confirmation) -> Self {
         Self {
-            registratie_id: c.id,
+            registratie_id: c.id.into(),
             status: c.status.as_str().to_owned(),
             herhaald: c.repeated,
         }
@@ -134,7 +134,7 @@ impl From<Record> for RegistratieJson {
     fn from(r: Record) -> Self {
         let g = r.registratie;
         Self {
-            registratie_id: r.id,
+            registratie_id: r.id.into(),
             referentie: g.referentie,
             patient: PatientJson {
                 bsn: g.bsn,
@@ -248,7 +248,7 @@ async fn raadplegen(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    let r = service::get(&state.db, caller, id.into_inner()).await?;
+    let r = service::get(&state.db, caller, id.into_inner().into()).await?;
     Ok(json(StatusCode::OK, &RegistratieJson::from(r)))
 }
 
@@ -329,7 +329,8 @@ async fn bevestigen(
             "Hoogstens 100 registraties per keer.",
         ));
     }
-    let n = service::acknowledge(&state.db, caller, ids).await?;
+    let n =
+        service::acknowledge(&state.db, caller, ids.into_iter().map(Into::into).collect()).await?;
     Ok(json(StatusCode::OK, &BevestigdJson { bevestigd: n }))
 }
 
@@ -364,7 +365,7 @@ async fn afhandelen(
         reden_code: b.reden_code,
         reden_tekst: b.reden_tekst,
     };
-    let c = service::handle(&state.db, caller, id.into_inner(), a).await?;
+    let c = service::handle(&state.db, caller, id.into_inner().into(), a).await?;
     Ok(json(StatusCode::OK, &RegistratieBevestigingJson::from(c)))
 }
 

@@ -276,7 +276,7 @@ fn bericht_json(s: view::Stored, acked: Option<NaiveDateTime>, with_data: bool) 
     BerichtJson {
         volgnummer: s.id,
         data: with_data.then(|| s.event().ok()),
-        id: s.public_id,
+        id: s.public_id.into(),
         soort: s.event_type,
         onderwerp: s.subject_id,
         tijdstip: timestamp(s.created_at),
@@ -369,6 +369,7 @@ async fn bevestigen(
     }
     let p = party(&caller);
     let n = ids.len();
+    let ids: Vec<_> = ids.into_iter().map(Into::into).collect();
     let onbekend = state
         .db
         .run(move |c| view::acknowledge(c, &p, &kinds, &ids, now()))
@@ -428,7 +429,7 @@ async fn bericht(
 ) -> Result<HttpResponse, Problem> {
     caller.require(Scope::TerugkoppelingBeheren)?;
     let p = party(&caller);
-    let id = id.into_inner();
+    let id = id.into_inner().into();
     let scopes = caller.certificate.scopes;
     let (d, with_data) = state
         .db
@@ -489,7 +490,7 @@ async fn opnieuw(
 ) -> Result<HttpResponse, Problem> {
     caller.require(Scope::TerugkoppelingBeheren)?;
     let p = party(&caller);
-    let id = id.into_inner();
+    let id = id.into_inner().into();
     state
         .db
         .run(move |c| view::replay(c, &p, &id, now()))

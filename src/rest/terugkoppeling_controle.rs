@@ -59,7 +59,7 @@ impl From<Stored> for OntvangerControleJson {
     fn from(s: Stored) -> Self {
         Self {
             rapport: s.report(),
-            id: s.public_id,
+            id: s.public_id.into(),
             url: s.url,
             formaat: s.format,
             status: s.status,
@@ -121,7 +121,7 @@ async fn controle(
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     caller.require(Scope::TerugkoppelingBeheren)?;
-    let s = platform::get(&state.db, &caller, &id.into_inner()).await?;
+    let s = platform::get(&state.db, &caller, &id.into_inner().into()).await?;
     Ok(json(StatusCode::OK, &OntvangerControleJson::from(s)))
 }
 

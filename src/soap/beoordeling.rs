@@ -171,7 +171,7 @@ fn execute(
                     .close("BevestigenInboxResponse");
             }
             Command::Raadplegen(id) => {
-                let d = beoordeling::get(db, caller, id).await?;
+                let d = beoordeling::get(db, caller, id.into()).await?;
                 let r = &d.record;
                 x.open_ns("RaadplegenAanvraagResponse", NS)
                     .leaf("MachtigingsaanvraagId", &r.id)
@@ -195,7 +195,8 @@ fn execute(
                     .close("RaadplegenAanvraagResponse");
             }
             Command::Vastleggen(id, b) => {
-                let (status, beslissing) = beoordeling::decide(db, caller, id.clone(), b).await?;
+                let (status, beslissing) =
+                    beoordeling::decide(db, caller, id.clone().into(), b).await?;
                 x.open_ns("VastleggenBeoordelingResponse", NS)
                     .leaf("MachtigingsaanvraagId", &id)
                     .leaf("Status", status);

@@ -122,17 +122,17 @@ fn execute(
             Command::Indienen(s) => indienen_response(&service::submit(db, caller, s).await?),
             Command::Wijzigen(id, s) => bevestiging(
                 "WijzigenMachtigingsaanvraagResponse",
-                &service::modify(db, caller, id, s).await?,
+                &service::modify(db, caller, id.into(), s).await?,
             ),
             Command::Intrekken(id, reden) => bevestiging(
                 "IntrekkenMachtigingsaanvraagResponse",
-                &service::withdraw(db, caller, id, reden).await?,
+                &service::withdraw(db, caller, id.into(), reden).await?,
             ),
             Command::Aanvullen(id, info, doc) => bevestiging(
                 "AanleverenAanvullendeInformatieResponse",
-                &service::supply_information(db, caller, id, info, doc).await?,
+                &service::supply_information(db, caller, id.into(), info, doc).await?,
             ),
-            Command::Raadplegen(id) => details(&query::get(db, caller, id).await?),
+            Command::Raadplegen(id) => details(&query::get(db, caller, id.into()).await?),
             Command::Zoeken(c) => zoekresultaat(&query::search(db, caller, c).await?),
             Command::Verstrekkingen(uzovi) => {
                 catalogi(&query::verstrekkingen(db, caller, uzovi).await?)

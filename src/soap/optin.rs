@@ -102,7 +102,7 @@ fn execute(
                 registreren_response(&service::register(db, caller, r).await?)
             }
             Command::Raadplegen(id) => {
-                let r = service::get(db, caller, id).await?;
+                let r = service::get(db, caller, id.into()).await?;
                 let mut x = Xml::new();
                 x.open_ns("RaadplegenToestemmingResponse", NS);
                 registratie(&mut x, &r);
@@ -120,7 +120,8 @@ fn execute(
                 x.finish()
             }
             Command::Bevestigen(ids) => {
-                let n = service::acknowledge(db, caller, ids).await?;
+                let n = service::acknowledge(db, caller, ids.into_iter().map(Into::into).collect())
+                    .await?;
                 let mut x = Xml::new();
                 x.open_ns("BevestigenOntvangstResponse", NS)
                     .leaf("Bevestigd", n)
@@ -128,7 +129,7 @@ fn execute(
                 x.finish()
             }
             Command::Afhandelen(id, a) => {
-                let c = service::handle(db, caller, id, a).await?;
+                let c = service::handle(db, caller, id.into(), a).await?;
                 let mut x = Xml::new();
                 x.open_ns("AfhandelenToestemmingResponse", NS)
                     .leaf("RegistratieId", &c.id)

@@ -189,7 +189,7 @@ fn execute(
                         .map_err(|e| e.to_string())
                         .and_then(|event| {
                             render::soap_operation(&Message {
-                                id: &s.public_id,
+                                id: s.public_id.as_str(),
                                 created_at: s.created_at,
                                 body: Body::Event(&event),
                             })
@@ -209,6 +209,7 @@ fn execute(
             Command::Bevestigen(ids) => {
                 let kinds = view::require_pull(&caller)?;
                 let n = ids.len();
+                let ids: Vec<_> = ids.into_iter().map(Into::into).collect();
                 let unknown = db
                     .run(move |c| view::acknowledge(c, &party, &kinds, &ids, now()))
                     .await?;

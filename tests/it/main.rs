@@ -46,3 +46,4 @@ mod support;
 mod terugkoppeling;
 mod terugkoppeling_dispatch;
 mod terugkoppeling_support;
+mod typed_ids;

@@ -584,8 +584,11 @@ async fn prefixes_declared_on_the_envelope_and_the_stored_document_stands_alone(
     assert!(!ans.is_fault(), "{}", ans.body);
     let id = ans.text("MachtigingsaanvraagId").unwrap();
     // What the insurer gets is a document of its own, valid on its own.
-    let stored =
-        machtigingen::machtiging::store::document(&mut app.db.conn().unwrap(), &id).unwrap();
+    let stored = machtigingen::machtiging::store::document(
+        &mut app.db.conn().unwrap(),
+        &id.parse().unwrap(),
+    )
+    .unwrap();
     machtigingen::validation::document(
         stored.as_bytes(),
         machtigingen::validation::SchemaSet::Machtigingen,

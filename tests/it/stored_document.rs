@@ -40,7 +40,8 @@ async fn both_doors_store_the_same_form() {
     assert!(!ans.is_fault(), "{}", ans.body);
     let soap_id = ans.text("MachtigingsaanvraagId").unwrap();
 
-    let stored = |id: &str| store::document(&mut app.db.conn().unwrap(), id).unwrap();
+    let stored =
+        |id: &str| store::document(&mut app.db.conn().unwrap(), &id.parse().unwrap()).unwrap();
     let (from_rest, from_soap) = (stored(&rest_id), stored(&soap_id));
     assert_eq!(
         from_rest.replace(&rest.referentie, "R"),

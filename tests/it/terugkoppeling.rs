@@ -269,7 +269,7 @@ fn registration_payload() -> Event {
                 voorletters: None,
             },
         },
-        registratie_id: format!("OI{}", "0".repeat(32)),
+        registratie_id: format!("OI{}", "0".repeat(32)).parse().unwrap(),
         status: "NogNietVerwerkt".into(),
         toestemming: "Ja".into(),
     })
@@ -327,14 +327,14 @@ async fn soap_format_is_delivered_as_a_soap_envelope() {
     drop(conn);
     assert!(
         eventually(10, || async {
-            r.received().iter().any(|m| m.webhook_id == id)
+            r.received().iter().any(|m| m.webhook_id == id.as_str())
         })
         .await
     );
     let m = r
         .received()
         .into_iter()
-        .find(|m| m.webhook_id == id)
+        .find(|m| m.webhook_id == id.as_str())
         .unwrap();
     assert!(m.content_type.starts_with("text/xml"), "{}", m.content_type);
     assert!(

@@ -335,7 +335,7 @@ async fn a_later_terugkoppeling_waits_while_an_earlier_one_is_not_fanned_out() {
         .values((
             del::terugkoppeling_id.eq(second_id),
             del::endpoint_id.eq(endpoint),
-            del::subject_id.eq("MA-o"),
+            del::subject_id.eq(subject("MA-o").to_string()),
             del::status.eq(queue::WACHTEND),
             del::attempts.eq(0),
             del::next_attempt_at.eq(now),
@@ -365,6 +365,6 @@ async fn a_later_terugkoppeling_waits_while_an_earlier_one_is_not_fanned_out() {
     assert_eq!(handled, 1);
     let leased = lease(&mut conn);
     assert_eq!(leased.len(), 1);
-    assert_eq!(leased[0].public_id, first, "O-1 first");
+    assert_eq!(leased[0].public_id.as_str(), first, "O-1 first");
     drop(r);
 }

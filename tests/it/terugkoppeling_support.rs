@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use machtigingen::ids::MachtigingId;
 use machtigingen::machtiging::model::Status;
 use machtigingen::outbox::event::v1::MachtigingStatus;
 use machtigingen::outbox::{self, Event, MACHTIGING_STATUS};
@@ -149,10 +150,8 @@ pub async fn register(client: &TestClient, r: &Receiver, formaat: &str) -> Strin
 }
 
 pub fn status_payload(referentie: &str, status: Status) -> MachtigingStatus {
-    let mut b = [0u8; 16];
-    openssl::rand::rand_bytes(&mut b).unwrap();
     MachtigingStatus {
-        machtigingsaanvraag_id: format!("MA{}", hex::encode(b)),
+        machtigingsaanvraag_id: MachtigingId::new().unwrap(),
         referentie: referentie.into(),
         agb_praktijk: AGB.into(),
         uzovi: "3311".into(),
@@ -163,12 +162,22 @@ pub fn status_payload(referentie: &str, status: Status) -> MachtigingStatus {
     }
 }
 
-/// Writes one terugkoppeling about request `subject` for the provider
-/// through the outbox contract.
+/// The request id a test names `label` ("MA-o"): the label itself when it is
+/// one, else always the same id for the same label, so the terugkoppelingen
+/// about it share a subject.
+pub fn subject(label: &str) -> MachtigingId {
+    label.parse().unwrap_or_else(|_| {
+        let digest = openssl::sha::sha256(label.as_bytes());
+        format!("MA{}", hex::encode(&digest[..16])).parse().unwrap()
+    })
+}
+
+/// Writes one terugkoppeling about request `subject` (a label, see
+/// [`subject`]) for the provider through the outbox contract.
 pub fn enqueue_for(app: &TestApp, recipient: &str, subject: &str, referentie: &str) -> String {
     let mut conn = app.db.conn().unwrap();
     let mut event = status_payload(referentie, Status::InBehandeling);
-    event.machtigingsaanvraag_id = subject.into();
+    event.machtigingsaanvraag_id = self::subject(subject);
     outbox::record(
         &mut conn,
         &recipient.parse().unwrap(),
@@ -176,6 +185,7 @@ pub fn enqueue_for(app: &TestApp, recipient: &str, subject: &str, referentie: &s
     )
     .unwrap()
     .unwrap()
+    .into()
 }
 
 pub fn enqueue(app: &TestApp, subject: &str, referentie: &str) -> String {

@@ -21,6 +21,7 @@ use crate::dispatch::{endpoints, transport};
 use crate::dispatch::registration::no_subscription;
 use crate::error::{Code, Refusal};
 use crate::identity::Caller;
+use crate::ids::{CheckId, Requested};
 
 pub const LOPEND: &str = "lopend";
 pub const GESLAAGD: &str = "geslaagd";
@@ -41,7 +42,8 @@ pub type CheckError = crate::dispatch::registration::RegistrationError;
 #[diesel(table_name = tc)]
 pub struct Stored {
     pub id: i64,
-    pub public_id: String,
+    #[diesel(deserialize_as = String)]
+    pub public_id: CheckId,
     pub party: String,
     pub url: String,
     pub format: String,
@@ -60,12 +62,6 @@ impl Stored {
     }
 }
 
-fn new_id() -> String {
-    let mut b = [0u8; 16];
-    let _ = openssl::rand::rand_bytes(&mut b);
-    format!("TKC{}", hex::encode(b))
-}
-
 /// Starts a run: refused when the party used its hourly runs (counting runs
 /// in progress), else stored as `lopend`. One write transaction, so two
 /// requests cannot both take the last run: SQLite has one writer; on
@@ -78,7 +74,7 @@ fn start(
     format: &str,
     limit: i64,
     at: NaiveDateTime,
-) -> Result<String, CheckError> {
+) -> Result<CheckId, CheckError> {
     if let DbConnection::Pg(c) = conn {
         diesel::sql_query(
             "SELECT pg_advisory_xact_lock(hashtext('terugkoppeling_controles:' || $1))",
@@ -107,10 +103,10 @@ fn start(
         )
         .into());
     }
-    let id = new_id();
+    let id = CheckId::for_request()?;
     diesel::insert_into(tc::table)
         .values((
-            tc::public_id.eq(&id),
+            tc::public_id.eq(id.as_str()),
             tc::party.eq(party),
             tc::url.eq(url),
             tc::format.eq(format),
@@ -124,7 +120,7 @@ fn start(
 fn finish(
     conn: &mut DbConnection,
     caller: &Caller,
-    id: &str,
+    id: &CheckId,
     outcome: &Result<Report, String>,
 ) -> Result<(), DbError> {
     let (status, report, error) = match outcome {
@@ -135,7 +131,7 @@ fn finish(
         ),
         Err(e) => (FOUT, None, Some(e.clone())),
     };
-    diesel::update(tc::table.filter(tc::public_id.eq(id)))
+    diesel::update(tc::table.filter(tc::public_id.eq(id.as_str())))
         .set((
             tc::status.eq(status),
             tc::report.eq(&report),
@@ -152,7 +148,7 @@ fn finish(
     .record(
         conn,
         "terugkoppeling.controleren",
-        Some(id),
+        Some(id.as_str()),
         "ok",
         serde_json::json!({ "status": status, "nietGeslaagd": failures }),
     )
@@ -221,7 +217,7 @@ pub async fn run(db: &Db, config: &Config, caller: &Caller) -> Result<Stored, Ch
             return Err(Refusal::internal("Interne fout.").into());
         }
     }
-    get(db, caller, &id).await
+    get(db, caller, &Requested::Valid(id)).await
 }
 
 /// The party's stored runs, newest first.
@@ -240,12 +236,16 @@ pub async fn list(db: &Db, caller: &Caller) -> Result<Vec<Stored>, CheckError> {
 }
 
 /// One stored run of the caller's party.
-pub async fn get(db: &Db, caller: &Caller, id: &str) -> Result<Stored, CheckError> {
+pub async fn get(db: &Db, caller: &Caller, id: &Requested<CheckId>) -> Result<Stored, CheckError> {
     let party = caller.party().reference.to_string();
-    let id = id.to_owned();
+    let id = id.valid().cloned();
     db.run(move |c| -> Result<Option<Stored>, DbError> {
+        // A malformed id names no run: not found, as an unknown one.
+        let Some(id) = id else {
+            return Ok(None);
+        };
         Ok(tc::table
-            .filter(tc::public_id.eq(&id))
+            .filter(tc::public_id.eq(id.as_str()))
             .filter(tc::party.eq(&party))
             .select(Stored::as_select())
             .first(c)

@@ -15,6 +15,8 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{MachtigingId, OptinId};
+
 /// `machtiging.status`, to the provider: one of its requests changed status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -22,7 +24,7 @@ pub struct MachtigingStatus {
     pub agb_praktijk: String,
     /// Present for Toegekend, DeelsToegekend and Afgewezen.
     pub beslissing: Option<Beslissing>,
-    pub machtigingsaanvraag_id: String,
+    pub machtigingsaanvraag_id: MachtigingId,
     pub referentie: String,
     /// The lifecycle state's wire name (`Ingediend`, `Toegekend`, …).
     pub status: String,
@@ -79,7 +81,7 @@ pub struct Vraag {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MachtigingInbox {
-    pub machtigingsaanvraag_id: String,
+    pub machtigingsaanvraag_id: MachtigingId,
     /// What happened (`indienen`, `intrekken`, `beslissing`, …).
     pub soort: String,
     pub status: String,
@@ -102,7 +104,7 @@ pub struct OptinRegistratie {
     )]
     pub ontvangen_op: NaiveDateTime,
     pub patient: Patient,
-    pub registratie_id: String,
+    pub registratie_id: OptinId,
     /// `NogNietVerwerkt`, `Verwerkt` or `Afgewezen`.
     pub status: String,
     /// `Ja` or `Nee`.
@@ -139,6 +141,6 @@ pub struct OptinStatus {
     pub reden_code: Option<String>,
     pub reden_tekst: Option<String>,
     pub referentie: String,
-    pub registratie_id: String,
+    pub registratie_id: OptinId,
     pub status: String,
 }
