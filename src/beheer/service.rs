@@ -362,12 +362,14 @@ fn plausible_email(e: &str) -> bool {
         && !e.chars().any(char::is_whitespace)
 }
 
-/// The provider's consent for `vendor` (a softwareleverancier) to act for it.
+/// The provider's consent for `vendor` (a softwareleverancier) to act for it;
+/// with `optin` also for its opt-in registrations.
 pub async fn add_consent(
     db: &Db,
     caller: Caller,
     vendor: String,
     geldig_tot: Option<NaiveDate>,
+    optin: bool,
 ) -> Result<Verklaring, BeheerError> {
     let party = own_party(&caller)?;
     if caller.party().kind != PartyKind::Zorgaanbieder {
@@ -398,13 +400,14 @@ pub async fn add_consent(
                 &party.code,
                 &vendor_ref.to_string(),
                 geldig_tot,
+                optin,
                 &party.to_string(),
             )?;
             audit_party(
                 tx,
                 &caller,
                 "toestemmingsverklaring.registreren",
-                json!({"id": id, "leverancier": vendor_ref.to_string(), "geldigTot": geldig_tot}),
+                json!({"id": id, "leverancier": vendor_ref.to_string(), "geldigTot": geldig_tot, "optin": optin}),
             )?;
             Ok(v)
         })

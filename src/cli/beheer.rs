@@ -77,6 +77,10 @@ pub enum ConsentCommand {
         /// Last valid day (YYYY-MM-DD); open-ended when absent.
         #[arg(long)]
         tot: Option<NaiveDate>,
+        /// The vendor may also handle the provider's opt-in registrations
+        /// (and receives their terugkoppelingen).
+        #[arg(long)]
+        optin: bool,
     },
     List {
         #[arg(long)]
@@ -191,6 +195,7 @@ pub fn run(cmd: BeheerCommand, config: &Config) -> CliResult {
             provider,
             vendor,
             tot,
+            optin,
         }) => {
             provider_of(&mut conn, &provider)?;
             if registry::find_party(&mut conn, &vendor)?.kind != PartyKind::Softwareleverancier {
@@ -204,13 +209,14 @@ pub fn run(cmd: BeheerCommand, config: &Config) -> CliResult {
                     &provider.code,
                     &vendor.to_string(),
                     tot,
+                    optin,
                     audit::OPERATOR,
                 )?;
                 audit_op(
                     c,
                     "toestemmingsverklaring.registreren",
                     &provider,
-                    json!({"id": id, "leverancier": vendor.to_string(), "geldigTot": tot}),
+                    json!({"id": id, "leverancier": vendor.to_string(), "geldigTot": tot, "optin": optin}),
                 )?;
                 Ok(v)
             })?;

@@ -206,6 +206,7 @@ diesel::table! {
         created_at -> Timestamp,
         created_by -> Text,
         revoked_at -> Nullable<Timestamp>,
+        optin -> Integer,
     }
 }
 

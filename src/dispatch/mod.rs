@@ -12,6 +12,7 @@
 pub mod check;
 pub mod cursor;
 pub mod endpoints;
+pub mod intermediary;
 pub mod metrics;
 pub mod queue;
 pub mod registration;
@@ -329,12 +330,14 @@ async fn send(shared: &Shared, l: &Leased) -> AttemptOutcome {
         secrets: l.endpoint.signing_secrets(now()),
         version: l.endpoint.updated_at,
     };
+    let on_behalf = intermediary::on_behalf(&l.recipient, &l.endpoint.party);
     let outcome = match crate::outbox::Event::decode(&l.event_type, &l.payload) {
         Ok(event) => {
             let message = Message {
                 id: l.public_id.as_str(),
                 created_at: l.created_at,
                 body: Body::Event(&event),
+                zorgaanbieder: on_behalf.as_deref(),
             };
             shared.transport.send(&target, &message).await
         }

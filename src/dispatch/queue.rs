@@ -133,8 +133,11 @@ pub fn fan_out(
             return Ok((0, after));
         };
         let recipients: Vec<&str> = rows.iter().map(|r| r.recipient.as_str()).collect();
+        // Vendors serving a recipient (a provider) receive its terugkoppeling too.
+        let served = super::intermediary::Served::load(conn, &recipients, now.date())?;
+        let parties: Vec<&str> = recipients.iter().copied().chain(served.vendors()).collect();
         let eps: Vec<Endpoint> = terugkoppeling_endpoints::table
-            .filter(terugkoppeling_endpoints::party.eq_any(&recipients))
+            .filter(terugkoppeling_endpoints::party.eq_any(&parties))
             .filter(terugkoppeling_endpoints::status.ne(VERWIJDERD))
             .select(Endpoint::as_select())
             .load(conn)?;
@@ -148,7 +151,7 @@ pub fn fan_out(
             .iter()
             .flat_map(|r| {
                 eps.iter()
-                    .filter(|e| e.party == r.recipient && e.subscribes(&r.event_type))
+                    .filter(|e| served.receives(e, &r.recipient, &r.event_type))
                     .map(move |e| NewDelivery::due(r.id, e.id, &r.subject_id, now))
             })
             .collect();
@@ -318,6 +321,8 @@ pub struct Leased {
     pub delivery_id: i64,
     pub attempts: i32,
     pub public_id: TerugkoppelingId,
+    /// The party it is for; another than the endpoint's for a vendor.
+    pub recipient: String,
     pub event_type: String,
     pub payload: String,
     pub created_at: NaiveDateTime,
@@ -387,7 +392,8 @@ pub fn lease(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(i64, i32, String, String, String, NaiveDateTime, Endpoint)> = del::table
+    type Row = (i64, i32, String, String, String, String, NaiveDateTime, Endpoint);
+    let rows: Vec<Row> = del::table
         .inner_join(tk::table.on(tk::id.eq(del::terugkoppeling_id)))
         .inner_join(
             terugkoppeling_endpoints::table.on(terugkoppeling_endpoints::id.eq(del::endpoint_id)),
@@ -397,6 +403,7 @@ pub fn lease(
             del::id,
             del::attempts,
             tk::public_id,
+            tk::recipient,
             tk::event_type,
             tk::payload,
             tk::created_at,
@@ -404,21 +411,22 @@ pub fn lease(
         ))
         .order(del::id)
         .load(conn)?;
-    rows.into_iter()
-        .map(
-            |(delivery_id, attempts, public_id, event_type, payload, created_at, endpoint)| {
-                Ok(Leased {
-                    delivery_id,
-                    attempts,
-                    public_id: public_id.parse()?,
-                    event_type,
-                    payload,
-                    created_at,
-                    endpoint,
-                })
-            },
-        )
-        .collect()
+    let leased = rows
+        .into_iter()
+        .map(|(delivery_id, attempts, id, recipient, event_type, payload, at, endpoint)| {
+            Ok(Leased {
+                delivery_id,
+                attempts,
+                public_id: id.parse()?,
+                recipient,
+                event_type,
+                payload,
+                created_at: at,
+                endpoint,
+            })
+        })
+        .collect::<DbResult<Vec<_>>>()?;
+    super::intermediary::lapse_unconsented(conn, leased, now)
 }
 
 /// The retry policy the queue applies.
@@ -508,7 +516,9 @@ pub fn complete(
                 &crate::audit::AuditEntry {
                     fingerprint: None,
                     actor: crate::audit::PLATFORM.to_owned(),
-                    acting_for: None,
+                    // To a vendor: the provider it received this for.
+                    acting_for: super::intermediary::on_behalf(&l.recipient, &l.endpoint.party)
+                        .map(|agb| crate::registry::PartyRef::provider(&agb).to_string()),
                     action: "terugkoppeling.afgeleverd",
                     object_type: "terugkoppeling",
                     object_id: Some(l.public_id.to_string()),

@@ -145,6 +145,7 @@ pub async fn verify(config: &Config, e: &Endpoint) -> Verification {
                 id: &id,
                 created_at: at,
                 body: Body::Verificatie { partij: &e.party },
+                zorgaanbieder: None,
             },
         )
         .await;

@@ -70,6 +70,10 @@ pub struct Message<'a> {
     pub id: &'a str,
     pub created_at: NaiveDateTime,
     pub body: Body<'a>,
+    /// The provider (AGB-code) a message to a software vendor is for
+    /// (`zorgaanbieder`); absent in a message to its own recipient, whose
+    /// bytes are what they always were.
+    pub zorgaanbieder: Option<&'a str>,
 }
 
 impl Message<'_> {
@@ -106,6 +110,8 @@ struct JsonMessage<'a> {
     tijdstip: String,
     #[serde(rename = "type")]
     kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zorgaanbieder: Option<&'a str>,
 }
 
 pub fn json(m: &Message<'_>) -> Result<Vec<u8>, String> {
@@ -114,6 +120,7 @@ pub fn json(m: &Message<'_>) -> Result<Vec<u8>, String> {
         id: m.id,
         tijdstip: timestamp(m.created_at),
         kind: m.event_type(),
+        zorgaanbieder: m.zorgaanbieder,
     })
     .map_err(|e| e.to_string())
 }
@@ -236,6 +243,7 @@ fn operation(w: &mut W, m: &Message<'_>) -> io::Result<()> {
                     text(w, "TerugkoppelingId", m.id)?;
                     text(w, "Soort", m.event_type())?;
                     text(w, "Tijdstip", &timestamp(m.created_at))?;
+                    opt(w, "Zorgaanbieder", m.zorgaanbieder)?;
                     match &content {
                         Content::Status(s) => machtiging_status(w, s),
                         Content::Verificatie(partij) => {
@@ -308,6 +316,7 @@ mod tests {
                 id: "TK1",
                 created_at: at,
                 body,
+                zorgaanbieder: None,
             };
             let data = serde_json::to_value(body).unwrap();
             let before = serde_json::json!({

@@ -1,7 +1,9 @@
 //! The provider's view of its terugkoppelingen: the delivery log of one,
 //! replaying one, recovering every dead letter since a time, and the pull
-//! fallback with acknowledgement. Every query is limited to the caller's own
-//! party reference; pull and acknowledgement also to the kinds the caller's
+//! fallback with acknowledgement. Every query is limited to the caller's
+//! [`Mailbox`]: its own party's terugkoppelingen and, for a software vendor,
+//! those of the providers it serves (`intermediary`); pull and
+//! acknowledgement also to the kinds the caller's
 //! certificate may read ([`crate::outbox::kinds`]), and what carries patient
 //! data is audited as it leaves ([`audit_disclosed`]).
 
@@ -9,6 +11,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::endpoints;
+pub use super::intermediary::Mailbox;
 use super::queue::{DOOD, NewDelivery, WACHTEND};
 use crate::db::schema::{
     terugkoppeling_acks as ack, terugkoppeling_attempts as att, terugkoppeling_deliveries as del,
@@ -75,26 +78,31 @@ pub struct Detail {
     pub deliveries: Vec<DeliveryLog>,
 }
 
-/// A malformed id is not found, as an unknown one is.
+/// A terugkoppeling in the mailbox. A malformed id is not found, as an
+/// unknown one is, and so is one outside the mailbox.
 fn own(
     conn: &mut DbConnection,
-    party: &str,
+    mailbox: &Mailbox,
     public_id: &Requested<TerugkoppelingId>,
 ) -> DbResult<Stored> {
     let public_id = public_id.valid().ok_or(DbError::NotFound)?;
-    Ok(tk::table
+    let stored: Stored = tk::table
         .filter(tk::public_id.eq(public_id.as_str()))
-        .filter(tk::recipient.eq(party))
-        .first(conn)?)
+        .first(conn)?;
+    if mailbox.covers(&stored.recipient, &stored.event_type) {
+        Ok(stored)
+    } else {
+        Err(DbError::NotFound)
+    }
 }
 
 /// A terugkoppeling with its deliveries and every attempt.
 pub fn detail(
     conn: &mut DbConnection,
-    party: &str,
+    mailbox: &Mailbox,
     public_id: &Requested<TerugkoppelingId>,
 ) -> DbResult<Detail> {
-    let stored = own(conn, party, public_id)?;
+    let stored = own(conn, mailbox, public_id)?;
     let acknowledged_at = ack::table
         .find(stored.id)
         .select(ack::at)
@@ -154,16 +162,17 @@ fn requeue(conn: &mut DbConnection, delivery: i64, now: NaiveDateTime) -> DbResu
 }
 
 /// Sends one terugkoppeling again to the party's endpoint, whatever became
-/// of it before (delivered, dead, or never pushed). `NotFound` when the party
-/// has no endpoint or the terugkoppeling is not theirs.
+/// of it before (delivered, dead, or never pushed). `NotFound` when it is not
+/// in the party's mailbox; `Conflict` when the party has no endpoint.
 pub fn replay(
     conn: &mut DbConnection,
-    party: &str,
+    mailbox: &Mailbox,
     public_id: &Requested<TerugkoppelingId>,
     now: NaiveDateTime,
 ) -> DbResult<()> {
+    let party = mailbox.own.as_str();
     write_tx(conn, |conn| {
-        let stored = own(conn, party, public_id)?;
+        let stored = own(conn, mailbox, public_id)?;
         // PostgreSQL: hold the row against the retention purge, which skips
         // a row held and otherwise deletes it before this commits (then the
         // delivery inserted below would point at nothing).
@@ -219,11 +228,22 @@ pub fn recover(
     })
 }
 
-/// Pull: the party's terugkoppelingen of `kinds` after outbox position
-/// `after`, oldest first; unacknowledged only unless `all`.
+/// The kinds of `kinds` a vendor reads of the providers it serves for
+/// opt-in as well (`true`) or for their requests only (`false`).
+fn split_kinds<'a>(kinds: &[&'a str], optin: bool) -> Vec<&'a str> {
+    kinds
+        .iter()
+        .copied()
+        .filter(|k| crate::outbox::kinds::needs_optin_consent(k) == optin)
+        .collect()
+}
+
+/// Pull: the mailbox's terugkoppelingen of `kinds` after outbox position
+/// `after`, oldest first; unacknowledged only unless `all`. A provider and
+/// the vendors serving it share one acknowledgement per terugkoppeling.
 pub fn pull(
     conn: &mut DbConnection,
-    party: &str,
+    mailbox: &Mailbox,
     kinds: &[&str],
     after: i64,
     limit: i64,
@@ -231,10 +251,26 @@ pub fn pull(
 ) -> DbResult<Vec<(Stored, Option<NaiveDateTime>)>> {
     let mut q = tk::table
         .left_join(ack::table.on(ack::terugkoppeling_id.eq(tk::id)))
-        .filter(tk::recipient.eq(party))
-        .filter(tk::event_type.eq_any(kinds))
         .filter(tk::id.gt(after))
         .into_boxed();
+    if mailbox.own_only() {
+        // Everyone but a vendor with statements: the query it always was.
+        q = q
+            .filter(tk::recipient.eq(&mailbox.own))
+            .filter(tk::event_type.eq_any(kinds));
+    } else {
+        q = q.filter(
+            tk::recipient
+                .eq(&mailbox.own)
+                .and(tk::event_type.eq_any(kinds))
+                .or(tk::recipient
+                    .eq_any(&mailbox.served)
+                    .and(tk::event_type.eq_any(split_kinds(kinds, false))))
+                .or(tk::recipient
+                    .eq_any(&mailbox.served_optin)
+                    .and(tk::event_type.eq_any(split_kinds(kinds, true)))),
+        );
+    }
     if !all {
         q = q.filter(ack::at.is_null());
     }
@@ -255,11 +291,12 @@ pub fn pull(
     .load(conn)?)
 }
 
-/// Acknowledges pulled terugkoppelingen (idempotent); ids that are not the
-/// party's, or of a kind outside `kinds`, are reported back as unknown.
+/// Acknowledges pulled terugkoppelingen (idempotent); ids outside the
+/// mailbox, or of a kind outside `kinds`, are reported back as unknown. The
+/// acknowledgement records who gave it.
 pub fn acknowledge(
     conn: &mut DbConnection,
-    party: &str,
+    mailbox: &Mailbox,
     kinds: &[&str],
     public_ids: &[Requested<TerugkoppelingId>],
     now: NaiveDateTime,
@@ -272,11 +309,15 @@ pub fn acknowledge(
         .collect();
     write_tx(conn, |conn| {
         let found: Vec<(i64, String)> = tk::table
-            .filter(tk::recipient.eq(party))
             .filter(tk::event_type.eq_any(kinds))
             .filter(tk::public_id.eq_any(&valid))
-            .select((tk::id, tk::public_id))
-            .load(conn)?;
+            .select((tk::id, tk::public_id, tk::recipient, tk::event_type))
+            .load::<(i64, String, String, String)>(conn)?
+            .into_iter()
+            .filter(|(_, _, recipient, kind)| mailbox.covers(recipient, kind))
+            .map(|(id, public_id, _, _)| (id, public_id))
+            .collect();
+        let party = mailbox.own.as_str();
         let already: Vec<i64> = ack::table
             .filter(ack::terugkoppeling_id.eq_any(found.iter().map(|f| f.0)))
             .select(ack::terugkoppeling_id)
@@ -372,7 +413,8 @@ pub fn audit_disclosed<'a>(
         .map(|s| crate::audit::AuditEntry {
             fingerprint: Some(caller.fingerprint()),
             actor: actor.clone(),
-            acting_for: None,
+            // A vendor reading a provider's message acts for that provider.
+            acting_for: (s.recipient != actor).then(|| s.recipient.clone()),
             action,
             object_type: "terugkoppeling",
             object_id: Some(s.public_id.to_string()),

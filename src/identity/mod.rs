@@ -31,6 +31,9 @@ pub struct Caller {
     /// statement (toestemmingsverklaring) lets it act for them, read with the
     /// certificate so a withdrawn statement applies to the next request.
     pub consented_agbs: Vec<String>,
+    /// Of those, the providers whose statement also covers their opt-in
+    /// registrations.
+    pub consented_optin_agbs: Vec<String>,
 }
 
 impl Caller {
@@ -172,16 +175,17 @@ async fn resolve(db: &Db, peer: Option<&PeerIdentity>) -> Result<Caller, AuthErr
                         chrono::Utc::now().date_naive(),
                     )?
                 }
-                _ => Vec::new(),
+                _ => consent::Consented::default(),
             };
             Ok::<_, DbError>(cert.map(|cert| (cert, consented)))
         })
         .await?;
-    let (cert, consented_agbs) = found.ok_or(AuthError::Unknown)?;
+    let (cert, consented) = found.ok_or(AuthError::Unknown)?;
     check(&cert, addr)?;
     Ok(Caller {
         certificate: cert,
         addr,
-        consented_agbs,
+        consented_agbs: consented.agbs,
+        consented_optin_agbs: consented.optin_agbs,
     })
 }

@@ -4,7 +4,11 @@
 //!
 //! A portal (`optin:aanmelden`) sees only the registrations it submitted; a
 //! provider (`optin:afhandelen`, a zorgaanbieder) only those addressed to its
-//! AGB. Anything else is "not found", audited as a refused access.
+//! AGB; a software vendor (`optin:afhandelen`) those of the providers whose
+//! consent statement covers opt-in (`Caller::consented_optin_agbs`), each
+//! audited as acting for that provider. Anything else is "not found",
+//! audited as a refused access. Subscribing to the service stays the
+//! provider's own act.
 
 use chrono::Utc;
 use serde_json::json;
@@ -40,13 +44,41 @@ fn audit(
     outcome: &str,
     detail: serde_json::Value,
 ) -> Result<(), DbError> {
+    audit_for(conn, caller, None, action, id, outcome, detail)
+}
+
+/// An audit row naming the provider a vendor acted for (`provider`: its AGB).
+fn audit_for(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    provider: Option<&str>,
+    action: &str,
+    id: Option<&str>,
+    outcome: &str,
+    detail: serde_json::Value,
+) -> Result<(), DbError> {
     // A str, not an `OptinId`: a refused access is audited with the id as sent.
     audit::ByCaller {
         caller,
         object_type: "optin_registratie",
-        acting_for: None,
+        acting_for: provider
+            .filter(|_| caller.party().kind == PartyKind::Softwareleverancier)
+            .map(|agb| PartyRef::provider(agb).to_string()),
     }
     .record(conn, action, id, outcome, detail)
+}
+
+/// The providers whose registrations the caller (with `optin:afhandelen`)
+/// fetches, reads and handles: a provider its own; a software vendor those
+/// whose consent statement covers opt-in (none: it finds nothing).
+fn handled_agbs(caller: &Caller) -> Result<Vec<String>, OptinError> {
+    caller.require(Scope::OptinAfhandelen)?;
+    let party = caller.party();
+    match party.kind {
+        PartyKind::Zorgaanbieder => Ok(vec![party.reference.code.clone()]),
+        PartyKind::Softwareleverancier => Ok(caller.consented_optin_agbs.clone()),
+        _ => Err(Refusal::new(Code::OptinNotProvider, "Deze partij is geen zorgaanbieder.").into()),
+    }
 }
 
 /// The caller's AGB when it is a provider holding `optin:afhandelen`.
@@ -71,9 +103,13 @@ fn visible(record: &Record, caller: &Caller) -> bool {
     let party = caller.party();
     let portal = caller.certificate.scopes.contains(Scope::OptinAanmelden)
         && record.portal == party.reference.to_string();
+    let agb = &record.registratie.agb_zorgaanbieder;
     let provider = caller.certificate.scopes.contains(Scope::OptinAfhandelen)
-        && party.kind == PartyKind::Zorgaanbieder
-        && record.registratie.agb_zorgaanbieder == party.reference.code;
+        && match party.kind {
+            PartyKind::Zorgaanbieder => *agb == party.reference.code,
+            PartyKind::Softwareleverancier => caller.consented_optin_agbs.contains(agb),
+            _ => false,
+        };
     portal || provider
 }
 
@@ -224,9 +260,10 @@ pub async fn get(db: &Db, caller: Caller, id: Requested<OptinId>) -> Result<Reco
     }
     db.run(move |conn| match found(conn, &id)? {
         Some(r) if visible(&r, &caller) => {
-            audit(
+            audit_for(
                 conn,
                 &caller,
+                Some(&r.registratie.agb_zorgaanbieder),
                 "optin.raadplegen",
                 Some(r.id.as_str()),
                 "ok",
@@ -258,14 +295,14 @@ pub async fn list(
 ) -> Result<Vec<Record>, OptinError> {
     let limit = limit.clamp(1, 100);
     let portal = caller.certificate.scopes.contains(Scope::OptinAanmelden);
-    let agb = if portal {
+    let agbs = if portal {
         None
     } else {
-        Some(provider_agb(&caller)?)
+        Some(handled_agbs(&caller)?)
     };
     db.run(move |conn| {
         let reference = caller.party().reference.to_string();
-        let owner = match &agb {
+        let owner = match &agbs {
             Some(a) => Owner::Provider(a),
             None => Owner::Portal(&reference),
         };
@@ -285,14 +322,15 @@ pub async fn list(
 
 /// `OphalenToestemmingen`: the provider's unacknowledged registrations.
 pub async fn fetch(db: &Db, caller: Caller, max: i64) -> Result<Vec<Record>, OptinError> {
-    let agb = provider_agb(&caller)?;
+    let agbs = handled_agbs(&caller)?;
     let max = max.clamp(1, 100);
     db.run(move |conn| {
-        let items = store::pending(conn, &agb, max)?;
+        let items = store::pending(conn, &agbs, max)?;
         for r in &items {
-            audit(
+            audit_for(
                 conn,
                 &caller,
+                Some(&r.registratie.agb_zorgaanbieder),
                 "optin.ophalen",
                 Some(r.id.as_str()),
                 "ok",
@@ -310,12 +348,12 @@ pub async fn acknowledge(
     caller: Caller,
     ids: Vec<Requested<OptinId>>,
 ) -> Result<usize, OptinError> {
-    let agb = provider_agb(&caller)?;
+    let agbs = handled_agbs(&caller)?;
     db.run(move |conn| {
         write_tx::<_, DbError, _>(conn, |c| {
             // A malformed id names no registration, so none to mark.
             let ids: Vec<&OptinId> = ids.iter().filter_map(Requested::valid).collect();
-            let n = store::acknowledge(c, &agb, &ids)?;
+            let n = store::acknowledge(c, &agbs, &ids)?;
             audit(
                 c,
                 &caller,
@@ -339,11 +377,11 @@ pub async fn handle(
     id: Requested<OptinId>,
     a: Afhandeling,
 ) -> Result<Confirmation, OptinError> {
-    let agb = provider_agb(&caller)?;
+    let agbs = handled_agbs(&caller)?;
     a.check()?;
     db.run(move |conn| {
         let record = match found(conn, &id)? {
-            Some(r) if r.registratie.agb_zorgaanbieder == agb => r,
+            Some(r) if agbs.contains(&r.registratie.agb_zorgaanbieder) => r,
             _ => {
                 audit(
                     conn,
@@ -360,6 +398,7 @@ pub async fn handle(
             return Err(already_handled(record.status).into());
         }
         let id = &record.id;
+        let agb = record.registratie.agb_zorgaanbieder.clone();
         let by = caller.party().reference.to_string();
         write_tx::<_, DbError, _>(conn, |c| {
             let at = store::handle(
@@ -384,9 +423,10 @@ pub async fn handle(
                 .parse()
                 .map_err(|e| DbError::Invalid(format!("stored portal party: {e}")))?;
             outbox::record(c, &portal, &Event::OptinStatus(handled))?;
-            audit(
+            audit_for(
                 c,
                 &caller,
+                Some(&agb),
                 "optin.afhandelen",
                 Some(id.as_str()),
                 "ok",

@@ -213,12 +213,13 @@ pub fn by_reference(
         .transpose()
 }
 
-/// The provider's oldest registrations it has not acknowledged. No cursor:
-/// what is not acknowledged comes again, so nothing committed late is skipped.
-pub fn pending(conn: &mut DbConnection, agb: &str, max: i64) -> DbResult<Vec<Record>> {
+/// The oldest registrations of the providers (`agbs`: the caller's own, or
+/// those a vendor handles them for) not yet acknowledged. No cursor: what is
+/// not acknowledged comes again, so nothing committed late is skipped.
+pub fn pending(conn: &mut DbConnection, agbs: &[String], max: i64) -> DbResult<Vec<Record>> {
     records(
         reg::table
-            .filter(reg::provider_agb.eq(agb))
+            .filter(reg::provider_agb.eq_any(agbs))
             .filter(reg::opgehaald_op.is_null())
             .order((reg::created_at.asc(), reg::id.asc()))
             .limit(max)
@@ -227,12 +228,16 @@ pub fn pending(conn: &mut DbConnection, agb: &str, max: i64) -> DbResult<Vec<Rec
     )
 }
 
-/// Marks registrations of this provider as received; returns how many.
-pub fn acknowledge(conn: &mut DbConnection, agb: &str, ids: &[&OptinId]) -> DbResult<usize> {
+/// Marks registrations of these providers as received; returns how many.
+pub fn acknowledge(
+    conn: &mut DbConnection,
+    agbs: &[String],
+    ids: &[&OptinId],
+) -> DbResult<usize> {
     let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
     Ok(diesel::update(
         reg::table
-            .filter(reg::provider_agb.eq(agb))
+            .filter(reg::provider_agb.eq_any(agbs))
             .filter(reg::id.eq_any(ids))
             .filter(reg::opgehaald_op.is_null()),
     )
@@ -243,7 +248,8 @@ pub fn acknowledge(conn: &mut DbConnection, agb: &str, ids: &[&OptinId]) -> DbRe
 /// Who sees which registrations in a listing.
 pub enum Owner<'a> {
     Portal(&'a str),
-    Provider(&'a str),
+    /// The providers' (a provider's own, or those a vendor serves).
+    Provider(&'a [String]),
 }
 
 pub fn list(
@@ -255,7 +261,7 @@ pub fn list(
     let mut q = reg::table.select(Row::as_select()).into_boxed();
     q = match owner {
         Owner::Portal(p) => q.filter(reg::portal.eq(p.to_owned())),
-        Owner::Provider(a) => q.filter(reg::provider_agb.eq(a.to_owned())),
+        Owner::Provider(a) => q.filter(reg::provider_agb.eq_any(a.to_vec())),
     };
     if let Some(s) = status {
         q = q.filter(reg::status.eq(s.as_str()));

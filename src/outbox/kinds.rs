@@ -21,6 +21,10 @@ pub struct EventKind {
     /// the push of something the party pulls elsewhere (an insurer's inbox),
     /// so without a callback there is no one to tell.
     pub push_only: bool,
+    /// A software vendor serving the recipient (a provider) receives and
+    /// reads it only under a consent statement that also covers opt-in
+    /// (`registry::consent`); other kinds of a provider under any valid one.
+    pub optin_consent: bool,
 }
 
 /// Every kind the outbox writes.
@@ -30,24 +34,28 @@ pub const KINDS: &[EventKind] = &[
         content_scope: Scope::MachtigingenRaadplegen,
         patient_data: true,
         push_only: false,
+        optin_consent: false,
     },
     EventKind {
         name: super::MACHTIGING_INBOX,
         content_scope: Scope::Beoordelen,
         patient_data: false,
         push_only: true,
+        optin_consent: false,
     },
     EventKind {
         name: super::OPTIN_REGISTRATIE,
         content_scope: Scope::OptinAfhandelen,
         patient_data: true,
         push_only: false,
+        optin_consent: true,
     },
     EventKind {
         name: super::OPTIN_STATUS,
         content_scope: Scope::OptinAanmelden,
         patient_data: false,
         push_only: false,
+        optin_consent: false,
     },
 ];
 
@@ -68,6 +76,12 @@ pub fn readable(scopes: Scopes) -> Vec<&'static str> {
         .filter(|k| scopes.contains(k.content_scope))
         .map(|k| k.name)
         .collect()
+}
+
+/// Whether a vendor needs a consent statement covering opt-in to receive
+/// or read a provider's message of kind `name`.
+pub fn needs_optin_consent(name: &str) -> bool {
+    kind(name).is_none_or(|k| k.optin_consent)
 }
 
 /// Whether messages of kind `name` are audited when read or pushed. An

@@ -298,6 +298,11 @@ pub struct VerklaringJson {
     leverancier: String,
     /// Last day it is valid; open-ended when absent.
     geldig_tot: Option<NaiveDate>,
+    /// The vendor may also read, fetch and handle this provider's opt-in
+    /// registrations and receives their terugkoppelingen (`optin.registratie`).
+    /// Default `false`.
+    #[serde(default)]
+    optin: bool,
 }
 
 /// The provider's consent statements.
@@ -321,7 +326,7 @@ async fn verklaring_registreren(
     body: crate::http::json::Json<VerklaringJson>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
-    let v = beheer::add_consent(&state.db, caller, b.leverancier, b.geldig_tot).await?;
+    let v = beheer::add_consent(&state.db, caller, b.leverancier, b.geldig_tot, b.optin).await?;
     Ok(json(StatusCode::CREATED, &v))
 }
 

@@ -15,7 +15,7 @@ use crate::db::{DbError, now};
 use crate::dispatch::endpoints::Endpoint;
 use crate::dispatch::registration::{self, Verification};
 use crate::dispatch::render::timestamp;
-use crate::dispatch::view;
+use crate::dispatch::{intermediary, view};
 use crate::http::auth::Authenticated;
 use crate::http::error::json;
 use crate::identity::Caller;
@@ -270,10 +270,20 @@ pub struct BerichtJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Object)]
     data: Option<Option<Event>>,
+    /// Only for a software vendor: the AGB-code of the provider whose
+    /// terugkoppeling this is (docs/callbacks.md §11).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zorgaanbieder: Option<String>,
 }
 
-fn bericht_json(s: view::Stored, acked: Option<NaiveDateTime>, with_data: bool) -> BerichtJson {
+fn bericht_json(
+    s: view::Stored,
+    acked: Option<NaiveDateTime>,
+    with_data: bool,
+    reader: &str,
+) -> BerichtJson {
     BerichtJson {
+        zorgaanbieder: intermediary::on_behalf(&s.recipient, reader),
         volgnummer: s.id,
         data: with_data.then(|| s.event().ok()),
         id: s.public_id.into(),
@@ -302,6 +312,7 @@ async fn ophalen(
     q: web::Query<OphalenQuery>,
 ) -> Result<HttpResponse, Problem> {
     let kinds = require_pull(&caller)?;
+    let mailbox = view::Mailbox::of(&caller);
     let p = party(&caller);
     let q = q.into_inner();
     let (after, limit, all) = (
@@ -312,7 +323,7 @@ async fn ophalen(
     let rows = state
         .db
         .run(move |c| {
-            let rows = view::pull(c, &p, &kinds, after, limit, all)?;
+            let rows = view::pull(c, &mailbox, &kinds, after, limit, all)?;
             view::audit_disclosed(
                 c,
                 &caller,
@@ -324,7 +335,7 @@ async fn ophalen(
         .await?;
     let berichten: Vec<BerichtJson> = rows
         .into_iter()
-        .map(|(s, a)| bericht_json(s, a, true))
+        .map(|(s, a)| bericht_json(s, a, true, &p))
         .collect();
     let laatste_volgnummer = berichten.last().map(|b| b.volgnummer);
     Ok(json(
@@ -367,12 +378,12 @@ async fn bevestigen(
             "Ten hoogste 1000 ids per bevestiging.",
         ));
     }
-    let p = party(&caller);
+    let mailbox = view::Mailbox::of(&caller);
     let n = ids.len();
     let ids: Vec<_> = ids.into_iter().map(Into::into).collect();
     let onbekend = state
         .db
-        .run(move |c| view::acknowledge(c, &p, &kinds, &ids, now()))
+        .run(move |c| view::acknowledge(c, &mailbox, &kinds, &ids, now()))
         .await?;
     Ok(json(
         StatusCode::OK,
@@ -428,13 +439,14 @@ async fn bericht(
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     caller.require(Scope::TerugkoppelingBeheren)?;
+    let mailbox = view::Mailbox::of(&caller);
     let p = party(&caller);
     let id = id.into_inner().into();
     let scopes = caller.certificate.scopes;
     let (d, with_data) = state
         .db
         .run(move |c| {
-            let d = view::detail(c, &p, &id)?;
+            let d = view::detail(c, &mailbox, &id)?;
             let with_data = crate::outbox::kinds::may_read(scopes, &d.stored.event_type);
             if with_data {
                 view::audit_disclosed(c, &caller, "terugkoppeling.raadplegen", [&d.stored])?;
@@ -466,7 +478,7 @@ async fn bericht(
     Ok(json(
         StatusCode::OK,
         &BerichtDetailJson {
-            bericht: bericht_json(d.stored, d.acknowledged_at, with_data),
+            bericht: bericht_json(d.stored, d.acknowledged_at, with_data, &p),
             afleveringen,
         },
     ))
@@ -489,11 +501,11 @@ async fn opnieuw(
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     caller.require(Scope::TerugkoppelingBeheren)?;
-    let p = party(&caller);
+    let mailbox = view::Mailbox::of(&caller);
     let id = id.into_inner().into();
     state
         .db
-        .run(move |c| view::replay(c, &p, &id, now()))
+        .run(move |c| view::replay(c, &mailbox, &id, now()))
         .await
         .map_err(conflict_as_missing)?;
     Ok(json(StatusCode::ACCEPTED, &IngeplandJson { ingepland: 1 }))

@@ -14,7 +14,7 @@ use crate::dispatch::check::platform::{self as check, Stored};
 use crate::dispatch::endpoints::Endpoint;
 use crate::dispatch::registration::{self, Request};
 use crate::dispatch::render::{self, Body, Message};
-use crate::dispatch::view;
+use crate::dispatch::{intermediary, view};
 use crate::identity::Caller;
 use crate::problem::{Code, Problem};
 use crate::registry::Scope;
@@ -175,15 +175,17 @@ fn execute(
             }
             Command::Ophalen(after, max) => {
                 let kinds = view::require_pull(&caller)?;
+                let mailbox = view::Mailbox::of(&caller);
                 let rows = db
                     .run(move |c| {
-                        let rows = view::pull(c, &party, &kinds, after, max.clamp(1, 500), false)?;
+                        let rows = view::pull(c, &mailbox, &kinds, after, max.clamp(1, 500), false)?;
                         view::audit_disclosed(c, &caller, "terugkoppeling.ophalen", rows.iter().map(|r| &r.0))?;
                         Ok::<_, crate::db::DbError>(rows)
                     })
                     .await?;
                 x.open_ns("OphalenTerugkoppelingenResponse", NS);
                 for (s, _) in rows {
+                    let on_behalf = intermediary::on_behalf(&s.recipient, &party);
                     let element = s
                         .event()
                         .map_err(|e| e.to_string())
@@ -192,6 +194,7 @@ fn execute(
                                 id: s.public_id.as_str(),
                                 created_at: s.created_at,
                                 body: Body::Event(&event),
+                                zorgaanbieder: on_behalf.as_deref(),
                             })
                         })
                         .map_err(|e| {
@@ -208,10 +211,11 @@ fn execute(
             }
             Command::Bevestigen(ids) => {
                 let kinds = view::require_pull(&caller)?;
+                let mailbox = view::Mailbox::of(&caller);
                 let n = ids.len();
                 let ids: Vec<_> = ids.into_iter().map(Into::into).collect();
                 let unknown = db
-                    .run(move |c| view::acknowledge(c, &party, &kinds, &ids, now()))
+                    .run(move |c| view::acknowledge(c, &mailbox, &kinds, &ids, now()))
                     .await?;
                 x.open_ns("BevestigenTerugkoppelingenResponse", NS)
                     .leaf("Bevestigd", n - unknown.len());

@@ -285,11 +285,13 @@ fn soap_rendering_validates_against_the_callback_xsd() {
     let bodies = events.iter().map(Body::Event).chain([Body::Verificatie {
         partij: "AGB:03123456",
     }]);
-    for body in bodies {
+    // To its own recipient, and to a vendor serving the provider (naming it).
+    for (body, zorgaanbieder) in bodies.flat_map(|b| [(b, None), (b, Some("03123456"))]) {
         let m = Message {
             id: "TK0123456789abcdef0123456789abcdef",
             created_at: machtigingen::db::now(),
             body,
+            zorgaanbieder,
         };
         let event_type = m.event_type();
         let op = render::soap_operation(&m).unwrap();

@@ -188,6 +188,7 @@ pub async fn run(t: &Target) -> Result<Report, String> {
             id,
             created_at: started,
             body: Body::Verificatie { partij },
+            zorgaanbieder: None,
         };
         if soap12 {
             render::soap12(&m)

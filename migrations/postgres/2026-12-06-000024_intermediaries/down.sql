@@ -1,0 +1,1 @@
+ALTER TABLE toestemmingsverklaringen DROP COLUMN optin;
