@@ -50,7 +50,11 @@ pub struct Served {
 
 impl Served {
     /// The statements valid on `today` of the providers among `recipients`.
-    pub fn load(conn: &mut DbConnection, recipients: &[&str], today: chrono::NaiveDate) -> DbResult<Self> {
+    pub fn load(
+        conn: &mut DbConnection,
+        recipients: &[&str],
+        today: chrono::NaiveDate,
+    ) -> DbResult<Self> {
         let mut agbs: Vec<String> = recipients.iter().filter_map(|r| provider_of(r)).collect();
         agbs.sort();
         agbs.dedup();
@@ -164,7 +168,11 @@ impl Mailbox {
         let vendor = caller.party().kind == PartyKind::Softwareleverancier;
         Self {
             own: caller.party().reference.to_string(),
-            served: if vendor { refs(&caller.consented_agbs) } else { Vec::new() },
+            served: if vendor {
+                refs(&caller.consented_agbs)
+            } else {
+                Vec::new()
+            },
             served_optin: if vendor {
                 refs(&caller.consented_optin_agbs)
             } else {

@@ -392,7 +392,16 @@ pub fn lease(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    type Row = (i64, i32, String, String, String, String, NaiveDateTime, Endpoint);
+    type Row = (
+        i64,
+        i32,
+        String,
+        String,
+        String,
+        String,
+        NaiveDateTime,
+        Endpoint,
+    );
     let rows: Vec<Row> = del::table
         .inner_join(tk::table.on(tk::id.eq(del::terugkoppeling_id)))
         .inner_join(
@@ -413,18 +422,20 @@ pub fn lease(
         .load(conn)?;
     let leased = rows
         .into_iter()
-        .map(|(delivery_id, attempts, id, recipient, event_type, payload, at, endpoint)| {
-            Ok(Leased {
-                delivery_id,
-                attempts,
-                public_id: id.parse()?,
-                recipient,
-                event_type,
-                payload,
-                created_at: at,
-                endpoint,
-            })
-        })
+        .map(
+            |(delivery_id, attempts, id, recipient, event_type, payload, at, endpoint)| {
+                Ok(Leased {
+                    delivery_id,
+                    attempts,
+                    public_id: id.parse()?,
+                    recipient,
+                    event_type,
+                    payload,
+                    created_at: at,
+                    endpoint,
+                })
+            },
+        )
         .collect::<DbResult<Vec<_>>>()?;
     super::intermediary::lapse_unconsented(conn, leased, now)
 }

@@ -123,7 +123,13 @@ pub fn detail(
         .load(conn)?;
     let mut deliveries = Vec::new();
     for (id, endpoint_id, status, attempts, next, delivered_at, last_error) in rows {
-        let endpoint_url = endpoints::by_id(conn, endpoint_id)?.url;
+        // Only the deliveries to the caller's own callback: a provider does
+        // not see its vendor's receiver, nor a vendor the provider's.
+        let endpoint = endpoints::by_id(conn, endpoint_id)?;
+        if endpoint.party != mailbox.own {
+            continue;
+        }
+        let endpoint_url = endpoint.url;
         let log = att::table
             .filter(att::delivery_id.eq(id))
             .select((att::at, att::http_status, att::latency_ms, att::error))

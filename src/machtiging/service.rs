@@ -69,20 +69,21 @@ fn provider_agbs(caller: &Caller) -> Vec<String> {
     }
 }
 
-/// A provider's own submissions always carry its own AGB (JVC-C01), so only an
-/// intermediary needs the "submitted by me" clause.
+/// The requests of the providers the caller acts for — a vendor's own
+/// submissions included only while the provider's consent statement holds:
+/// revoking it ends the vendor's reads and searches of that provider's
+/// requests at once, the ones it submitted as well (every one of them
+/// carries a provider's AGB, JVC-C01).
 pub(super) fn visibility(caller: &Caller) -> Visibility {
     Visibility::Provider {
         agbs: provider_agbs(caller),
-        submitter: (caller.party().kind != PartyKind::Zorgaanbieder)
-            .then(|| caller.party().reference.to_string()),
+        submitter: None,
     }
 }
 
-/// Whether the caller may see this request: its provider's, or submitted by it.
+/// Whether the caller may see this request: one of its providers'.
 fn visible(record: &Record, caller: &Caller) -> bool {
-    record.submitter == caller.party().reference.to_string()
-        || provider_agbs(caller).contains(&record.provider_agb)
+    provider_agbs(caller).contains(&record.provider_agb)
 }
 
 pub(super) fn audit_request(

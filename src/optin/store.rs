@@ -229,11 +229,7 @@ pub fn pending(conn: &mut DbConnection, agbs: &[String], max: i64) -> DbResult<V
 }
 
 /// Marks registrations of these providers as received; returns how many.
-pub fn acknowledge(
-    conn: &mut DbConnection,
-    agbs: &[String],
-    ids: &[&OptinId],
-) -> DbResult<usize> {
+pub fn acknowledge(conn: &mut DbConnection, agbs: &[String], ids: &[&OptinId]) -> DbResult<usize> {
     let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
     Ok(diesel::update(
         reg::table

@@ -206,5 +206,7 @@ pub fn allows(
             .select(Row::as_select())
             .load(conn)?,
     )?;
-    Ok(list.iter().any(|v| v.valid_on(today) && (v.optin || !optin)))
+    Ok(list
+        .iter()
+        .any(|v| v.valid_on(today) && (v.optin || !optin)))
 }

@@ -19,6 +19,7 @@ mod fixtures;
 mod group_commit;
 mod hostile;
 mod identity;
+mod intermediary;
 mod jvc;
 mod lifecycle;
 mod load;
