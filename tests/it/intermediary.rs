@@ -227,7 +227,7 @@ async fn a_vendor_pulls_its_providers_feedback_until_the_statement_is_revoked() 
         .await;
         assert_eq!(
             ans.texts("TerugkoppelingId"),
-            [tk_id.clone()],
+            std::slice::from_ref(&tk_id),
             "{}",
             ans.body
         );
