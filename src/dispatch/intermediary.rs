@@ -42,6 +42,12 @@ pub fn on_behalf(recipient: &str, receiver: &str) -> Option<String> {
         .flatten()
 }
 
+/// Whom a delivered push to a vendor was for, as the audit log records it
+/// (`AGB:…`); `None` for a push to the recipient itself.
+pub fn acting_for(l: &Leased) -> Option<String> {
+    on_behalf(&l.recipient, &l.endpoint.party).map(|agb| PartyRef::provider(&agb).to_string())
+}
+
 /// The consent statements that let vendors receive the terugkoppelingen of
 /// one fan-out round.
 pub struct Served {

@@ -527,9 +527,7 @@ pub fn complete(
                 &crate::audit::AuditEntry {
                     fingerprint: None,
                     actor: crate::audit::PLATFORM.to_owned(),
-                    // To a vendor: the provider it received this for.
-                    acting_for: super::intermediary::on_behalf(&l.recipient, &l.endpoint.party)
-                        .map(|agb| crate::registry::PartyRef::provider(&agb).to_string()),
+                    acting_for: super::intermediary::acting_for(l),
                     action: "terugkoppeling.afgeleverd",
                     object_type: "terugkoppeling",
                     object_id: Some(l.public_id.to_string()),
