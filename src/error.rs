@@ -152,6 +152,14 @@ codes! {
     NotInsurer = "BEO-003", 403, "Alleen een zorgverzekeraar of zorgkantoor kan beoordelen";
     /// Beoordeling: the catalog's UZOVI-code is not the caller's.
     CatalogNotOwn = "BEO-004", 403, "Catalogus van een andere verzekeraar";
+    /// Herziening: a revision without `redenCode` and `redenTekst`.
+    RevisionReason = "HER-001", 422, "Reden verplicht bij een herziening";
+    /// Herziening: shortening needs a new end on or after today and the start, before the current end.
+    RevisionShorten = "HER-002", 422, "Nieuwe einddatum past niet bij inkorten";
+    /// Herziening: extending needs a new end after the current end.
+    RevisionExtend = "HER-003", 422, "Nieuwe einddatum past niet bij verlengen";
+    /// Herziening: revoking needs an ingangsdatum from today up to the current end.
+    RevisionRevoke = "HER-004", 422, "Ingangsdatum past niet bij herroepen";
     /// The request's state does not allow this action.
     StatusTransition = "STA-001", 409, "Statusovergang niet toegestaan";
     /// The same Referentie was used before with different content.

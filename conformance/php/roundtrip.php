@@ -165,6 +165,16 @@ final class RoundTrip
         $ok = $this->call(BO, 'zorgverzekeraar', 'ControlerenMachtiging', ['Uzovi' => '3311', 'Machtigingsnummer' => $this->nummer,
             'Bsn' => $this->bsn, 'Prestatie' => 'DBC-OOGLID', 'Datum' => Mt::date(30)]);
         $this->check(BO, 'ControlerenMachtiging', ($ok->Geldig ?? null) === true, 'answer ' . ($ok->RedenCode ?? 'none'));
+        // Revisions: the partial grant extended, the grant revoked from today on.
+        $res = $this->call(BO, 'zorgverzekeraar', 'HerzienenMachtiging', ['MachtigingsaanvraagId' => $this->ids['partial'],
+            'Soort' => 'Verlenging', 'GeldigTot' => Mt::date(365), 'RedenCode' => 'LANGER', 'RedenTekst' => 'Behandeling duurt langer.']);
+        $this->check(BO, 'HerzienenMachtiging', ($res->Beslissing->Herziening->VorigeGeldigTot ?? null) === Mt::date(180), 'not extended');
+        $res = $this->call(BO, 'zorgverzekeraar', 'HerzienenMachtiging', ['MachtigingsaanvraagId' => $this->ids['grant'],
+            'Soort' => 'Herroeping', 'RedenCode' => 'VERZEKERING', 'RedenTekst' => 'Niet meer bij ons verzekerd.']);
+        $this->check(BO, 'HerzienenMachtiging', ($res->Status ?? null) === 'Herroepen', 'not revoked');
+        $no = $this->call(BO, 'zorgverzekeraar', 'ControlerenMachtiging', ['Uzovi' => '3311', 'Machtigingsnummer' => $this->nummer,
+            'Bsn' => $this->bsn, 'Prestatie' => 'DBC-OOGLID', 'Datum' => Mt::date(30)]);
+        $this->check(BO, 'ControlerenMachtiging', ($no->RedenCode ?? null) === 'HERROEPEN', 'answer ' . ($no->RedenCode ?? 'none'));
     }
 
     /** An unknown request id: a SoapFault whose detail carries `Fout` with its code. */

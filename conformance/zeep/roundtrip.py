@@ -167,6 +167,23 @@ class RoundTrip:
                        Prestatie="DBC-OOGLID", Datum=mt.today(30))
         self.check(BO_SVC, "ControlerenMachtiging", ok is not None and ok.Geldig is True,
                    f"answer {getattr(ok, 'RedenCode', None)}")
+        # Revisions: the partial grant extended, the grant revoked from today on.
+        res = self.call(BO_SVC, "zorgverzekeraar", "HerzienenMachtiging",
+                        MachtigingsaanvraagId=self.ids["partial"], Soort="Verlenging",
+                        GeldigTot=mt.today(365), RedenCode="LANGER",
+                        RedenTekst="Behandeling duurt langer.")
+        self.check(BO_SVC, "HerzienenMachtiging", res is not None and
+                   res.Beslissing.Herziening.VorigeGeldigTot == mt.today(180), f"answer {res}")
+        res = self.call(BO_SVC, "zorgverzekeraar", "HerzienenMachtiging",
+                        MachtigingsaanvraagId=gid, Soort="Herroeping", RedenCode="VERZEKERING",
+                        RedenTekst="Niet meer bij ons verzekerd.")
+        self.check(BO_SVC, "HerzienenMachtiging", res is not None and res.Status == "Herroepen",
+                   f"answer {res}")
+        no = self.call(BO_SVC, "zorgverzekeraar", "ControlerenMachtiging", Uzovi="3311",
+                       Machtigingsnummer=self.machtigingsnummer, Bsn=self.bsn,
+                       Prestatie="DBC-OOGLID", Datum=mt.today(30))
+        self.check(BO_SVC, "ControlerenMachtiging", no is not None and no.RedenCode == "HERROEPEN",
+                   f"answer {getattr(no, 'RedenCode', None)}")
 
     def fault(self):
         """An unknown request id: a SOAP Fault whose detail parses as `Fout`."""

@@ -2,6 +2,11 @@
 //! patient, this prestatie, on this date? For the provider whose request it
 //! was, and for the insurer that gave it (at claim time). Anything else hears
 //! "unknown", like a number that does not exist.
+//!
+//! A revised grant answers from its revision: a shortened or extended one
+//! up to its new `geldigTot`; a revoked one (`Herroepen`) `HERROEPEN` for
+//! every date from its ingangsdatum on, and for the days before as the
+//! grant did (care given before the revocation stays covered).
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -118,7 +123,10 @@ pub async fn check(db: &Db, caller: Caller, q: Controle) -> Result<Uitkomst, Beo
 }
 
 fn judge(r: &requests::Record, q: &Controle) -> Uitkomst {
-    if !matches!(r.status, Status::Toegekend | Status::DeelsToegekend) {
+    if !matches!(
+        r.status,
+        Status::Toegekend | Status::DeelsToegekend | Status::Herroepen
+    ) {
         return no(
             "NIET_TOEGEKEND",
             "Deze machtiging is niet (meer) toegekend.",
@@ -148,8 +156,18 @@ fn judge(r: &requests::Record, q: &Controle) -> Uitkomst {
             "Deze prestatie valt niet onder de machtiging.",
         );
     }
+    // Revoked from `from` on: the days before are what is left of the grant.
+    let revoked_from = b
+        .herziening
+        .as_ref()
+        .filter(|_| r.status == Status::Herroepen)
+        .and_then(|h| h.ingangsdatum);
+    let geldig_tot = match revoked_from {
+        Some(from) => b.geldig_tot.map(|t| t.min(from.pred_opt().unwrap_or(from))),
+        None => b.geldig_tot,
+    };
     let inside =
-        b.geldig_van.is_some_and(|v| v <= q.datum) && b.geldig_tot.is_some_and(|t| q.datum <= t);
+        b.geldig_van.is_some_and(|v| v <= q.datum) && geldig_tot.is_some_and(|t| q.datum <= t);
     let mut u = if inside {
         Uitkomst {
             geldig: true,
@@ -159,6 +177,11 @@ fn judge(r: &requests::Record, q: &Controle) -> Uitkomst {
             geldig_tot: None,
             aantal: None,
         }
+    } else if r.status == Status::Herroepen && revoked_from.is_none_or(|from| from <= q.datum) {
+        no(
+            "HERROEPEN",
+            "De verzekeraar heeft de machtiging herroepen met ingang van deze datum of eerder.",
+        )
     } else {
         no(
             "BUITEN_GELDIGHEIDSPERIODE",
@@ -166,7 +189,7 @@ fn judge(r: &requests::Record, q: &Controle) -> Uitkomst {
         )
     };
     u.geldig_van = b.geldig_van;
-    u.geldig_tot = b.geldig_tot;
+    u.geldig_tot = geldig_tot;
     u.aantal = Some(granted);
     u
 }

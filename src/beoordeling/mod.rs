@@ -2,12 +2,14 @@
 //! UZOVI (pull with acknowledge), the request as submitted, decisions
 //! (`VastleggenBeoordeling`) with the terugkoppeling written in the same
 //! transaction (through `machtiging::change`, as the automatic decisions of
-//! the catalog's rules at submission are) and the insurer's own catalog.
+//! the catalog's rules at submission are), revisions of its grants
+//! (`herziening`: revoke, shorten, extend) and the insurer's own catalog.
 //! Shared by the SOAP and REST doors; the insurer sees only requests
 //! addressed to its UZOVI. The operations return a [`BeoordelingError`],
 //! which the doors map onto the wire (`problem`).
 
 pub mod controle;
+pub mod herziening;
 pub mod model;
 pub mod service;
 pub mod store;

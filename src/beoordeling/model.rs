@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 
-use crate::machtiging::model::{Outcome, ToegekendePrestatie, Vraag};
+use crate::machtiging::model::{Outcome, Soort, ToegekendePrestatie, Vraag};
 use crate::machtiging::store::{Event, Record};
 
 /// What the insurer decides.
@@ -22,6 +22,19 @@ pub struct Besluit {
     pub geldig_van: Option<NaiveDate>,
     pub geldig_tot: Option<NaiveDate>,
     pub prestaties: Vec<ToegekendePrestatie>,
+    pub reden_code: Option<String>,
+    pub reden_tekst: Option<String>,
+}
+
+/// A revision of a grant as the insurer asks it (`HerzienenMachtiging`):
+/// which dates apply depends on `soort`, and the service checks them.
+#[derive(Debug, Clone)]
+pub struct Herzien {
+    pub soort: Soort,
+    /// Inkorting and Verlenging: the new end of the validity.
+    pub geldig_tot: Option<NaiveDate>,
+    /// Herroeping: the first day it is no longer valid (default: today).
+    pub ingangsdatum: Option<NaiveDate>,
     pub reden_code: Option<String>,
     pub reden_tekst: Option<String>,
 }

@@ -33,7 +33,7 @@ pub fn insurer_uzovi(caller: &Caller) -> Result<String, BeoordelingError> {
     }
 }
 
-fn auditor(caller: &Caller) -> audit::ByCaller<'_> {
+pub(super) fn auditor(caller: &Caller) -> audit::ByCaller<'_> {
     audit::ByCaller {
         caller,
         object_type: "machtigingsaanvraag",
@@ -46,7 +46,7 @@ fn not_found() -> Refusal {
 }
 
 /// A request of this insurer that was sent to it (a Concept never is).
-fn load_own(
+pub(super) fn load_own(
     conn: &mut DbConnection,
     caller: &Caller,
     uzovi: &str,
@@ -231,6 +231,7 @@ fn check_besluit(b: &Besluit, r: &Record) -> Result<Beslissing, Refusal> {
         reden_tekst: b.reden_tekst.clone(),
         automatisch: false,
         tijdstip: now(),
+        herziening: None,
     })
 }
 

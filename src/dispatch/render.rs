@@ -11,7 +11,7 @@ use quick_xml::events::BytesText;
 use serde::Serialize;
 
 use crate::outbox::Event;
-use crate::outbox::event::v1::{Beslissing, MachtigingStatus};
+use crate::outbox::event::v1::{Beslissing, Herziening, MachtigingStatus};
 
 /// Event type of the call made when a callback is registered.
 pub const VERIFICATIE: &str = "terugkoppeling.verificatie";
@@ -172,8 +172,28 @@ fn beslissing(w: &mut W, b: &Beslissing) -> io::Result<()> {
                 "Automatisch",
                 if b.automatisch { "true" } else { "false" },
             )?;
-            text(w, "Tijdstip", &timestamp(b.tijdstip))
+            text(w, "Tijdstip", &timestamp(b.tijdstip))?;
+            match &b.herziening {
+                Some(h) => herziening(w, h),
+                None => Ok(()),
+            }
         })?;
+    Ok(())
+}
+
+fn herziening(w: &mut W, h: &Herziening) -> io::Result<()> {
+    w.create_element("Herziening").write_inner_content(|w| {
+        text(w, "Soort", &h.soort)?;
+        opt(w, "Ingangsdatum", h.ingangsdatum.map(date).as_deref())?;
+        opt(
+            w,
+            "VorigeGeldigTot",
+            h.vorige_geldig_tot.map(date).as_deref(),
+        )?;
+        text(w, "RedenCode", &h.reden_code)?;
+        text(w, "RedenTekst", &h.reden_tekst)?;
+        text(w, "Tijdstip", &timestamp(h.tijdstip))
+    })?;
     Ok(())
 }
 

@@ -11,7 +11,7 @@
 use serde_json::json;
 
 use super::lifecycle::{Command, transition};
-use super::model::{Action, Beslissing, Outcome, Status, Vraag};
+use super::model::{Action, Beslissing, Herziening, Outcome, Status, Vraag};
 use super::store::{self, NewEvent, Record, StatusChange};
 use crate::db::{DbConnection, DbError, now};
 use crate::ids::MachtigingId;
@@ -106,11 +106,23 @@ pub fn to_inbox(
     Ok(())
 }
 
+fn herziening_event(h: &Herziening) -> v1::Herziening {
+    v1::Herziening {
+        ingangsdatum: h.ingangsdatum,
+        reden_code: h.reden_code.clone(),
+        reden_tekst: h.reden_tekst.clone(),
+        soort: h.soort.as_str().to_owned(),
+        tijdstip: h.tijdstip,
+        vorige_geldig_tot: h.vorige_geldig_tot,
+    }
+}
+
 fn beslissing_event(b: &Beslissing) -> v1::Beslissing {
     v1::Beslissing {
         automatisch: b.automatisch,
         geldig_tot: b.geldig_tot,
         geldig_van: b.geldig_van,
+        herziening: b.herziening.as_ref().map(herziening_event),
         machtigingsnummer: b.machtigingsnummer.clone(),
         reden_code: b.reden_code.clone(),
         reden_tekst: b.reden_tekst.clone(),
@@ -196,6 +208,55 @@ pub fn apply(
         },
     )?;
     notify(c, t, status, beslissing, vragen)?;
+    Ok(event_id)
+}
+
+/// Applies the insurer's revision of a grant in the caller's transaction:
+/// the decision as revised (`b`, with its `herziening`), the status (the
+/// same, or `Herroepen`), a history entry naming the revision, and the
+/// provider's terugkoppeling. Returns the id of the history event.
+pub fn revise(
+    c: &mut DbConnection,
+    t: &Target<'_>,
+    status: Status,
+    b: &Beslissing,
+    actor: &str,
+    fingerprint: Option<&str>,
+) -> Result<i64, DbError> {
+    let h = b
+        .herziening
+        .as_ref()
+        .ok_or_else(|| DbError::Invalid("a revision without its herziening".into()))?;
+    store::set_status(
+        c,
+        t.id,
+        t.version,
+        status,
+        StatusChange {
+            open_vragen: None,
+            beslissing: Some(b),
+        },
+    )?;
+    let event_id = store::add_event(
+        c,
+        &NewEvent {
+            request_id: t.id,
+            action: Action::Revise(h.soort).as_str(),
+            status,
+            actor,
+            fingerprint,
+            detail: json!({
+                "soort": h.soort.as_str(),
+                "geldigTot": b.geldig_tot,
+                "vorigeGeldigTot": h.vorige_geldig_tot,
+                "ingangsdatum": h.ingangsdatum,
+                "redenCode": h.reden_code,
+                "redenTekst": h.reden_tekst,
+            }),
+            document: None,
+        },
+    )?;
+    notify(c, t, status, Some(b), &[])?;
     Ok(event_id)
 }
 

@@ -10,7 +10,7 @@
 //! leads to `InBehandeling`. So "the insurer has not started" is exactly the
 //! state `Ingediend`, and the provider may replace the document only there.
 
-use super::model::{Action, Outcome, Status};
+use super::model::{Action, Outcome, Soort, Status};
 use crate::error::Code;
 
 /// Who gives a command; the door checks it by the certificate's
@@ -53,10 +53,16 @@ pub enum Command {
     Vragen,
     /// Insurer: decide (Toegekend, DeelsToegekend, Afgewezen — all alike here).
     Beslissen,
+    /// Insurer: revoke a grant (`HerzienenMachtiging` Herroeping).
+    Herroepen,
+    /// Insurer: end a grant earlier (Inkorting); the state stays.
+    Inkorten,
+    /// Insurer: end a grant later (Verlenging); the state stays.
+    Verlengen,
 }
 
 impl Command {
-    pub const ALL: [Command; 9] = [
+    pub const ALL: [Command; 12] = [
         Self::Indienen,
         Self::OpslaanConcept,
         Self::Wijzigen,
@@ -66,6 +72,9 @@ impl Command {
         Self::Behandelen,
         Self::Vragen,
         Self::Beslissen,
+        Self::Herroepen,
+        Self::Inkorten,
+        Self::Verlengen,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -79,13 +88,21 @@ impl Command {
             Self::Behandelen => "inBehandeling",
             Self::Vragen => "vragen",
             Self::Beslissen => "beslissen",
+            Self::Herroepen => "herroepen",
+            Self::Inkorten => "inkorten",
+            Self::Verlengen => "verlengen",
         }
     }
 
     /// The only actor the doors offer this command to.
     pub fn actor(self) -> Actor {
         match self {
-            Self::Behandelen | Self::Vragen | Self::Beslissen => Actor::Zorgverzekeraar,
+            Self::Behandelen
+            | Self::Vragen
+            | Self::Beslissen
+            | Self::Herroepen
+            | Self::Inkorten
+            | Self::Verlengen => Actor::Zorgverzekeraar,
             _ => Actor::Zorgaanbieder,
         }
     }
@@ -108,6 +125,18 @@ impl Command {
             Self::Behandelen => Action::StartAssessment,
             Self::Vragen => Action::AskInformation,
             Self::Beslissen => Action::Decide(outcome.unwrap_or(Outcome::Toegekend)),
+            Self::Herroepen => Action::Revise(Soort::Herroeping),
+            Self::Inkorten => Action::Revise(Soort::Inkorting),
+            Self::Verlengen => Action::Revise(Soort::Verlenging),
+        }
+    }
+
+    /// The command of a revision.
+    pub fn of_revision(soort: Soort) -> Self {
+        match soort {
+            Soort::Herroeping => Self::Herroepen,
+            Soort::Inkorting => Self::Inkorten,
+            Soort::Verlenging => Self::Verlengen,
         }
     }
 }
@@ -155,6 +184,14 @@ pub const TABLE: &[(Option<Status>, Command, Status)] = {
             InBehandeling,
         ),
         (Some(AanvullendeInformatieGevraagd), Beslissen, DECIDED),
+        // A grant is revised by the insurer that gave it: shortened or
+        // extended it stays what it was, revoked it is `Herroepen`.
+        (Some(Toegekend), Command::Herroepen, Status::Herroepen),
+        (Some(Toegekend), Inkorten, Toegekend),
+        (Some(Toegekend), Verlengen, Toegekend),
+        (Some(DeelsToegekend), Command::Herroepen, Status::Herroepen),
+        (Some(DeelsToegekend), Inkorten, DeelsToegekend),
+        (Some(DeelsToegekend), Verlengen, DeelsToegekend),
     ]
 };
 
@@ -212,9 +249,9 @@ pub fn states() -> impl Iterator<Item = Option<Status>> {
     std::iter::once(None).chain(Status::ALL.into_iter().map(Some))
 }
 
-fn cell(s: Step) -> String {
+fn cell(s: Step, command: Command) -> String {
     match s {
-        Step::To(to) if to == DECIDED => "→ beslissing".to_owned(),
+        Step::To(_) if command == Command::Beslissen => "→ beslissing".to_owned(),
         Step::To(to) => format!("→ {to}"),
         Step::Herhaald => "herhaald".to_owned(),
         Step::Refused(code) => code.as_str().to_owned(),
@@ -238,7 +275,7 @@ pub fn markdown() -> String {
             from.map_or("(nieuw)".to_owned(), |s| format!("`{s}`"))
         ));
         for c in Command::ALL {
-            out.push_str(&format!(" {} |", cell(step(from, c, c.actor()))));
+            out.push_str(&format!(" {} |", cell(step(from, c, c.actor()), c)));
         }
         out.push('\n');
     }

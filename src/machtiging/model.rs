@@ -18,10 +18,13 @@ pub enum Status {
     DeelsToegekend,
     Afgewezen,
     Ingetrokken,
+    /// A grant the insurer revoked (`herroepen`); not the provider's
+    /// withdrawal of its request, which is `Ingetrokken`.
+    Herroepen,
 }
 
 impl Status {
-    pub const ALL: [Status; 8] = [
+    pub const ALL: [Status; 9] = [
         Self::Concept,
         Self::Ingediend,
         Self::InBehandeling,
@@ -30,6 +33,7 @@ impl Status {
         Self::DeelsToegekend,
         Self::Afgewezen,
         Self::Ingetrokken,
+        Self::Herroepen,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +46,7 @@ impl Status {
             Self::DeelsToegekend => "DeelsToegekend",
             Self::Afgewezen => "Afgewezen",
             Self::Ingetrokken => "Ingetrokken",
+            Self::Herroepen => "Herroepen",
         }
     }
 
@@ -52,7 +57,11 @@ impl Status {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            Self::Toegekend | Self::DeelsToegekend | Self::Afgewezen | Self::Ingetrokken
+            Self::Toegekend
+                | Self::DeelsToegekend
+                | Self::Afgewezen
+                | Self::Ingetrokken
+                | Self::Herroepen
         )
     }
 }
@@ -83,6 +92,8 @@ pub enum Action {
     AskInformation,
     /// Insurer: decide.
     Decide(Outcome),
+    /// Insurer: revise a grant (revoke, shorten or extend it).
+    Revise(Soort),
 }
 
 impl Action {
@@ -97,6 +108,7 @@ impl Action {
             Self::StartAssessment => "inBehandeling",
             Self::AskInformation => "aanvullendeInformatieGevraagd",
             Self::Decide(_) => "beslissing",
+            Self::Revise(s) => s.action(),
         }
     }
 }
@@ -273,6 +285,66 @@ pub struct Beslissing {
     pub reden_tekst: Option<String>,
     /// Decided by an automatic rule of the catalog.
     pub automatisch: bool,
+    #[serde(
+        serialize_with = "crate::json_time::utc",
+        deserialize_with = "crate::json_time::instant"
+    )]
+    pub tijdstip: chrono::NaiveDateTime,
+    /// The latest revision of a grant; absent until there is one (and in
+    /// every decision stored before revisions existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub herziening: Option<Herziening>,
+}
+
+/// What a revision of a grant does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Soort {
+    /// Revoked from `ingangsdatum` on: the status becomes `Herroepen`.
+    Herroeping,
+    /// A new, earlier end of the validity.
+    Inkorting,
+    /// A new, later end of the validity.
+    Verlenging,
+}
+
+impl Soort {
+    pub const ALL: [Soort; 3] = [Self::Herroeping, Self::Inkorting, Self::Verlenging];
+
+    /// The wire name (`Soort` of a revision).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Herroeping => "Herroeping",
+            Self::Inkorting => "Inkorting",
+            Self::Verlenging => "Verlenging",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// The name the history gives it (a `GebeurtenisSoort`).
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::Herroeping => "herroepen",
+            Self::Inkorting => "inkorten",
+            Self::Verlenging => "verlengen",
+        }
+    }
+}
+
+/// The latest revision of a grant, kept with its decision: what changed,
+/// from when, and why. Every revision is also in the request's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Herziening {
+    pub soort: Soort,
+    /// Herroeping: the first day the machtiging is no longer valid.
+    pub ingangsdatum: Option<NaiveDate>,
+    /// Inkorting and Verlenging: the end of the validity before.
+    pub vorige_geldig_tot: Option<NaiveDate>,
+    pub reden_code: String,
+    pub reden_tekst: String,
     #[serde(
         serialize_with = "crate::json_time::utc",
         deserialize_with = "crate::json_time::instant"

@@ -50,6 +50,7 @@ pub fn evaluate(v: &Verstrekking, a: &Aanvraag, now: NaiveDateTime) -> Option<Be
                 reden_tekst: None,
                 automatisch: true,
                 tijdstip: now,
+                herziening: None,
             }
         }
         RegelUitkomst::Afwijzen => Beslissing {
@@ -66,6 +67,7 @@ pub fn evaluate(v: &Verstrekking, a: &Aanvraag, now: NaiveDateTime) -> Option<Be
             ),
             automatisch: true,
             tijdstip: now,
+            herziening: None,
         },
     })
 }

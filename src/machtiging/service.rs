@@ -246,7 +246,7 @@ pub async fn submit(
         .run(move |conn| check_submission(conn, caller, s))
         .await?;
     let new = match checked {
-        Checked::Repeated(c) => return Ok(c),
+        Checked::Repeated(c) => return Ok(*c),
         Checked::New(new) => new,
     };
     let (submitter, referentie, hash) = (
@@ -289,7 +289,7 @@ struct NewSubmission {
 
 enum Checked {
     /// An identical earlier submission: answered without writing.
-    Repeated(Confirmation),
+    Repeated(Box<Confirmation>),
     New(Box<NewSubmission>),
 }
 
@@ -301,7 +301,7 @@ fn check_submission(
     let submitter = caller.party().reference.to_string();
     let stored = s.aanvraag.stored_form();
     if let Some(existing) = store::by_reference(conn, &submitter, &s.aanvraag.referentie)? {
-        return repeated(existing, &stored.content_hash).map(Checked::Repeated);
+        return repeated(existing, &stored.content_hash).map(|c| Checked::Repeated(Box::new(c)));
     }
     let rule = jvc_check(conn, &caller, &s.aanvraag, !s.concept)?;
     let command = if s.concept {

@@ -114,6 +114,7 @@ mod tests {
                 automatisch: false,
                 geldig_tot: NaiveDate::from_ymd_opt(2026, 12, 31),
                 geldig_van: NaiveDate::from_ymd_opt(2026, 1, 1),
+                herziening: None,
                 machtigingsnummer: Some("M2026X001".into()),
                 reden_code: Some("R1".into()),
                 reden_tekst: None,
@@ -140,8 +141,21 @@ mod tests {
             vragen: Vec::new(),
             ..status.clone()
         };
+        let mut revised = status.clone();
+        if let Some(b) = revised.beslissing.as_mut() {
+            b.herziening = Some(Herziening {
+                ingangsdatum: NaiveDate::from_ymd_opt(2026, 6, 1),
+                reden_code: "FRAUDE".into(),
+                reden_tekst: "Onjuiste gegevens.".into(),
+                soort: "Herroeping".into(),
+                tijdstip: at(),
+                vorige_geldig_tot: None,
+            });
+        }
+        revised.status = "Herroepen".into();
         vec![
             Event::MachtigingStatus(status),
+            Event::MachtigingStatus(revised),
             Event::MachtigingStatus(bare),
             Event::MachtigingInbox(MachtigingInbox {
                 machtigingsaanvraag_id: MA.parse().unwrap(),
@@ -188,6 +202,20 @@ mod tests {
             assert_eq!(text, value.to_string(), "{}", e.kind());
             assert_eq!(Event::decode(e.kind(), &text).unwrap(), e);
         }
+    }
+
+    /// A decision of before revisions existed has no `herziening` key and
+    /// keeps its exact text; one with a revision carries it.
+    #[test]
+    fn a_decision_without_a_revision_keeps_its_bytes() {
+        let samples = samples();
+        let plain = samples[0].to_json().unwrap();
+        assert!(!plain.contains("herziening"), "{plain}");
+        let revised = samples[1].to_json().unwrap();
+        assert!(
+            revised.contains(r#""herziening":{"ingangsdatum":"2026-06-01""#),
+            "{revised}"
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! REST for insurers under `/api/v1/beoordeling` (inbox, the request,
-//! decisions, their own catalog) and `/api/v1/machtigingen/controle` (the
+//! decisions, revisions of a grant, their own catalog) and `/api/v1/machtigingen/controle` (the
 //! validity check for providers and insurers). JSON only.
 
 use actix_web::http::Method;
@@ -12,11 +12,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::dto::{BeslissingJson, DetailsJson};
 use super::routes::Endpoint;
 use crate::beoordeling::controle::{self, Controle, Uitkomst};
-use crate::beoordeling::{self, Beoordeling, Besluit, store::InboxEntry};
+use crate::beoordeling::{self, Beoordeling, Besluit, Herzien, herziening, store::InboxEntry};
 use crate::catalog::InsurerCatalog;
 use crate::http::auth::Authenticated;
 use crate::http::error::json;
-use crate::machtiging::model::{Outcome, Status, ToegekendePrestatie, Vraag, parse_euro};
+use crate::machtiging::model::{Outcome, Soort, Status, ToegekendePrestatie, Vraag, parse_euro};
 use crate::machtiging::query::Details;
 use crate::problem::{Code, Problem};
 use crate::state::AppState;
@@ -36,6 +36,11 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
             Method::POST,
             "/beoordeling/machtigingsaanvragen/{id}/beoordeling",
             || web::post().to(beoordelen),
+        ),
+        Endpoint::new(
+            Method::POST,
+            "/beoordeling/machtigingsaanvragen/{id}/herziening",
+            || web::post().to(herzien),
         ),
         Endpoint::new(Method::GET, "/beoordeling/catalogus", || {
             web::get().to(catalogus)
@@ -258,6 +263,62 @@ async fn beoordelen(
     ))
 }
 
+/// A revision of a grant. `soort` picks which date applies.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HerzieningInvoerJson {
+    /// `Herroeping`, `Inkorting` or `Verlenging`.
+    soort: String,
+    /// Inkorting, Verlenging: the new end of the validity.
+    geldig_tot: Option<NaiveDate>,
+    /// Herroeping: the first day it is no longer valid, today or later
+    /// (default: today).
+    ingangsdatum: Option<NaiveDate>,
+    /// Required (HER-001).
+    reden_code: Option<String>,
+    /// Required (HER-001).
+    reden_tekst: Option<String>,
+}
+
+/// `HerzienenMachtiging`: the insurer that granted it revokes, shortens or
+/// extends a granted machtiging, with a reason; the provider's
+/// terugkoppeling is written in the same transaction.
+#[utoipa::path(post, path = "/api/v1/beoordeling/machtigingsaanvragen/{id}/herziening", tag = "beoordeling",
+    params(("id" = String, Path)), request_body = HerzieningInvoerJson,
+    responses((status = 200, body = BeoordeeldJson), (status = 404), (status = 409, description = "STA-001"),
+        (status = 422, description = "HER-001, HER-002, HER-003, HER-004")))]
+async fn herzien(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: crate::http::json::Json<HerzieningInvoerJson>,
+) -> Result<HttpResponse, Problem> {
+    let id = id.into_inner();
+    let b = body.into_inner();
+    let soort = Soort::parse(&b.soort).ok_or_else(|| {
+        Problem::new(
+            Code::BadRequest,
+            format!("Soort '{}' is geen herziening.", b.soort),
+        )
+    })?;
+    let h = Herzien {
+        soort,
+        geldig_tot: b.geldig_tot,
+        ingangsdatum: b.ingangsdatum,
+        reden_code: b.reden_code,
+        reden_tekst: b.reden_tekst,
+    };
+    let (status, beslissing) = herziening::revise(&state.db, caller, id.clone().into(), h).await?;
+    Ok(json(
+        StatusCode::OK,
+        &BeoordeeldJson {
+            machtigingsaanvraag_id: id,
+            status: status.as_str().to_owned(),
+            beslissing: Some(BeslissingJson::from(beslissing)),
+        },
+    ))
+}
+
 /// The insurer's own catalog, with its automatic rules.
 #[utoipa::path(get, path = "/api/v1/beoordeling/catalogus", tag = "beoordeling",
     responses((status = 200, body = InsurerCatalog)))]
@@ -325,6 +386,7 @@ async fn controleren(
         ontvangst,
         aanvraag,
         beoordelen,
+        herzien,
         catalogus,
         catalogus_vervangen,
         controleren
@@ -338,6 +400,7 @@ async fn controleren(
         VraagInvoerJson,
         ToegekendJson,
         BeoordeeldJson,
+        HerzieningInvoerJson,
         ControleJson
     ))
 )]

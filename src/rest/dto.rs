@@ -7,7 +7,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::machtiging::model::Beslissing;
+use crate::machtiging::model::{Beslissing, Herziening};
 use crate::machtiging::query::Details;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -38,6 +38,39 @@ pub struct BeslissingJson {
     automatisch: bool,
     #[serde(serialize_with = "crate::json_time::utc")]
     tijdstip: NaiveDateTime,
+    /// The latest revision of the grant by the insurer, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    herziening: Option<HerzieningJson>,
+}
+
+/// The insurer revised a grant: `Herroeping` (from `ingangsdatum` on, the
+/// status is `Herroepen`), `Inkorting` or `Verlenging` (the decision's
+/// `geldigTot` is the new end; `vorigeGeldigTot` the one before).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HerzieningJson {
+    soort: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ingangsdatum: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vorige_geldig_tot: Option<NaiveDate>,
+    reden_code: String,
+    reden_tekst: String,
+    #[serde(serialize_with = "crate::json_time::utc")]
+    tijdstip: NaiveDateTime,
+}
+
+impl From<Herziening> for HerzieningJson {
+    fn from(h: Herziening) -> Self {
+        Self {
+            soort: h.soort.as_str().to_owned(),
+            ingangsdatum: h.ingangsdatum,
+            vorige_geldig_tot: h.vorige_geldig_tot,
+            reden_code: h.reden_code,
+            reden_tekst: h.reden_tekst,
+            tijdstip: h.tijdstip,
+        }
+    }
 }
 
 impl From<Beslissing> for BeslissingJson {
@@ -60,6 +93,7 @@ impl From<Beslissing> for BeslissingJson {
             reden_tekst: b.reden_tekst,
             automatisch: b.automatisch,
             tijdstip: b.tijdstip,
+            herziening: b.herziening.map(HerzieningJson::from),
         }
     }
 }

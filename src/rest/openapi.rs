@@ -81,7 +81,7 @@ pub fn api_base(public_url: &str, req: &HttpRequest) -> String {
 /// The closed value sets of string fields: (schema, property, values). A
 /// property whose schema is an array gets the enum on its items.
 fn enums() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
-    use crate::machtiging::model::{Grondslag, Outcome, Status};
+    use crate::machtiging::model::{Grondslag, Outcome, Soort, Status};
     use crate::optin::{RegStatus, Toestemming};
     use crate::registry::{CertKind, CertStatus, PartyKind, Scope};
     let status: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
@@ -98,6 +98,7 @@ fn enums() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
         Status::Afgewezen.as_str(),
     ];
     let grondslag = vec![Grondslag::Zvw.as_str(), Grondslag::Wlz.as_str()];
+    let soorten: Vec<&str> = Soort::ALL.iter().map(|s| s.as_str()).collect();
     let reg = vec![
         RegStatus::NogNietVerwerkt.as_str(),
         RegStatus::Verwerkt.as_str(),
@@ -131,6 +132,9 @@ fn enums() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
         Action::StartAssessment,
         Action::AskInformation,
         Action::Decide(Outcome::Toegekend),
+        Action::Revise(Soort::Herroeping),
+        Action::Revise(Soort::Inkorting),
+        Action::Revise(Soort::Verlenging),
     ]
     .iter()
     .map(|a| a.as_str())
@@ -148,6 +152,8 @@ fn enums() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
         ("InboxEntry", "status", status),
         ("BeslissingJson", "uitkomst", outcome),
         ("BeoordelingJson", "status", decidable),
+        ("HerzieningJson", "soort", soorten.clone()),
+        ("HerzieningInvoerJson", "soort", soorten),
         ("RegistratieJson", "status", reg.clone()),
         ("RegistratieJson", "toestemming", toestemming),
         ("RegistratieBevestigingJson", "status", reg),

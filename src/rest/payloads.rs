@@ -38,7 +38,19 @@ pub(super) fn schemas() -> Vec<(&'static str, Value)> {
                                                "bedragCenten": {"type": ["integer", "null"]}}}},
                             "redenCode": opt_text, "redenTekst": opt_text,
                             "automatisch": {"type": "boolean"},
-                            "tijdstip": instant
+                            "tijdstip": instant,
+                            "herziening": {
+                                "type": "object",
+                                "description": "The latest revision of the grant by the insurer; absent without one.",
+                                "required": ["soort", "ingangsdatum", "vorigeGeldigTot", "redenCode", "redenTekst", "tijdstip"],
+                                "properties": {
+                                    "soort": {"type": "string", "enum": ["Herroeping", "Inkorting", "Verlenging"]},
+                                    "ingangsdatum": {"type": ["string", "null"], "format": "date"},
+                                    "vorigeGeldigTot": {"type": ["string", "null"], "format": "date"},
+                                    "redenCode": text, "redenTekst": text,
+                                    "tijdstip": instant
+                                }
+                            }
                         }
                     }]},
                     "vragen": {"type": "array", "items": {"type": "object", "required": ["vraagId", "tekst"],

@@ -1,5 +1,6 @@
 //! The insurer's SOAP service (`wsdl/beoordeling-v1.wsdl`): inbox,
-//! acknowledge, the request as submitted, decisions and the validity check,
+//! acknowledge, the request as submitted, decisions, revisions of a grant
+//! and the validity check,
 //! onto `beoordeling`; and `WieBenIk` (`soap::whoami`).
 
 use actix_web::web;
@@ -8,9 +9,9 @@ use futures_util::FutureExt;
 use super::writer::Xml;
 use super::{Contract, types};
 use crate::beoordeling::controle::{self, Controle};
-use crate::beoordeling::{self, Beoordeling, Besluit};
+use crate::beoordeling::{self, Beoordeling, Besluit, Herzien, herziening};
 use crate::identity::Caller;
-use crate::machtiging::model::{Outcome, ToegekendePrestatie, Vraag, parse_euro};
+use crate::machtiging::model::{Outcome, Soort, ToegekendePrestatie, Vraag, parse_euro};
 use crate::problem::{Code, Problem};
 use crate::state::AppState;
 use crate::validation::{El, SchemaSet};
@@ -26,6 +27,7 @@ pub static CONTRACT: Contract = Contract {
         "BevestigenInbox",
         "RaadplegenAanvraag",
         "VastleggenBeoordeling",
+        "HerzienenMachtiging",
         "ControlerenMachtiging",
         "WieBenIk",
     ],
@@ -41,6 +43,7 @@ enum Command {
     Bevestigen(Vec<i64>),
     Raadplegen(String),
     Vastleggen(String, Beoordeling),
+    Herzienen(String, Herzien),
     Controleren(Controle),
     WieBenIk,
 }
@@ -113,6 +116,22 @@ fn decode(operation: &str, op: &El) -> Result<Command, Problem> {
         "RaadplegenAanvraag" => Command::Raadplegen(op.str("MachtigingsaanvraagId")?),
         "VastleggenBeoordeling" => {
             Command::Vastleggen(op.str("MachtigingsaanvraagId")?, beoordeling(op)?)
+        }
+        "HerzienenMachtiging" => {
+            let soort = op.str("Soort")?;
+            Command::Herzienen(
+                op.str("MachtigingsaanvraagId")?,
+                Herzien {
+                    // The schema allows only the three.
+                    soort: Soort::parse(&soort).ok_or_else(|| {
+                        Problem::new(Code::BadRequest, format!("Soort '{soort}' onbekend."))
+                    })?,
+                    geldig_tot: op.opt_date("GeldigTot")?,
+                    ingangsdatum: op.opt_date("Ingangsdatum")?,
+                    reden_code: op.opt_str("RedenCode"),
+                    reden_tekst: op.opt("RedenTekst").map(|t| t.text()),
+                },
+            )
         }
         "ControlerenMachtiging" => Command::Controleren(Controle {
             uzovi: op.str("Uzovi")?,
@@ -204,6 +223,14 @@ fn execute(
                     types::beslissing(&mut x, b);
                 }
                 x.close("VastleggenBeoordelingResponse");
+            }
+            Command::Herzienen(id, h) => {
+                let (status, b) = herziening::revise(db, caller, id.clone().into(), h).await?;
+                x.open_ns("HerzienenMachtigingResponse", NS)
+                    .leaf("MachtigingsaanvraagId", &id)
+                    .leaf("Status", status);
+                types::beslissing(&mut x, &b);
+                x.close("HerzienenMachtigingResponse");
             }
             Command::Controleren(c) => {
                 let u = controle::check(db, caller, c).await?;

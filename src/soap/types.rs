@@ -42,8 +42,18 @@ pub fn beslissing(x: &mut Xml, b: &Beslissing) {
     x.opt_leaf("RedenCode", b.reden_code.as_deref())
         .opt_leaf("RedenTekst", b.reden_tekst.as_deref())
         .leaf("Automatisch", b.automatisch)
-        .leaf("Tijdstip", timestamp(b.tijdstip))
-        .close("Beslissing");
+        .leaf("Tijdstip", timestamp(b.tijdstip));
+    if let Some(h) = &b.herziening {
+        x.open("Herziening")
+            .leaf("Soort", h.soort.as_str())
+            .opt_leaf("Ingangsdatum", h.ingangsdatum)
+            .opt_leaf("VorigeGeldigTot", h.vorige_geldig_tot)
+            .leaf("RedenCode", &h.reden_code)
+            .leaf("RedenTekst", &h.reden_tekst)
+            .leaf("Tijdstip", timestamp(h.tijdstip))
+            .close("Herziening");
+    }
+    x.close("Beslissing");
 }
 
 /// An `m:Vraag` element.

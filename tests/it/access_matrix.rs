@@ -82,6 +82,11 @@ const BODIES: &[(&str, &str, &str)] = &[
     ),
     (
         "post",
+        "/api/v1/beoordeling/machtigingsaanvragen/{id}/herziening",
+        r#"json:{"soort": "Herroeping", "redenCode": "R", "redenTekst": "Weg."}"#,
+    ),
+    (
+        "post",
         "/api/v1/machtigingen/controle",
         r#"json:{"uzovi": "3311", "machtigingsnummer": "M1", "bsn": "999999990", "prestatie": "X", "datum": "2026-01-01"}"#,
     ),

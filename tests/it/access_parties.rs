@@ -224,6 +224,12 @@ async fn another_partys_valid_certificate_sees_and_changes_nothing() {
             Body::Json(fixtures::beoordeling("Afgewezen")),
         ),
         (
+            "post",
+            "/api/v1/beoordeling/machtigingsaanvragen/{id}/herziening",
+            &w.other_insurer,
+            Body::Json(json!({"soort": "Herroeping", "redenCode": "R", "redenTekst": "Weg."})),
+        ),
+        (
             "get",
             "/api/v1/optin/registraties/{id}",
             &w.other_provider,

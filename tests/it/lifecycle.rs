@@ -36,9 +36,32 @@ async fn make(app: &TestApp, p: &Parties, state: Status) -> (String, Aanvraag) {
                 .await;
             assert_eq!(s, 200, "{v}");
         }
+        Status::Herroepen => {
+            fixtures::insurer_sets(app, &id, "Toegekend").await;
+            let (s, v) = p
+                .insurer
+                .post_json(&herziening_path(&id), &herziening("Herroeping"))
+                .await;
+            assert_eq!((s, v["status"].as_str()), (200, Some("Herroepen")), "{v}");
+        }
         other => fixtures::insurer_sets(app, &id, other.as_str()).await,
     }
     (id, doc)
+}
+
+fn herziening_path(id: &str) -> String {
+    format!("/api/v1/beoordeling/machtigingsaanvragen/{id}/herziening")
+}
+
+/// A valid revision of a grant from day 7 to day 180 (`fixtures::beoordeling`).
+fn herziening(soort: &str) -> Value {
+    let mut body = json!({"soort": soort, "redenCode": "R", "redenTekst": "Herzien."});
+    match soort {
+        "Inkorting" => body["geldigTot"] = json!(fixtures::days(30)),
+        "Verlenging" => body["geldigTot"] = json!(fixtures::days(365)),
+        _ => {}
+    }
+    body
 }
 
 async fn status_of(p: &Parties, id: &str) -> String {
@@ -85,6 +108,14 @@ async fn drive(
         Command::Behandelen => decision("InBehandeling").await,
         Command::Vragen => decision("AanvullendeInformatieGevraagd").await,
         Command::Beslissen => decision("Toegekend").await,
+        Command::Herroepen | Command::Inkorten | Command::Verlengen => {
+            let soort = match command {
+                Command::Herroepen => "Herroeping",
+                Command::Inkorten => "Inkorting",
+                _ => "Verlenging",
+            };
+            c.post_json(&herziening_path(id), &herziening(soort)).await
+        }
     }
 }
 
@@ -144,7 +175,7 @@ async fn lifecycle_table_every_state_command_and_actor() {
             }
         }
     }
-    assert_eq!(cells, 9 * 9 * 2);
+    assert_eq!(cells, 10 * 12 * 2);
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ mod crash;
 mod examples;
 mod fixtures;
 mod group_commit;
+mod herziening;
 mod hostile;
 mod identity;
 mod intermediary;

@@ -247,6 +247,7 @@ fn rich_payload() -> Event {
         reden_tekst: Some("Deels: <maximaal> drie & niet meer".into()),
         automatisch: false,
         tijdstip: machtigingen::db::now(),
+        herziening: None,
     });
     p.vragen = vec![Vraag {
         vraag_id: "V1".into(),
@@ -275,10 +276,30 @@ fn registration_payload() -> Event {
     })
 }
 
+/// A grant the insurer shortened: the revision inside the decision.
+fn revised_payload() -> Event {
+    let Event::MachtigingStatus(mut p) = rich_payload() else {
+        unreachable!()
+    };
+    if let Some(b) = p.beslissing.as_mut() {
+        b.herziening = Some(machtigingen::outbox::event::v1::Herziening {
+            ingangsdatum: None,
+            reden_code: "KORTER".into(),
+            reden_tekst: "Minder <nodig> & korter".into(),
+            soort: "Inkorting".into(),
+            tijdstip: machtigingen::db::now(),
+            vorige_geldig_tot: chrono::NaiveDate::from_ymd_opt(2027, 6, 30),
+        });
+    }
+    p.vragen = Vec::new();
+    Event::MachtigingStatus(p)
+}
+
 #[test]
 fn soap_rendering_validates_against_the_callback_xsd() {
     let events = [
         rich_payload(),
+        revised_payload(),
         Event::MachtigingStatus(status_payload("R", Status::Ingediend)),
         registration_payload(),
     ];

@@ -47,6 +47,11 @@ pub struct Beslissing {
     pub automatisch: bool,
     pub geldig_tot: Option<NaiveDate>,
     pub geldig_van: Option<NaiveDate>,
+    /// The latest revision of a grant (revoked, shortened, extended). Absent
+    /// — not `null` — without one, so every message and stored row of
+    /// before revisions keeps its bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub herziening: Option<Herziening>,
     pub machtigingsnummer: Option<String>,
     pub reden_code: Option<String>,
     pub reden_tekst: Option<String>,
@@ -58,6 +63,26 @@ pub struct Beslissing {
     pub toegekende_prestaties: Vec<ToegekendePrestatie>,
     /// `Toegekend`, `DeelsToegekend` or `Afgewezen`.
     pub uitkomst: String,
+}
+
+/// The insurer revised a grant: the `beslissing` it is part of holds the
+/// grant as it now is (a shortened or extended `geldigTot`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Herziening {
+    /// Herroeping: the first day the machtiging is no longer valid.
+    pub ingangsdatum: Option<NaiveDate>,
+    pub reden_code: String,
+    pub reden_tekst: String,
+    /// `Herroeping`, `Inkorting` or `Verlenging`.
+    pub soort: String,
+    #[serde(
+        serialize_with = "crate::json_time::utc",
+        deserialize_with = "crate::json_time::instant"
+    )]
+    pub tijdstip: NaiveDateTime,
+    /// Inkorting and Verlenging: the end of the validity before.
+    pub vorige_geldig_tot: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
