@@ -302,16 +302,22 @@ pub const ALL_COLUMNS: AllColumns = (
     audit_log::hash,
 );
 
-/// Chains the rows written before the chain existed (the migration left
-/// their chain columns NULL; also rows an instance of an older version wrote
-/// during a rolling upgrade), in id order, into lane 0, in batches. Runs
-/// after the migrations (`migrate`, `serve` and every command that opens the
-/// database); a no-op once done. Returns how many rows it chained.
+/// The mark the migration put on the rows that existed before the chain.
+pub const LEGACY: i64 = -1;
+
+/// Chains the rows written before the chain existed (marked [`LEGACY`] by
+/// the migration), in id order, into lane 0, in batches. Runs after the
+/// migrations (`migrate`, `serve` and every command that opens the
+/// database); a no-op once done. Only marked rows: a row that appears later
+/// without a chain (slipped in, or written by an instance of the previous
+/// version still running after the migration) stays out and verification
+/// reports it. Returns how many rows it chained.
 pub fn adopt(conn: &mut DbConnection) -> DbResult<usize> {
     let mut total = 0;
     loop {
         let n = write_tx::<_, DbError, _>(conn, |c| {
             let unchained: Vec<ChainedRow> = audit_log::table
+                .filter(audit_log::chain.eq(LEGACY))
                 .filter(audit_log::hash.is_null())
                 .select(ALL_COLUMNS)
                 .order(audit_log::id)

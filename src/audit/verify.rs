@@ -30,8 +30,8 @@ pub enum Break {
     PrevHash,
     /// The row's content no longer gives its hash: altered.
     Altered,
-    /// The chain ends before the head says it does (its newest rows were
-    /// deleted), or the head was moved.
+    /// The chain does not end where its head says: its newest rows were
+    /// deleted, rows were added past it, or the head was moved.
     Truncated { head_seq: i64 },
 }
 
@@ -45,7 +45,10 @@ impl std::fmt::Display for Break {
             Self::PrevHash => write!(f, "previous-hash link does not match the row before"),
             Self::Altered => write!(f, "content does not match its hash (altered)"),
             Self::Truncated { head_seq } => {
-                write!(f, "chain ends before its head (head seq {head_seq}): rows deleted")
+                write!(
+                    f,
+                    "chain does not end at its head (head seq {head_seq}): newest rows deleted or rows added"
+                )
             }
         }
     }

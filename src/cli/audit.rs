@@ -41,7 +41,7 @@ pub enum AuditCommand {
 pub struct PatientOpts {
     /// The patient's BSN. Prefer the environment variable: a command line
     /// is visible to other users of the machine (ps) and in shell history.
-    #[arg(long, env = "MACHTIGINGEN_BSN", hide_env_values = true, requires = "geboortedatum")]
+    #[arg(long, env = "AUDIT_BSN", hide_env_values = true, requires = "geboortedatum")]
     pub bsn: Option<String>,
     /// The patient's date of birth, YYYY-MM-DD.
     #[arg(long, requires = "bsn")]
@@ -193,7 +193,7 @@ fn table(rows: &[AuditRecord], more: bool) -> String {
 
 fn patient(a: PatientArgs, config: &Config) -> CliResult {
     let Some(p) = a.patient.patient()? else {
-        return Err("audit patient needs --bsn (or MACHTIGINGEN_BSN) and --geboortedatum".into());
+        return Err("audit patient needs --bsn (or AUDIT_BSN) and --geboortedatum".into());
     };
     let db = open_db(config)?;
     let mut conn = db.conn()?;

@@ -5,13 +5,15 @@
 -- connections append side by side; SQLite's single writer uses lane 0.
 -- audit_chains holds each lane's head (last seq and hash) and its anchor (the
 -- last row the retention purge removed), where verification starts.
--- Rows written before this migration are chained by the startup step after
--- the migrations (`audit::chain::adopt`); until then their columns are NULL.
+-- Rows written before this migration are marked chain = -1 here and chained
+-- by the step after the migrations (`audit::chain::adopt`); only those: a row
+-- that turns up later without a chain is reported by verification.
 -- Keep in step with migrations/postgres (tests compare them).
 ALTER TABLE audit_log ADD COLUMN chain BIGINT;
 ALTER TABLE audit_log ADD COLUMN seq BIGINT;
 ALTER TABLE audit_log ADD COLUMN prev_hash TEXT;
 ALTER TABLE audit_log ADD COLUMN hash TEXT;
+UPDATE audit_log SET chain = -1;
 CREATE UNIQUE INDEX audit_log_chain ON audit_log (chain, seq);
 -- Searches by object id alone (a patient's requests, `audit search --object`);
 -- the same index serves lookups by type and id.
