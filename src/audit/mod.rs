@@ -9,6 +9,7 @@
 
 pub mod chain;
 pub mod overview;
+pub mod purge;
 pub mod query;
 pub mod verify;
 

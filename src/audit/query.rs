@@ -48,7 +48,9 @@ pub struct PatientObjects {
 
 impl PatientObjects {
     pub fn is_empty(&self) -> bool {
-        self.aanvragen.is_empty() && self.registraties.is_empty() && self.terugkoppelingen.is_empty()
+        self.aanvragen.is_empty()
+            && self.registraties.is_empty()
+            && self.terugkoppelingen.is_empty()
     }
 
     /// Every id, requests first.
@@ -126,8 +128,8 @@ impl Filter {
             "certificaat": self.fingerprint,
             "object": self.object_id,
             "actie": self.action,
-            "van": self.from.map(|t| crate::json_time::format(t)),
-            "tot": self.until.map(|t| crate::json_time::format(t)),
+            "van": self.from.map(crate::json_time::format),
+            "tot": self.until.map(crate::json_time::format),
         })
     }
 }

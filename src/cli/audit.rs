@@ -41,7 +41,12 @@ pub enum AuditCommand {
 pub struct PatientOpts {
     /// The patient's BSN. Prefer the environment variable: a command line
     /// is visible to other users of the machine (ps) and in shell history.
-    #[arg(long, env = "AUDIT_BSN", hide_env_values = true, requires = "geboortedatum")]
+    #[arg(
+        long,
+        env = "AUDIT_BSN",
+        hide_env_values = true,
+        requires = "geboortedatum"
+    )]
     pub bsn: Option<String>,
     /// The patient's date of birth, YYYY-MM-DD.
     #[arg(long, requires = "bsn")]
@@ -121,8 +126,9 @@ fn moment(s: &str) -> Result<NaiveDateTime, String> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(d.and_time(chrono::NaiveTime::MIN));
     }
-    crate::json_time::parse(s)
-        .ok_or_else(|| "expected YYYY-MM-DD or an RFC 3339 time such as 2026-12-01T08:00:00Z".into())
+    crate::json_time::parse(s).ok_or_else(|| {
+        "expected YYYY-MM-DD or an RFC 3339 time such as 2026-12-01T08:00:00Z".into()
+    })
 }
 
 pub fn run(cmd: AuditCommand, config: &Config) -> CliResult {
@@ -170,7 +176,10 @@ fn table(rows: &[AuditRecord], more: bool) -> String {
         "id", "at (UTC)", "actor", "acting for", "certificate", "action", "object", "outcome"
     );
     for r in rows {
-        let fp = r.fingerprint.as_deref().map_or("-", |f| &f[..f.len().min(12)]);
+        let fp = r
+            .fingerprint
+            .as_deref()
+            .map_or("-", |f| &f[..f.len().min(12)]);
         out.push_str(&format!(
             "{:<8} {:<20} {:<26} {:<20} {:<13} {:<32} {:<30} {}\n",
             r.id,
@@ -179,7 +188,11 @@ fn table(rows: &[AuditRecord], more: bool) -> String {
             r.acting_for.as_deref().unwrap_or("-"),
             fp,
             r.action,
-            format!("{} {}", r.object_type, r.object_id.as_deref().unwrap_or("-")),
+            format!(
+                "{} {}",
+                r.object_type,
+                r.object_id.as_deref().unwrap_or("-")
+            ),
             r.outcome,
         ));
     }

@@ -164,7 +164,10 @@ fn migrate_and_chain(db: &Db) -> Result<usize, Box<dyn std::error::Error>> {
     let applied = db.migrate()?;
     let chained = crate::audit::chain::adopt(&mut *db.conn()?)?;
     if chained > 0 {
-        tracing::info!(rows = chained, "audit rows from before the hash chain chained");
+        tracing::info!(
+            rows = chained,
+            "audit rows from before the hash chain chained"
+        );
     }
     Ok(applied)
 }

@@ -57,12 +57,17 @@ pub(super) fn before_run(conn: &mut DbConnection, mark: usize) -> DbResult<()> {
     });
     let mut kinds: Vec<(BeforeCommit, Vec<Box<dyn Any>>)> = Vec::new();
     for (take, item) in items {
-        match kinds.iter_mut().find(|(t, _)| std::ptr::fn_addr_eq(*t, take)) {
+        match kinds
+            .iter_mut()
+            .find(|(t, _)| std::ptr::fn_addr_eq(*t, take))
+        {
             Some((_, list)) => list.push(item),
             None => kinds.push((take, vec![item])),
         }
     }
-    kinds.into_iter().try_for_each(|(take, list)| take(conn, list))
+    kinds
+        .into_iter()
+        .try_for_each(|(take, list)| take(conn, list))
 }
 
 /// Drops the before-commit items of a transaction however it ends (an error

@@ -25,7 +25,10 @@ use crate::support::TestApp;
 fn verify_ok(app: &TestApp) -> String {
     let o = cli(app, &["audit", "verify"]);
     let text = out(&o);
-    assert!(o.status.success(), "verify failed on an intact log:\n{text}");
+    assert!(
+        o.status.success(),
+        "verify failed on an intact log:\n{text}"
+    );
     assert!(text.contains("audit log intact"), "{text}");
     text
 }
@@ -34,7 +37,11 @@ fn verify_ok(app: &TestApp) -> String {
 fn verify_broken(app: &TestApp) -> String {
     let o = cli(app, &["audit", "verify"]);
     let text = out(&o);
-    assert_eq!(o.status.code(), Some(1), "verify passed a broken log:\n{text}");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "verify passed a broken log:\n{text}"
+    );
     assert!(text.contains("audit log broken"), "{text}");
     text
 }
@@ -94,7 +101,8 @@ async fn verify_passes_untouched_and_fails_on_an_altered_or_a_deleted_row() {
         .unwrap();
     let text = verify_broken(&app);
     assert!(
-        text.contains(&format!("chain {chain} at seq {seq} (row id {id})")) && text.contains("altered"),
+        text.contains(&format!("chain {chain} at seq {seq} (row id {id})"))
+            && text.contains("altered"),
         "{text}"
     );
     // The report as JSON names the same place.
@@ -138,17 +146,23 @@ async fn verify_passes_untouched_and_fails_on_an_altered_or_a_deleted_row() {
     )
     .unwrap();
     diesel::update(audit_log::table.find(id))
-        .set((audit_log::actor.eq(&forged.actor), audit_log::hash.eq(&rehashed)))
+        .set((
+            audit_log::actor.eq(&forged.actor),
+            audit_log::hash.eq(&rehashed),
+        ))
         .execute(&mut c)
         .unwrap();
     let text = verify_broken(&app);
     assert!(
-        text.contains(&format!("chain {chain} at seq {}", seq + 1)) && text.contains("previous-hash"),
+        text.contains(&format!("chain {chain} at seq {}", seq + 1))
+            && text.contains("previous-hash"),
         "{text}"
     );
 
     // A deleted row: the break shows at the row after it.
-    diesel::delete(audit_log::table.find(id)).execute(&mut c).unwrap();
+    diesel::delete(audit_log::table.find(id))
+        .execute(&mut c)
+        .unwrap();
     let text = verify_broken(&app);
     let next = all
         .iter()
@@ -168,10 +182,7 @@ async fn verify_passes_untouched_and_fails_on_an_altered_or_a_deleted_row() {
         .order(audit_log::id)
         .load(&mut c)
         .unwrap();
-    assert_eq!(
-        outcomes,
-        ["ok", "breuk", "breuk", "ok", "breuk", "breuk"]
-    );
+    assert_eq!(outcomes, ["ok", "breuk", "breuk", "ok", "breuk", "breuk"]);
 }
 
 #[tokio::test]
@@ -233,7 +244,8 @@ async fn a_purge_of_old_rows_leaves_an_anchor_and_the_chain_verifiable() {
     let text = verify_ok(&app);
     let (chain, anchor) = anchors[0];
     assert!(
-        text.contains(&format!("chain {chain:>2}: ok")) && text.contains(&format!("from anchor seq {anchor}")),
+        text.contains(&format!("chain {chain:>2}: ok"))
+            && text.contains(&format!("from anchor seq {anchor}")),
         "{text}"
     );
     // A dry run now finds nothing old left.
@@ -254,7 +266,9 @@ async fn a_purge_of_old_rows_leaves_an_anchor_and_the_chain_verifiable() {
         .first::<Option<i64>>(&mut c)
         .unwrap()
         .unwrap();
-    diesel::delete(audit_log::table.find(newest)).execute(&mut c).unwrap();
+    diesel::delete(audit_log::table.find(newest))
+        .execute(&mut c)
+        .unwrap();
     let text = verify_broken(&app);
     assert!(text.contains("does not end at its head"), "{text}");
 }

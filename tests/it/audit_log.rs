@@ -162,9 +162,21 @@ async fn patient_overview_lists_exactly_the_accesses_with_their_parties() {
 
     let v = json(
         app,
-        &["audit", "patient", "--bsn", BSN, "--geboortedatum", GEBOREN, "--json"],
+        &[
+            "audit",
+            "patient",
+            "--bsn",
+            BSN,
+            "--geboortedatum",
+            GEBOREN,
+            "--json",
+        ],
     );
-    assert_eq!(v["objecten"]["aanvragen"], serde_json::json!([s.request]), "{v:#}");
+    assert_eq!(
+        v["objecten"]["aanvragen"],
+        serde_json::json!([s.request]),
+        "{v:#}"
+    );
     assert_eq!(v["afgekapt"], false);
     let t = v["toegangen"].as_array().unwrap();
     let seen: Vec<(String, String, String)> = t
@@ -178,8 +190,16 @@ async fn patient_overview_lists_exactly_the_accesses_with_their_parties() {
         })
         .collect();
     let want: Vec<(String, String, String)> = [
-        ("machtigingsaanvraag.indienen", agb.as_str(), "zorgaanbieder"),
-        ("machtigingsaanvraag.raadplegen", agb.as_str(), "zorgaanbieder"),
+        (
+            "machtigingsaanvraag.indienen",
+            agb.as_str(),
+            "zorgaanbieder",
+        ),
+        (
+            "machtigingsaanvraag.raadplegen",
+            agb.as_str(),
+            "zorgaanbieder",
+        ),
         ("beoordeling.vastleggen", "UZOVI:3311", "zorgverzekeraar"),
         ("terugkoppeling.afgeleverd", agb.as_str(), "zorgaanbieder"),
     ]
@@ -195,7 +215,12 @@ async fn patient_overview_lists_exactly_the_accesses_with_their_parties() {
     let persons: Vec<&Value> = t.iter().map(|a| &a["persoon"]).collect();
     assert_eq!(
         persons,
-        [&Value::Null, &Value::from(PERSON), &Value::Null, &Value::Null]
+        [
+            &Value::Null,
+            &Value::from(PERSON),
+            &Value::Null,
+            &Value::Null
+        ]
     );
     assert_eq!(t[0]["naam"], format!("Test zorgaanbieder {}", tk::AGB));
     assert_eq!(t[2]["naam"], "Test zorgverzekeraar 3311");
@@ -220,7 +245,10 @@ async fn patient_overview_lists_exactly_the_accesses_with_their_parties() {
         assert!(text.contains(want), "{want} missing:\n{text}");
     }
     assert!(!text.contains(BSN), "{text}");
-    assert!(!text.contains(&s.other), "the other patient's request:\n{text}");
+    assert!(
+        !text.contains(&s.other),
+        "the other patient's request:\n{text}"
+    );
 
     // The same overview through the environment instead of the command line.
     let o = Command::new(BIN)
@@ -235,7 +263,15 @@ async fn patient_overview_lists_exactly_the_accesses_with_their_parties() {
     // A date of birth that does not match finds nothing.
     let v = json(
         app,
-        &["audit", "patient", "--bsn", BSN, "--geboortedatum", "1970-03-15", "--json"],
+        &[
+            "audit",
+            "patient",
+            "--bsn",
+            BSN,
+            "--geboortedatum",
+            "1970-03-15",
+            "--json",
+        ],
     );
     assert_eq!(v["toegangen"], serde_json::json!([]), "{v}");
 
@@ -244,10 +280,21 @@ async fn patient_overview_lists_exactly_the_accesses_with_their_parties() {
     let q = query_rows(app, "audit.inzage");
     assert_eq!(q.len(), 4, "{q:?}");
     assert!(q[0].contains(&s.request), "{}", q[0]);
-    assert!(q.iter().all(|d| !d.contains(BSN) && !d.contains(GEBOREN)), "{q:?}");
+    assert!(
+        q.iter().all(|d| !d.contains(BSN) && !d.contains(GEBOREN)),
+        "{q:?}"
+    );
     let v = json(
         app,
-        &["audit", "patient", "--bsn", BSN, "--geboortedatum", GEBOREN, "--json"],
+        &[
+            "audit",
+            "patient",
+            "--bsn",
+            BSN,
+            "--geboortedatum",
+            GEBOREN,
+            "--json",
+        ],
     );
     assert_eq!(v["toegangen"].as_array().unwrap().len(), 4);
 }
@@ -276,9 +323,15 @@ async fn search_filters_by_patient_party_certificate_object_action_and_period() 
     assert_eq!(actions(&by_party, "action"), ["beoordeling.vastleggen"]);
     assert_eq!(by_party[0]["object_id"], s.request.as_str());
     let by_cert = rows(&["--certificaat", &s.person.to_uppercase()]);
-    assert_eq!(actions(&by_cert, "action"), ["machtigingsaanvraag.raadplegen"]);
+    assert_eq!(
+        actions(&by_cert, "action"),
+        ["machtigingsaanvraag.raadplegen"]
+    );
     let by_object = rows(&["--object", &s.other]);
-    assert_eq!(actions(&by_object, "action"), ["machtigingsaanvraag.indienen"]);
+    assert_eq!(
+        actions(&by_object, "action"),
+        ["machtigingsaanvraag.indienen"]
+    );
     let by_action = rows(&["--actie", "machtigingsaanvraag.*"]);
     assert_eq!(
         actions(&by_action, "action"),
@@ -288,7 +341,14 @@ async fn search_filters_by_patient_party_certificate_object_action_and_period() 
             "machtigingsaanvraag.raadplegen"
         ]
     );
-    let exact = rows(&["--actie", "machtigingsaanvraag.indienen", "--bsn", BSN, "--geboortedatum", GEBOREN]);
+    let exact = rows(&[
+        "--actie",
+        "machtigingsaanvraag.indienen",
+        "--bsn",
+        BSN,
+        "--geboortedatum",
+        GEBOREN,
+    ]);
     assert_eq!(exact.as_array().unwrap().len(), 1);
     // Filters combine: the insurer did nothing to the other patient.
     let none = rows(&["--partij", "UZOVI:3311", "--object", &s.other]);
@@ -297,9 +357,27 @@ async fn search_filters_by_patient_party_certificate_object_action_and_period() 
     let yesterday = fixtures::days(-1).to_string();
     assert_eq!(rows(&["--van", &tomorrow]), serde_json::json!([]));
     assert_eq!(rows(&["--tot", &yesterday]), serde_json::json!([]));
-    let today = rows(&["--van", &yesterday, "--tot", &tomorrow, "--partij", "UZOVI:3311"]);
+    let today = rows(&[
+        "--van",
+        &yesterday,
+        "--tot",
+        &tomorrow,
+        "--partij",
+        "UZOVI:3311",
+    ]);
     assert_eq!(today.as_array().unwrap().len(), 1);
-    let limited = json(app, &["audit", "search", "--json", "--actie", "machtigingsaanvraag.*", "--limit", "1"]);
+    let limited = json(
+        app,
+        &[
+            "audit",
+            "search",
+            "--json",
+            "--actie",
+            "machtigingsaanvraag.*",
+            "--limit",
+            "1",
+        ],
+    );
     assert_eq!(limited["rijen"].as_array().unwrap().len(), 1);
     assert_eq!(limited["meer"], true);
 
@@ -307,12 +385,21 @@ async fn search_filters_by_patient_party_certificate_object_action_and_period() 
     let o = cli(app, &["audit", "search", "--object", &s.request]);
     let text = out(&o);
     assert!(o.status.success(), "{text}");
-    assert!(text.contains("beoordeling.vastleggen") && text.contains("3 row(s)"), "{text}");
+    assert!(
+        text.contains("beoordeling.vastleggen") && text.contains("3 row(s)"),
+        "{text}"
+    );
 
     // Refused input names the option, never the value.
     for (args, want) in [
-        (vec!["--bsn", "314159266", "--geboortedatum", GEBOREN], "--bsn is not a valid BSN"),
-        (vec!["--bsn", BSN, "--geboortedatum", "14-03-1970"], "--geboortedatum must be a date"),
+        (
+            vec!["--bsn", "314159266", "--geboortedatum", GEBOREN],
+            "--bsn is not a valid BSN",
+        ),
+        (
+            vec!["--bsn", BSN, "--geboortedatum", "14-03-1970"],
+            "--geboortedatum must be a date",
+        ),
     ] {
         let mut all = vec!["audit", "search"];
         all.extend(args);
@@ -320,7 +407,10 @@ async fn search_filters_by_patient_party_certificate_object_action_and_period() 
         assert!(!o.status.success());
         let text = out(&o);
         assert!(text.contains(want), "{text}");
-        assert!(!text.contains("314159266") && !text.contains(BSN) && !text.contains("14-03-1970"), "{text}");
+        assert!(
+            !text.contains("314159266") && !text.contains(BSN) && !text.contains("14-03-1970"),
+            "{text}"
+        );
     }
     let o = cli(app, &["audit", "search", "--bsn", BSN]);
     assert!(!o.status.success(), "a BSN without a date of birth");
@@ -329,7 +419,11 @@ async fn search_filters_by_patient_party_certificate_object_action_and_period() 
     let q = query_rows(app, "audit.zoeken");
     assert_eq!(q.len(), 12, "{q:#?}");
     assert!(q.iter().all(|d| !d.contains(BSN)), "{q:?}");
-    assert!(q[0].contains("\"patient\":true") && q[0].contains(&s.request), "{}", q[0]);
+    assert!(
+        q[0].contains("\"patient\":true") && q[0].contains(&s.request),
+        "{}",
+        q[0]
+    );
     assert!(q[1].contains("UZOVI:3311"), "{}", q[1]);
     // And those records are found like any other row.
     let v = json(app, &["audit", "search", "--json", "--actie", "audit.*"]);
