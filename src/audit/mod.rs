@@ -137,7 +137,7 @@ impl ByCaller<'_> {
     }
 }
 
-/// One audit row as read back (without its chain columns).
+/// One audit row as read back.
 #[derive(Debug, Clone, Queryable, Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     pub id: i64,
@@ -153,7 +153,7 @@ pub struct AuditRecord {
     pub detail: String,
 }
 
-/// The columns of [`AuditRecord`].
+/// The columns of [`AuditRecord`] (not the chain's).
 pub type RecordColumns = (
     audit_log::id,
     audit_log::at,
