@@ -1,7 +1,8 @@
 //! The command line: `serve`, `migrate`, `contract export`, the operator's
-//! `pki`, `party`, `cert`, `catalog` and `purge` commands, and shell
+//! `pki`, `party`, `cert`, `catalog`, `purge` and `audit` commands, and shell
 //! `completions`. `main.rs` parses [`Cli`] and calls [`run`].
 
+mod audit;
 mod beheer;
 mod catalog;
 mod contract;
@@ -79,6 +80,11 @@ pub enum Command {
     /// registrations, delivered terugkoppelingen, old audit rows). With
     /// --dry-run only count it.
     Purge(purge::PurgeArgs),
+    /// The audit log: search it (by patient, party, certificate, object,
+    /// action, period), print a patient's access overview (in Dutch), and
+    /// verify its hash chains. Every query is audited itself.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Reference callback receiver: requires the platform's client certificate,
     /// verifies signatures, deduplicates, appends JSON lines (docs/callbacks.md).
     Receiver(receiver::ReceiverArgs),
@@ -131,6 +137,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Catalog(cmd) => catalog::run(cmd, &config),
         Command::Contract(cmd) => contract::run(cmd, &config),
         Command::Purge(args) => purge::run(args, &config),
+        Command::Audit(cmd) => audit::run(cmd, &config),
         Command::Receiver(args) => receiver::run(args),
         Command::ReceiverCheck(args) => receiver_check::run(args, &config),
         Command::Completions { .. } => Ok(()),
@@ -146,13 +153,28 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn open_db(config: &Config) -> Result<Db, Box<dyn std::error::Error>> {
     let db = Db::open(&config.database)?;
-    db.migrate()?;
+    migrate_and_chain(&db)?;
     Ok(db)
+}
+
+/// The migrations, then the step after them: audit rows written before the
+/// hash chain existed are chained (`audit::chain::adopt`). Returns how many
+/// migrations ran.
+fn migrate_and_chain(db: &Db) -> Result<usize, Box<dyn std::error::Error>> {
+    let applied = db.migrate()?;
+    let chained = crate::audit::chain::adopt(&mut *db.conn()?)?;
+    if chained > 0 {
+        tracing::info!(
+            rows = chained,
+            "audit rows from before the hash chain chained"
+        );
+    }
+    Ok(applied)
 }
 
 fn migrate(config: &Config) -> CliResult {
     let db = Db::open(&config.database)?;
-    let applied = db.migrate()?;
+    let applied = migrate_and_chain(&db)?;
     println!(
         "{applied} migration(s) applied ({} database)",
         db.backend().name()

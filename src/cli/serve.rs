@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use super::CliResult;
+use super::{CliResult, migrate_and_chain};
 use crate::app::{self, Listeners};
 use crate::config::Config;
 use crate::db::Db;
@@ -14,7 +14,7 @@ use crate::devsetup;
 pub fn serve(config: Config) -> CliResult {
     let config = Arc::new(config);
     let db = Db::open(&config.database)?;
-    let applied = db.migrate()?;
+    let applied = migrate_and_chain(&db)?;
     tracing::info!(backend = db.backend().name(), applied, "database ready");
     if devsetup::needs_bootstrap(&config) {
         tracing::warn!(

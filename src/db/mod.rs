@@ -12,7 +12,7 @@ mod hooks;
 pub mod schema;
 pub mod writer;
 
-pub use hooks::on_commit;
+pub use hooks::{BeforeCommit, before_commit, on_commit};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -333,12 +333,14 @@ where
             .transaction_depth()?
             .is_some();
     let hooks = hooks::mark();
+    let before = hooks::before_mark();
     if nested {
         // Inside an outer write transaction the lock is already held: a
         // savepoint keeps this part all-or-nothing.
         let result = conn.transaction(f);
         if result.is_err() {
             hooks::discard(hooks);
+            hooks::before_discard(before);
         }
         return result;
     }
@@ -364,7 +366,12 @@ where
             None
         }
     };
-    match f(conn) {
+    let _before = hooks::BeforeGuard(before);
+    let result = f(conn).and_then(|value| {
+        hooks::before_run(conn, before)?;
+        Ok(value)
+    });
+    match result {
         Ok(value) => {
             if let Err(e) =
                 <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn)

@@ -57,12 +57,33 @@ diesel::table! {
         object_id -> Nullable<Text>,
         outcome -> Text,
         detail -> Text,
+        chain -> Nullable<BigInt>,
+        seq -> Nullable<BigInt>,
+        prev_hash -> Nullable<Text>,
+        hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_chains (chain) {
+        chain -> BigInt,
+        seq -> BigInt,
+        hash -> Text,
+        anchor_seq -> BigInt,
+        anchor_hash -> Text,
+        anchor_at -> Nullable<Timestamp>,
     }
 }
 
 diesel::joinable!(certificates -> parties (party_id));
 
-diesel::allow_tables_to_appear_in_same_query!(parties, certificates, crl_entries, audit_log);
+diesel::allow_tables_to_appear_in_same_query!(
+    parties,
+    certificates,
+    crl_entries,
+    audit_log,
+    audit_chains
+);
 
 diesel::table! {
     catalog_prestaties (uzovi, code) {

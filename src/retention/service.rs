@@ -208,7 +208,7 @@ impl Run {
                 Stage::Terugkoppelingen => store::count_terugkoppelingen(conn, before)?,
                 Stage::Audit => {
                     let mut c = Counts::default();
-                    let n = store::count_audit(conn, before)?;
+                    let n = crate::audit::purge::count_purgeable(conn, before)?;
                     c.add(Table::AuditLog, usize::try_from(n).unwrap_or(usize::MAX));
                     c
                 }
@@ -227,8 +227,9 @@ impl Run {
             }
             Stage::Terugkoppelingen => self.terugkoppelingen(conn, before, limit)?,
             Stage::Audit => {
-                let (n, done) =
-                    write_tx::<_, DbError, _>(conn, |c| store::purge_audit(c, before, limit))?;
+                let (n, done) = write_tx::<_, DbError, _>(conn, |c| {
+                    crate::audit::purge::purge(c, before, limit)
+                })?;
                 let mut counts = Counts::default();
                 counts.add(Table::AuditLog, n);
                 self.committed(rule, &counts);

@@ -419,47 +419,6 @@ pub fn count_terugkoppelingen(conn: &mut DbConnection, before: NaiveDateTime) ->
     Ok(counts)
 }
 
-/// One batch of the audit log, oldest first: of the `limit` lowest ids,
-/// those written before `before` up to the first that was not. The log is
-/// cut only at its old end, never a row younger than one kept (a hash chain
-/// over the rows will need that; see docs/privacy.md). Returns the rows
-/// deleted and whether the log is done (a kept row reached, or the end).
-pub fn purge_audit(
-    conn: &mut DbConnection,
-    before: NaiveDateTime,
-    limit: i64,
-) -> DbResult<(usize, bool)> {
-    let head: Vec<(i64, NaiveDateTime)> = audit_log::table
-        .order(audit_log::id)
-        .select((audit_log::id, audit_log::at))
-        .limit(limit)
-        .load(conn)?;
-    let old = head.iter().take_while(|(_, at)| *at < before).count();
-    let done = old < head.len() || i64::try_from(head.len()).unwrap_or(0) < limit;
-    let Some(&(last, _)) = old.checked_sub(1).and_then(|i| head.get(i)) else {
-        return Ok((0, done));
-    };
-    let n = diesel::delete(audit_log::table.filter(audit_log::id.le(last))).execute(conn)?;
-    Ok((n, done))
-}
-
-/// What [`purge_audit`] would delete: the rows before the first one
-/// written since `before`.
-pub fn count_audit(conn: &mut DbConnection, before: NaiveDateTime) -> DbResult<u64> {
-    let first_kept: Option<i64> = audit_log::table
-        .filter(audit_log::at.ge(before))
-        .select(diesel::dsl::min(audit_log::id))
-        .first(conn)?;
-    let n: i64 = match first_kept {
-        Some(id) => audit_log::table
-            .filter(audit_log::id.lt(id))
-            .count()
-            .get_result(conn)?,
-        None => audit_log::table.count().get_result(conn)?,
-    };
-    Ok(u64::try_from(n).unwrap_or(0))
-}
-
 /// The time of the oldest row (lowest id: every id grows with time) of each
 /// table the purge deletes from; `None` for an empty table. One index probe
 /// per table.

@@ -1,8 +1,10 @@
 //! The log never holds a BSN or a message body: the real binary runs with
 //! `RUST_LOG=debug` (every crate), gets valid, invalid and hostile documents
 //! over both doors, a search by BSN, decisions and their callbacks, and its
-//! whole stderr is searched afterwards, with the output of the retention
-//! purge (`machtigingen purge`, dry and real, at debug level) over all of it.
+//! whole stderr is searched afterwards, with the output of the operator's
+//! audit queries (`machtigingen audit patient/search/verify`, the BSN given
+//! on the command line, a wrong one too) and of the retention purge
+//! (`machtigingen purge`, dry and real), all at debug level, over all of it.
 
 use std::process::Command;
 
@@ -105,10 +107,15 @@ async fn debug_log_holds_no_bsn_and_no_message_body() {
         "callbacks not delivered"
     );
     service.kill9();
+    let audit = audit_queries(&app);
+    assert!(
+        audit.contains("diende de machtigingsaanvraag in"),
+        "{audit}"
+    );
     let purge = purge_everything(&app);
     assert!(purge.contains("machtigingsaanvragen"), "{purge}");
 
-    let text = std::fs::read_to_string(&log).unwrap() + &purge;
+    let text = std::fs::read_to_string(&log).unwrap() + &audit + &purge;
     // The log is really there and really at debug level.
     assert!(text.lines().count() > 20, "log too short:\n{text}");
     assert!(text.contains("DEBUG"), "not a debug log:\n{text}");
@@ -123,6 +130,99 @@ async fn debug_log_holds_no_bsn_and_no_message_body() {
         let hits: Vec<&str> = text.lines().filter(|l| l.contains(secret)).collect();
         assert!(hits.is_empty(), "{secret} logged: {hits:#?}");
     }
+}
+
+/// The operator's audit commands at debug level with the BSN on the command
+/// line (valid, and failing the 11-proef); returns stdout and stderr of all.
+fn audit_queries(app: &crate::support::TestApp) -> String {
+    let mut out = String::new();
+    for (args, ok) in [
+        (
+            &[
+                "audit",
+                "patient",
+                "--bsn",
+                BSN_OK,
+                "--geboortedatum",
+                "1970-03-14",
+            ][..],
+            true,
+        ),
+        (
+            &[
+                "audit",
+                "patient",
+                "--json",
+                "--bsn",
+                BSN_OK,
+                "--geboortedatum",
+                "1970-03-14",
+            ],
+            true,
+        ),
+        (
+            &[
+                "audit",
+                "search",
+                "--json",
+                "--bsn",
+                BSN_OK,
+                "--geboortedatum",
+                "1970-03-14",
+            ],
+            true,
+        ),
+        (
+            &[
+                "audit",
+                "search",
+                "--bsn",
+                BSN_OK,
+                "--geboortedatum",
+                "1970-03-14",
+            ],
+            true,
+        ),
+        (
+            &[
+                "audit",
+                "search",
+                "--bsn",
+                BSN_ELFPROEF,
+                "--geboortedatum",
+                "1970-03-14",
+            ],
+            false,
+        ),
+        (
+            &[
+                "audit",
+                "patient",
+                "--bsn",
+                BSN_SHORT,
+                "--geboortedatum",
+                "1970-03-14",
+            ],
+            false,
+        ),
+        (&["audit", "verify"], true),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_machtigingen"))
+            .current_dir(app.dir.path())
+            .env("MACHTIGINGEN_DATABASE__URL", &app.config.database.url)
+            .env("RUST_LOG", "debug")
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(o.status.success(), ok, "{args:?}: {text}");
+        out.push_str(&text);
+    }
+    out
 }
 
 /// Ages everything past its retention period and runs the command as an

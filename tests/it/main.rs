@@ -8,6 +8,8 @@ mod access_feedback;
 mod access_matrix;
 mod access_parties;
 mod architecture;
+mod audit_chain;
+mod audit_log;
 mod beheer;
 mod beoordeling;
 mod cli;

@@ -1,6 +1,17 @@
 //! The audit log (NEN 7513 style): who did what to which object, when, and with
 //! what outcome. Written in the same transaction as the change it describes.
 //! `detail` is structured JSON and never carries a BSN or a message body.
+//!
+//! Every row is hash-chained (`chain`: tamper evidence, checked by `verify`).
+//! The operator's queries are in `query` (search by patient, party,
+//! certificate, object, action and period) and `overview` (the access
+//! overview a patient may ask for, in Dutch); each is audited itself.
+
+pub mod chain;
+pub mod overview;
+pub mod purge;
+pub mod query;
+pub mod verify;
 
 use diesel::prelude::*;
 use serde::Serialize;
@@ -47,22 +58,23 @@ pub fn record_all(conn: &mut DbConnection, entries: &[AuditEntry<'_>]) -> DbResu
 
 /// Writes one audit row on `conn` as it is: for callers already inside a
 /// write transaction that want no savepoint of their own (the dispatcher's
-/// record of a delivered push).
+/// record of a delivered push). On PostgreSQL the row is written, chained,
+/// just before that transaction commits (`chain`).
 pub fn insert(conn: &mut DbConnection, e: &AuditEntry<'_>) -> DbResult<()> {
-    diesel::insert_into(audit_log::table)
-        .values((
-            audit_log::at.eq(now()),
-            audit_log::fingerprint.eq(e.fingerprint),
-            audit_log::actor.eq(&e.actor),
-            audit_log::acting_for.eq(&e.acting_for),
-            audit_log::action.eq(e.action),
-            audit_log::object_type.eq(e.object_type),
-            audit_log::object_id.eq(&e.object_id),
-            audit_log::outcome.eq(e.outcome),
-            audit_log::detail.eq(e.detail.to_string()),
-        ))
-        .execute(conn)?;
-    Ok(())
+    chain::append(
+        conn,
+        chain::Content {
+            at: now(),
+            fingerprint: e.fingerprint.map(str::to_owned),
+            actor: e.actor.clone(),
+            acting_for: e.acting_for.clone(),
+            action: e.action.to_owned(),
+            object_type: e.object_type.to_owned(),
+            object_id: e.object_id.clone(),
+            outcome: e.outcome.to_owned(),
+            detail: e.detail.to_string(),
+        },
+    )
 }
 
 /// Who made a change, as the log records it.
@@ -141,6 +153,33 @@ pub struct AuditRecord {
     pub detail: String,
 }
 
+/// The columns of [`AuditRecord`] (not the chain's).
+pub type RecordColumns = (
+    audit_log::id,
+    audit_log::at,
+    audit_log::fingerprint,
+    audit_log::actor,
+    audit_log::acting_for,
+    audit_log::action,
+    audit_log::object_type,
+    audit_log::object_id,
+    audit_log::outcome,
+    audit_log::detail,
+);
+
+pub const RECORD_COLUMNS: RecordColumns = (
+    audit_log::id,
+    audit_log::at,
+    audit_log::fingerprint,
+    audit_log::actor,
+    audit_log::acting_for,
+    audit_log::action,
+    audit_log::object_type,
+    audit_log::object_id,
+    audit_log::outcome,
+    audit_log::detail,
+);
+
 /// Audit rows about one object, oldest first.
 pub fn for_object(
     conn: &mut DbConnection,
@@ -151,6 +190,7 @@ pub fn for_object(
         .filter(audit_log::object_type.eq(object_type))
         .filter(audit_log::object_id.eq(object_id))
         .order(audit_log::id)
+        .select(RECORD_COLUMNS)
         .load(conn)?)
 }
 
@@ -172,6 +212,7 @@ pub fn for_party(
         )
         .order(audit_log::id.desc())
         .limit(1000)
+        .select(RECORD_COLUMNS)
         .load(conn)?;
     rows.reverse();
     Ok(rows)
