@@ -193,6 +193,7 @@ fn wat(action: &str, received: bool) -> &'static str {
         "machtiging.controleren" => "controleerde de geldigheid van de machtiging",
         "beoordeling.raadplegen" => "bekeek de aanvraag om die te beoordelen",
         "beoordeling.vastleggen" => "legde een beslissing over de aanvraag vast",
+        "beoordeling.herzien" => "herzag de verleende machtiging (herroepen, ingekort of verlengd)",
         "terugkoppeling.ophalen" => "haalde een terugkoppeling over de aanvraag op",
         "terugkoppeling.raadplegen" => "bekeek een terugkoppeling over de aanvraag",
         "terugkoppeling.afgeleverd" => "bezorgde een terugkoppeling",
