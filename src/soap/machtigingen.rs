@@ -9,10 +9,11 @@ use super::writer::Xml;
 use super::{Contract, types};
 use crate::catalog::Verstrekking;
 use crate::identity::Caller;
+use crate::machtiging::intake;
 use crate::machtiging::model::{AanvullendeInformatie, Status};
-use crate::machtiging::query::{self, Details, NamedCatalog, Page};
+use crate::machtiging::query::{self, Details, NamedCatalog, Page, Paging};
+use crate::machtiging::search::Criteria;
 use crate::machtiging::service::{self, Confirmation, Submission};
-use crate::machtiging::{intake, store};
 use crate::problem::{Code, Problem};
 use crate::state::AppState;
 use crate::validation::{El, SchemaSet};
@@ -46,7 +47,7 @@ enum Command {
     Intrekken(String, Option<String>),
     Aanvullen(String, AanvullendeInformatie, String),
     Raadplegen(String),
-    Zoeken(store::Criteria),
+    Zoeken(Criteria, Paging),
     Verstrekkingen(Option<String>),
 }
 
@@ -87,16 +88,21 @@ fn decode(operation: &str, op: &El) -> Result<Command, Problem> {
                 .opt("Verzekerde")
                 .map(|v| Ok::<_, Problem>((v.str("Bsn")?, v.date("Geboortedatum")?)))
                 .transpose()?;
-            Command::Zoeken(store::Criteria {
-                id: op.opt_str("MachtigingsaanvraagId"),
-                referentie: op.opt_str("Referentie"),
-                vanaf: op.opt_date("AangemaaktVanaf")?,
-                tot: op.opt_date("AangemaaktTot")?,
-                status: op.opt_str("Status").as_deref().and_then(Status::parse),
-                patient,
-                page: page("Pagina")?.unwrap_or(1),
-                page_size: page("PaginaGrootte")?.unwrap_or(20),
-            })
+            Command::Zoeken(
+                Criteria {
+                    id: op.opt_str("MachtigingsaanvraagId"),
+                    referentie: op.opt_str("Referentie"),
+                    vanaf: op.opt_date("AangemaaktVanaf")?,
+                    tot: op.opt_date("AangemaaktTot")?,
+                    status: op.opt_str("Status").as_deref().and_then(Status::parse),
+                    patient,
+                },
+                Paging {
+                    size: page("PaginaGrootte")?,
+                    token: paginering.as_ref().and_then(|p| p.opt_str("Vervolg")),
+                    page: page("Pagina")?,
+                },
+            )
         }
         "RaadplegenVerstrekkingen" => Command::Verstrekkingen(op.opt_str("Uzovi")),
         other => {
@@ -130,7 +136,7 @@ fn execute(
                 &service::supply_information(db, caller, id, info, doc).await?,
             ),
             Command::Raadplegen(id) => details(&query::get(db, caller, id).await?),
-            Command::Zoeken(c) => zoekresultaat(&query::search(db, caller, c).await?),
+            Command::Zoeken(c, p) => zoekresultaat(&query::search(db, caller, c, p).await?),
             Command::Verstrekkingen(uzovi) => {
                 catalogi(&query::verstrekkingen(db, caller, uzovi).await?)
             }
@@ -217,8 +223,10 @@ fn zoekresultaat(p: &Page) -> String {
     let mut x = Xml::new();
     x.open_ns("ZoekenMachtigingsaanvragenResponse", NS)
         .leaf("Totaal", p.total)
+        .leaf("TotaalIsMinimum", p.total_is_minimum)
         .leaf("Pagina", p.page)
-        .leaf("PaginaGrootte", p.page_size);
+        .leaf("PaginaGrootte", p.page_size)
+        .opt_leaf("Vervolg", p.next.as_deref());
     for r in &p.items {
         x.open("Machtigingsaanvraag")
             .leaf("MachtigingsaanvraagId", &r.id)
