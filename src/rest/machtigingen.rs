@@ -161,8 +161,8 @@ pub struct ZoekQuery {
     aangemaakt_tot: Option<NaiveDate>,
     /// The `vervolg` of the previous page; absent for the first page.
     vervolg: Option<String>,
-    /// Deprecated: use `vervolg`. A page number (1-based) whose results lie
-    /// within the first 1000; further is `400 REQ-006`. Not with `vervolg`.
+    /// Deprecated: use `vervolg`. A page number (1-based) that starts
+    /// within the first 1000 results; further is `400 REQ-006`. Not with `vervolg`.
     #[deprecated = "use vervolg"]
     pagina: Option<i64>,
     /// Results per page, 1–100 (default 20).
@@ -188,8 +188,8 @@ pub struct ZoekBody {
     verzekerde: Option<VerzekerdeZoek>,
     /// The `vervolg` of the previous page; absent for the first page.
     vervolg: Option<String>,
-    /// Deprecated: use `vervolg`. A page number (1-based) whose results lie
-    /// within the first 1000; further is `400 REQ-006`. Not with `vervolg`.
+    /// Deprecated: use `vervolg`. A page number (1-based) that starts
+    /// within the first 1000 results; further is `400 REQ-006`. Not with `vervolg`.
     #[schema(deprecated)]
     pagina: Option<i64>,
     /// Results per page, 1–100 (default 20).
