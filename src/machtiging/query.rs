@@ -9,11 +9,12 @@ use super::cursor::Cursor;
 use super::search::{self, Criteria, Start, TOTAL_CAP};
 use super::service::{audit_request, load_visible, visibility};
 use super::store::{self, Event, Record};
+use crate::audit::{self, AsActor, AuditEntry};
 use crate::catalog::{self, InsurerCatalog};
-use crate::db::{Db, DbError, write_tx};
+use crate::db::Db;
 use crate::error::{Code, Refusal};
 use crate::identity::Caller;
-use crate::registry::{IdScheme, Scope, store as registry};
+use crate::registry::{IdScheme, PartyKind, PartyRef, Scope, store as registry};
 
 #[derive(Debug, Clone)]
 pub struct Details {
@@ -99,19 +100,25 @@ pub async fn search(
             ),
             _ => None,
         };
-        write_tx(conn, |c| {
-            for r in &items {
-                audit_request(
-                    c,
-                    &caller,
-                    "machtigingsaanvraag.zoeken",
-                    Some(&r.id),
-                    "ok",
-                    json!({}),
-                )?;
-            }
-            Ok::<_, DbError>(())
-        })?;
+        // One write for the page's audit rows, without a savepoint each (a
+        // round trip apiece on PostgreSQL), and an intermediary's provider
+        // from the row at hand rather than read again per row.
+        let actor = caller.as_actor();
+        let intermediary = caller.party().kind == PartyKind::Softwareleverancier;
+        let entries: Vec<AuditEntry<'_>> = items
+            .iter()
+            .map(|r| AuditEntry {
+                fingerprint: actor.fingerprint.as_deref(),
+                actor: actor.name.clone(),
+                acting_for: intermediary.then(|| PartyRef::provider(&r.provider_agb).to_string()),
+                action: "machtigingsaanvraag.zoeken",
+                object_type: "machtigingsaanvraag",
+                object_id: Some(r.id.clone()),
+                outcome: "ok",
+                detail: json!({}),
+            })
+            .collect();
+        audit::record_all(conn, &entries)?;
         Ok(Page {
             total,
             total_is_minimum,

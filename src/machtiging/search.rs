@@ -108,24 +108,29 @@ pub fn count(
     c: &Criteria,
     cap: i64,
 ) -> DbResult<(i64, bool)> {
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut n = 0;
     let branches = branches(who);
-    for branch in &branches {
-        let ids: Vec<String> = ordered(filtered(branch, c))
-            .select(ma::id)
-            .limit(cap + 1)
-            .load(conn)?;
-        if branches.len() == 1 {
-            n = i64::try_from(ids.len()).unwrap_or(i64::MAX);
-        } else {
-            seen.extend(ids);
-            n = i64::try_from(seen.len()).unwrap_or(i64::MAX);
+    let n = match branches.as_slice() {
+        [] => 0,
+        // One branch: counted in the database, only the number comes back.
+        [branch] => CountOf(ordered(filtered(branch, c)).select(ma::id).limit(cap + 1))
+            .get_result::<i64>(conn)?,
+        // Several: the union of each branch's first cap + 1, which holds more
+        // than cap exactly when the matches do.
+        _ => {
+            let mut seen: HashSet<String> = HashSet::new();
+            for branch in &branches {
+                let ids: Vec<String> = ordered(filtered(branch, c))
+                    .select(ma::id)
+                    .limit(cap + 1)
+                    .load(conn)?;
+                seen.extend(ids);
+                if i64::try_from(seen.len()).unwrap_or(i64::MAX) > cap {
+                    break;
+                }
+            }
+            i64::try_from(seen.len()).unwrap_or(i64::MAX)
         }
-        if n > cap {
-            break;
-        }
-    }
+    };
     Ok((n.min(cap), n > cap))
 }
 
@@ -220,13 +225,38 @@ pub fn plans(
             .limit(21)
             .select(ma::id);
         out.push((format!("page:{name}"), explain(conn, page)?));
-        let count = ordered(filtered(&branch, c))
-            .select(ma::id)
-            .limit(TOTAL_CAP + 1);
+        let count = CountOf(
+            ordered(filtered(&branch, c))
+                .select(ma::id)
+                .limit(TOTAL_CAP + 1),
+        );
         out.push((format!("count:{name}"), explain(conn, count)?));
     }
     Ok(out)
 }
+
+/// `SELECT COUNT(*) FROM (query)`: the DSL counts a subquery only this way.
+struct CountOf<Q>(Q);
+
+impl<Q> QueryId for CountOf<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q> Query for CountOf<Q> {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl<Q: QueryFragment<Backend>> QueryFragment<Backend> for CountOf<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Backend>) -> QueryResult<()> {
+        out.push_sql("SELECT COUNT(*) FROM (");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") AS matches");
+        Ok(())
+    }
+}
+
+impl<Q> RunQueryDsl<DbConnection> for CountOf<Q> {}
 
 #[derive(QueryableByName)]
 struct PgPlanLine {

@@ -415,3 +415,64 @@ async fn an_intermediarys_branches_merge_without_doubles_or_gaps() {
         (0, false)
     );
 }
+
+/// Each request on a page is audited as accessed, in one write: by an
+/// intermediary naming the provider it acted for, as its single reads do.
+#[tokio::test]
+async fn every_result_on_a_page_is_audited_an_intermediarys_with_its_provider() {
+    use machtigingen::registry::{CertKind, PartyKind, Scope};
+
+    let (app, provider) = app_with_provider().await;
+    let party = app.party(PartyKind::Zorgaanbieder, AGB);
+    let contact = app.client(&app.issue(
+        &party,
+        CertKind::Persoonlijk,
+        &[Scope::Gebruikersbeheer],
+        &[],
+    ));
+    let vendor = app.party(PartyKind::Softwareleverancier, "pms-zoek");
+    let vc = app.client(&app.issue(
+        &vendor,
+        CertKind::Systeem,
+        &[Scope::MachtigingenIndienen, Scope::MachtigingenRaadplegen],
+        &[],
+    ));
+    let (status, body) = contact
+        .post_json(
+            "/api/v1/beheer/toestemmingsverklaringen",
+            &json!({"leverancier": "PLATFORM:pms-zoek"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let by_vendor = submit(&vc, &crate::fixtures::Aanvraag::default()).await;
+    let by_provider = submit(&provider, &crate::fixtures::Aanvraag::default()).await;
+
+    let (status, page) = vc.get_json(BASE).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(ids(&page), [by_provider.clone(), by_vendor.clone()]);
+    let (_, page) = provider.get_json(&format!("{BASE}?paginaGrootte=1")).await;
+    assert_eq!(ids(&page), [by_provider.clone()]);
+
+    let mut c = app.db.conn().unwrap();
+    let searched = |c: &mut DbConnection, id: &str| {
+        machtigingen::audit::for_object(c, "machtigingsaanvraag", id)
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.action == "machtigingsaanvraag.zoeken")
+            .map(|a| (a.actor, a.acting_for, a.outcome))
+            .collect::<Vec<_>>()
+    };
+    let vendor_row = (
+        "PLATFORM:pms-zoek".to_owned(),
+        Some("AGB:03123456".to_owned()),
+        "ok".to_owned(),
+    );
+    assert_eq!(searched(&mut c, &by_vendor), [vendor_row.clone()]);
+    assert_eq!(
+        searched(&mut c, &by_provider),
+        [
+            vendor_row,
+            ("AGB:03123456".to_owned(), None, "ok".to_owned())
+        ]
+    );
+}
