@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::MachtigingError;
 use super::cursor::Cursor;
-use super::search::{self, Criteria, Start, TOTAL_CAP};
+use super::search::{self, Criteria, Start, Summary, TOTAL_CAP};
 use super::service::{audit_request, load_visible, visibility};
 use super::store::{self, Event, Record};
 use crate::audit::{self, AsActor, AuditEntry};
@@ -43,7 +43,7 @@ pub struct Page {
     pub total_is_minimum: bool,
     pub page: i64,
     pub page_size: i64,
-    pub items: Vec<Record>,
+    pub items: Vec<Summary>,
     /// Where the next page starts; `None` on the last page.
     pub next: Option<String>,
 }

@@ -17,9 +17,8 @@ use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 
 use super::model::Status;
-use super::store::{Record, Row};
 use crate::db::schema::machtigingsaanvragen as ma;
-use crate::db::{DbConnection, DbResult};
+use crate::db::{DbConnection, DbError, DbResult};
 
 /// The total is exact up to here; past it the answer says "more than".
 pub const TOTAL_CAP: i64 = 1000;
@@ -63,6 +62,54 @@ pub enum Start {
     },
 }
 
+/// One search result: what a result list shows, read from the columns
+/// alone — not the stored request's JSON, which every result used to be
+/// read and parsed in full for.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub id: String,
+    pub provider_agb: String,
+    pub referentie: String,
+    pub status: Status,
+    pub uzovi: String,
+    pub verstrekking: String,
+    pub begindatum: NaiveDate,
+    pub machtigingsnummer: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = ma)]
+struct SummaryRow {
+    id: String,
+    provider_agb: String,
+    referentie: String,
+    status: String,
+    uzovi: String,
+    verstrekking: String,
+    begindatum: NaiveDate,
+    machtigingsnummer: Option<String>,
+    created_at: NaiveDateTime,
+}
+
+impl TryFrom<SummaryRow> for Summary {
+    type Error = DbError;
+    fn try_from(r: SummaryRow) -> DbResult<Self> {
+        Ok(Summary {
+            status: Status::parse(&r.status)
+                .ok_or_else(|| DbError::Invalid("stored machtigingsaanvraag: status".into()))?,
+            id: r.id,
+            provider_agb: r.provider_agb,
+            referentie: r.referentie,
+            uzovi: r.uzovi,
+            verstrekking: r.verstrekking,
+            begindatum: r.begindatum,
+            machtigingsnummer: r.machtigingsnummer,
+            created_at: r.created_at,
+        })
+    }
+}
+
 /// Up to `n` matches from `start`, newest first (by creation time, then id).
 pub fn page(
     conn: &mut DbConnection,
@@ -70,20 +117,20 @@ pub fn page(
     c: &Criteria,
     start: &Start,
     n: i64,
-) -> DbResult<Vec<Record>> {
+) -> DbResult<Vec<Summary>> {
     let skip = match start {
         Start::Skip(k) => (*k).max(0),
         _ => 0,
     };
     let want = skip.saturating_add(n);
-    let mut merged: Vec<Record> = Vec::new();
+    let mut merged: Vec<Summary> = Vec::new();
     for branch in branches(who) {
-        let rows: Vec<Row> = ordered(positioned(filtered(&branch, c), start))
+        let rows: Vec<SummaryRow> = ordered(positioned(filtered(&branch, c), start))
             .limit(want)
-            .select(Row::as_select())
+            .select(SummaryRow::as_select())
             .load(conn)?;
         for row in rows {
-            merged.push(Record::try_from(row)?);
+            merged.push(Summary::try_from(row)?);
         }
     }
     merged.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));

@@ -31,7 +31,7 @@ pub struct Record {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = ma)]
-pub(super) struct Row {
+struct Row {
     id: String,
     provider_agb: String,
     submitter: String,

@@ -139,8 +139,8 @@ impl From<Page> for ZoekresultaatJson {
                     referentie: r.referentie,
                     status: r.status.as_str().to_owned(),
                     uzovi: r.uzovi,
-                    verstrekking: r.aanvraag.verstrekking,
-                    begindatum: r.aanvraag.begindatum,
+                    verstrekking: r.verstrekking,
+                    begindatum: r.begindatum,
                     aangemaakt_op: r.created_at,
                     machtigingsnummer: r.machtigingsnummer,
                 })

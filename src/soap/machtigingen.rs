@@ -233,8 +233,8 @@ fn zoekresultaat(p: &Page) -> String {
             .leaf("Referentie", &r.referentie)
             .leaf("Status", r.status)
             .leaf("Uzovi", &r.uzovi)
-            .leaf("Verstrekking", &r.aanvraag.verstrekking)
-            .leaf("Begindatum", r.aanvraag.begindatum)
+            .leaf("Verstrekking", &r.verstrekking)
+            .leaf("Begindatum", r.begindatum)
             .leaf("AangemaaktOp", types::timestamp(r.created_at))
             .opt_leaf("Machtigingsnummer", r.machtigingsnummer.as_deref())
             .close("Machtigingsaanvraag");
