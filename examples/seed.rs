@@ -4,6 +4,11 @@
 //! (`MACHTIGINGEN_DATABASE__URL`).
 //!
 //! cargo run --release --example seed -- COUNT [AGB]
+//! cargo run --release --example seed -- token POSITION [AGB]
+//!
+//! `token` prints the `vervolg` token of a search without criteria that
+//! starts after the POSITION-th newest request of AGB: a deep page for
+//! `scripts/bench_search.sh`, without paging there first.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,13 +18,35 @@ use machtigingen::machtiging::model::Aanvraag;
 use machtigingen::machtiging::store::{self, NewRecord};
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    let token = args.peek().is_some_and(|a| a == "token");
+    if token {
+        args.next();
+    }
     let count: u64 = args.next().expect("COUNT").parse().unwrap();
     let agb = args.next().unwrap_or_else(|| "03123456".into());
     let config = Config::load(None).unwrap();
     let db = Db::open(&config.database).unwrap();
     db.migrate().unwrap();
     let mut conn = db.conn().unwrap();
+    if token {
+        use diesel::prelude::*;
+        use machtigingen::db::schema::machtigingsaanvragen as ma;
+        let (created_at, id): (chrono::NaiveDateTime, String) = ma::table
+            .filter(ma::provider_agb.eq(&agb))
+            .order((ma::created_at.desc(), ma::id.desc()))
+            .offset(i64::try_from(count).unwrap() - 1)
+            .select((ma::created_at, ma::id))
+            .first(&mut conn)
+            .unwrap();
+        let cursor = machtigingen::machtiging::cursor::Cursor {
+            page: 2,
+            created_at,
+            id,
+        };
+        println!("{}", cursor.encode());
+        return;
+    }
     let template: Aanvraag = serde_json::from_value(serde_json::json!({
         "referentie": "", "agb_praktijk": agb, "agb_zorgverlener": null,
         "software_naam": "seed", "software_versie": "1", "bsn": "999999990",
@@ -33,7 +60,11 @@ fn main() {
     let document = include_str!("../docs/examples/machtigingen/Machtigingsaanvraag.xml");
     let started = std::time::Instant::now();
     let batch = 5_000;
-    let mut done = 0;
+    // SEED_START: the first number (referentie, id) of this run, so a second
+    // run adds to the first instead of colliding with it.
+    let first: u64 = std::env::var("SEED_START").map_or(0, |v| v.parse().unwrap());
+    let count = first + count;
+    let mut done = first;
     while done < count {
         let n = batch.min(count - done);
         write_tx::<_, DbError, _>(&mut conn, |c| {
@@ -65,7 +96,8 @@ fn main() {
         done += n;
     }
     println!(
-        "{{\"seeded\": {count}, \"seconds\": {:.1}}}",
+        "{{\"seeded\": {}, \"seconds\": {:.1}}}",
+        count - first,
         started.elapsed().as_secs_f64()
     );
 }

@@ -61,6 +61,9 @@ codes! {
     BadRequest = "REQ-004", 400, "Ongeldig verzoek";
     /// The HTTP method is not supported on this resource.
     MethodNotAllowed = "REQ-005", 405, "Methode niet toegestaan";
+    /// Search paging: a `vervolg` token that cannot be read, `vervolg` and
+    /// `pagina` together, or a `pagina` past the first 1000 results.
+    Paging = "REQ-006", 400, "Ongeldige paginering";
     /// The body is not well-formed XML, not UTF-8, or declares another encoding.
     XmlNotWellFormed = "XML-001", 400, "Geen welgevormde XML";
     /// DOCTYPE, entity declarations or references, or processing instructions.

@@ -5,13 +5,17 @@
 use serde_json::json;
 
 use super::MachtigingError;
+use super::cursor::Cursor;
+use super::search::{self, Criteria, Start, Summary, TOTAL_CAP};
 use super::service::{audit_request, load_visible, visibility};
-use super::store::{self, Criteria, Event, Record};
+use super::store::{self, Event, Record};
+use crate::audit::{self, AsActor, AuditEntry};
 use crate::catalog::{self, InsurerCatalog};
-use crate::db::{Db, DbError, write_tx};
+use crate::db::Db;
+use crate::error::{Code, Refusal};
 use crate::identity::Caller;
 use crate::ids::{MachtigingId, Requested};
-use crate::registry::{IdScheme, Scope, store as registry};
+use crate::registry::{IdScheme, PartyKind, PartyRef, Scope, store as registry};
 
 #[derive(Debug, Clone)]
 pub struct Details {
@@ -19,12 +23,30 @@ pub struct Details {
     pub history: Vec<Event>,
 }
 
+/// How a search asks for its page.
+#[derive(Debug, Clone, Default)]
+pub struct Paging {
+    /// Results per page: 1–100, 20 when absent or not positive.
+    pub size: Option<i64>,
+    /// The `vervolg` token of the previous page.
+    pub token: Option<String>,
+    /// The deprecated page number (1-based), for clients from before the
+    /// token; only within the first [`TOTAL_CAP`] results.
+    pub page: Option<i64>,
+}
+
+/// One page of a search.
 #[derive(Debug, Clone)]
 pub struct Page {
+    /// The number of matches, exact up to [`TOTAL_CAP`]; with
+    /// `total_is_minimum` there are more than that.
     pub total: i64,
+    pub total_is_minimum: bool,
     pub page: i64,
     pub page_size: i64,
-    pub items: Vec<Record>,
+    pub items: Vec<Summary>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<String>,
 }
 
 /// `RaadplegenMachtigingsaanvraag`: status, history and decision.
@@ -51,42 +73,102 @@ pub async fn get(
 }
 
 /// `ZoekenMachtigingsaanvragen`: the caller's requests matching every
-/// criterion, newest first. Each request returned is audited as accessed.
+/// criterion, newest first, one page from where `paging` says. Each request
+/// returned is audited as accessed.
 pub async fn search(
     db: &Db,
     caller: Caller,
-    mut criteria: Criteria,
+    criteria: Criteria,
+    paging: Paging,
 ) -> Result<Page, MachtigingError> {
     caller.require(Scope::MachtigingenRaadplegen)?;
-    criteria.page = criteria.page.max(1);
-    criteria.page_size = if criteria.page_size <= 0 {
-        20
-    } else {
-        criteria.page_size.min(100)
+    let size = match paging.size {
+        Some(n) if n > 0 => n.min(100),
+        _ => 20,
     };
+    let (page, start) = start(&paging, size)?;
     db.run(move |conn| {
-        let (total, items) = store::search(conn, &visibility(&caller), &criteria)?;
-        write_tx(conn, |c| {
-            for r in &items {
-                audit_request(
-                    c,
-                    &caller,
-                    "machtigingsaanvraag.zoeken",
-                    Some(&r.id),
-                    "ok",
-                    json!({}),
-                )?;
-            }
-            Ok::<_, DbError>(())
-        })?;
+        let who = visibility(&caller);
+        // One more than the page: whether there is a next page, without a count.
+        let mut items = search::page(conn, &who, &criteria, &start, size + 1)?;
+        let more = items.len() > usize::try_from(size).unwrap_or(usize::MAX);
+        items.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+        let (total, total_is_minimum) = search::count(conn, &who, &criteria, TOTAL_CAP)?;
+        let next = match items.last() {
+            Some(last) if more => Some(
+                Cursor {
+                    page: page + 1,
+                    created_at: last.created_at,
+                    id: last.id.clone(),
+                }
+                .encode(),
+            ),
+            _ => None,
+        };
+        // One write for the page's audit rows, without a savepoint each (a
+        // round trip apiece on PostgreSQL), and an intermediary's provider
+        // from the row at hand rather than read again per row.
+        let actor = caller.as_actor();
+        let intermediary = caller.party().kind == PartyKind::Softwareleverancier;
+        let entries: Vec<AuditEntry<'_>> = items
+            .iter()
+            .map(|r| AuditEntry {
+                fingerprint: actor.fingerprint.as_deref(),
+                actor: actor.name.clone(),
+                acting_for: intermediary.then(|| PartyRef::provider(&r.provider_agb).to_string()),
+                action: "machtigingsaanvraag.zoeken",
+                object_type: "machtigingsaanvraag",
+                object_id: Some(r.id.clone()),
+                outcome: "ok",
+                detail: json!({}),
+            })
+            .collect();
+        audit::record_all(conn, &entries)?;
         Ok(Page {
             total,
-            page: criteria.page,
-            page_size: criteria.page_size,
+            total_is_minimum,
+            page,
+            page_size: size,
             items,
+            next,
         })
     })
     .await
+}
+
+/// The page number and where it starts: from the token, from the deprecated
+/// page number (within the first [`TOTAL_CAP`] results), or the first page.
+fn start(paging: &Paging, size: i64) -> Result<(i64, Start), Refusal> {
+    match (&paging.token, paging.page) {
+        (Some(_), Some(_)) => Err(Refusal::new(
+            Code::Paging,
+            "Geef vervolg of pagina, niet beide.",
+        )),
+        (Some(token), None) => {
+            let c = Cursor::decode(token)?;
+            Ok((
+                c.page,
+                Start::After {
+                    created_at: c.created_at,
+                    id: c.id,
+                },
+            ))
+        }
+        (None, Some(page)) if page > 1 => {
+            let skip = (page - 1).saturating_mul(size);
+            if skip >= TOTAL_CAP {
+                return Err(Refusal::new(
+                    Code::Paging,
+                    format!(
+                        "Pagina {page} begint na de eerste {TOTAL_CAP} resultaten: blader verder \
+                         met vervolg uit het vorige antwoord."
+                    ),
+                ));
+            }
+            Ok((page, Start::Skip(skip)))
+        }
+        (None, _) => Ok((1, Start::First)),
+    }
 }
 
 /// One insurer's catalog with its name, for `RaadplegenVerstrekkingen`.

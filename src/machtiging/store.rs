@@ -2,7 +2,7 @@
 //! inbox. Rows stay here; the service gets [`Record`]s. Listing queries never
 //! select the `document` column (it may hold 27 MB of attachments).
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{Aanvraag, Beslissing, Status, StoredForm, Vraag};
@@ -351,105 +351,4 @@ pub fn add_inbox(
         ))
         .execute(conn)?;
     Ok(())
-}
-
-/// Who may see which requests in a search.
-#[derive(Debug, Clone)]
-pub enum Visibility {
-    /// A provider: its own AGB; for an intermediary also what it submitted.
-    Provider {
-        agbs: Vec<String>,
-        submitter: Option<String>,
-    },
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Criteria {
-    pub id: Option<String>,
-    pub referentie: Option<String>,
-    pub vanaf: Option<NaiveDate>,
-    pub tot: Option<NaiveDate>,
-    pub status: Option<Status>,
-    pub patient: Option<(String, NaiveDate)>,
-    pub page: i64,
-    pub page_size: i64,
-}
-
-type Predicate = Box<
-    dyn BoxableExpression<
-            ma::table,
-            <DbConnection as diesel::Connection>::Backend,
-            SqlType = diesel::sql_types::Bool,
-        >,
->;
-
-/// The request belongs to one of `agbs`. One AGB (the usual case) is an
-/// equality, not `= ANY`: PostgreSQL reads an index in order only for an
-/// equality, and otherwise sorted every match to return a page.
-fn provider_is(agbs: &[String]) -> Predicate {
-    match agbs {
-        [one] => Box::new(ma::provider_agb.eq(one.clone())),
-        _ => Box::new(ma::provider_agb.eq_any(agbs.to_vec())),
-    }
-}
-
-pub fn search(
-    conn: &mut DbConnection,
-    who: &Visibility,
-    c: &Criteria,
-) -> DbResult<(i64, Vec<Record>)> {
-    let filtered = || {
-        let mut q = ma::table.into_boxed();
-        match who {
-            // Without the OR the index (provider_agb, status, created_at, id)
-            // serves both the count and the newest-first page.
-            Visibility::Provider {
-                agbs,
-                submitter: None,
-            } => q = q.filter(provider_is(agbs)),
-            Visibility::Provider {
-                agbs,
-                submitter: Some(submitter),
-            } => q = q.filter(provider_is(agbs).or(ma::submitter.eq(submitter.clone()))),
-        }
-        if let Some(id) = &c.id {
-            q = q.filter(ma::id.eq(id.clone()));
-        }
-        if let Some(r) = &c.referentie {
-            q = q.filter(ma::referentie.eq(r.clone()));
-        }
-        if let Some(d) = c.vanaf {
-            q = q.filter(ma::created_at.ge(d.and_hms_opt(0, 0, 0).unwrap_or_default()));
-        }
-        if let Some(d) = c.tot {
-            // Inclusive: everything before the next day.
-            let next = d
-                .succ_opt()
-                .unwrap_or(d)
-                .and_hms_opt(0, 0, 0)
-                .unwrap_or_default();
-            q = q.filter(ma::created_at.lt(next));
-        }
-        if let Some(s) = c.status {
-            q = q.filter(ma::status.eq(s.as_str()));
-        }
-        if let Some((bsn, geboortedatum)) = &c.patient {
-            q = q
-                .filter(ma::bsn.eq(bsn.clone()))
-                .filter(ma::geboortedatum.eq(*geboortedatum));
-        }
-        q
-    };
-    let total: i64 = filtered().count().get_result(conn)?;
-    let rows: Vec<Row> = filtered()
-        .order((ma::created_at.desc(), ma::id.desc()))
-        .limit(c.page_size)
-        .offset((c.page - 1).saturating_mul(c.page_size))
-        .select(Row::as_select())
-        .load(conn)?;
-    let records = rows
-        .into_iter()
-        .map(Record::try_from)
-        .collect::<DbResult<Vec<_>>>()?;
-    Ok((total, records))
 }

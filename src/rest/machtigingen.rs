@@ -15,10 +15,11 @@ use super::routes::Endpoint;
 use crate::http::auth::Authenticated;
 use crate::http::body;
 use crate::http::error::json;
+use crate::machtiging::intake;
 use crate::machtiging::model::Status;
-use crate::machtiging::query::{self, NamedCatalog, Page};
+use crate::machtiging::query::{self, NamedCatalog, Page, Paging};
+use crate::machtiging::search::Criteria;
 use crate::machtiging::service::{self, Confirmation};
-use crate::machtiging::{intake, store};
 use crate::problem::{Code, Problem};
 use crate::state::AppState;
 
@@ -103,21 +104,33 @@ pub struct SamenvattingJson {
     machtigingsnummer: Option<String>,
 }
 
+/// One page of a search, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ZoekresultaatJson {
+    /// The number of matches, exact up to 1000. With `totaalIsMinimum` there
+    /// are more than 1000 and `totaal` is 1000.
     totaal: i64,
+    /// `true`: more matches than `totaal` ("meer dan 1000").
+    totaal_is_minimum: bool,
+    /// The number of this page (1-based), counted along the `vervolg` chain.
     pagina: i64,
     pagina_grootte: i64,
     resultaten: Vec<SamenvattingJson>,
+    /// Send this back as `vervolg`, with the same criteria, for the next page;
+    /// absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vervolg: Option<String>,
 }
 
 impl From<Page> for ZoekresultaatJson {
     fn from(p: Page) -> Self {
         Self {
             totaal: p.total,
+            totaal_is_minimum: p.total_is_minimum,
             pagina: p.page,
             pagina_grootte: p.page_size,
+            vervolg: p.next,
             resultaten: p
                 .items
                 .into_iter()
@@ -126,8 +139,8 @@ impl From<Page> for ZoekresultaatJson {
                     referentie: r.referentie,
                     status: r.status.as_str().to_owned(),
                     uzovi: r.uzovi,
-                    verstrekking: r.aanvraag.verstrekking,
-                    begindatum: r.aanvraag.begindatum,
+                    verstrekking: r.verstrekking,
+                    begindatum: r.begindatum,
                     aangemaakt_op: r.created_at,
                     machtigingsnummer: r.machtigingsnummer,
                 })
@@ -137,6 +150,7 @@ impl From<Page> for ZoekresultaatJson {
 }
 
 /// Search criteria without a patient (query string).
+#[allow(deprecated)]
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -145,7 +159,13 @@ pub struct ZoekQuery {
     status: Option<String>,
     aangemaakt_vanaf: Option<NaiveDate>,
     aangemaakt_tot: Option<NaiveDate>,
+    /// The `vervolg` of the previous page; absent for the first page.
+    vervolg: Option<String>,
+    /// Deprecated: use `vervolg`. A page number (1-based) that starts
+    /// within the first 1000 results; further is `400 REQ-006`. Not with `vervolg`.
+    #[deprecated = "use vervolg"]
     pagina: Option<i64>,
+    /// Results per page, 1–100 (default 20).
     pagina_grootte: Option<i64>,
 }
 
@@ -166,7 +186,13 @@ pub struct ZoekBody {
     aangemaakt_vanaf: Option<NaiveDate>,
     aangemaakt_tot: Option<NaiveDate>,
     verzekerde: Option<VerzekerdeZoek>,
+    /// The `vervolg` of the previous page; absent for the first page.
+    vervolg: Option<String>,
+    /// Deprecated: use `vervolg`. A page number (1-based) that starts
+    /// within the first 1000 results; further is `400 REQ-006`. Not with `vervolg`.
+    #[schema(deprecated)]
     pagina: Option<i64>,
+    /// Results per page, 1–100 (default 20).
     pagina_grootte: Option<i64>,
 }
 
@@ -294,49 +320,59 @@ async fn raadplegen(
     Ok(json(StatusCode::OK, &DetailsJson::from(d)))
 }
 
-/// Search without patient criteria (query string).
+/// Search without patient criteria (query string). Newest first; follow
+/// `vervolg` for the next page.
 #[utoipa::path(get, path = "/api/v1/machtigingsaanvragen", tag = "machtigingsaanvragen",
-    params(ZoekQuery), responses((status = 200, body = ZoekresultaatJson)))]
+    params(ZoekQuery), responses((status = 200, body = ZoekresultaatJson),
+        (status = 400, description = "REQ-004, REQ-006 (vervolg unreadable, with pagina, or pagina past the first 1000)")))]
+#[allow(deprecated)] // reads the deprecated `pagina` on purpose
 async fn zoeken_query(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
     q: web::Query<ZoekQuery>,
 ) -> Result<HttpResponse, Problem> {
     let q = q.into_inner();
-    let criteria = store::Criteria {
+    let criteria = Criteria {
         referentie: q.referentie,
         status: parse_status(q.status)?,
         vanaf: q.aangemaakt_vanaf,
         tot: q.aangemaakt_tot,
-        page: q.pagina.unwrap_or(1),
-        page_size: q.pagina_grootte.unwrap_or(20),
         ..Default::default()
     };
-    let page = query::search(&state.db, caller, criteria).await?;
+    let paging = Paging {
+        size: q.pagina_grootte,
+        token: q.vervolg,
+        page: q.pagina,
+    };
+    let page = query::search(&state.db, caller, criteria, paging).await?;
     Ok(json(StatusCode::OK, &ZoekresultaatJson::from(page)))
 }
 
 /// Search, also by patient (BSN + geboortedatum), in a JSON body so the BSN
 /// never appears in a URL or an access log.
 #[utoipa::path(post, path = "/api/v1/machtigingsaanvragen/zoeken", tag = "machtigingsaanvragen",
-    request_body = ZoekBody, responses((status = 200, body = ZoekresultaatJson)))]
+    request_body = ZoekBody, responses((status = 200, body = ZoekresultaatJson),
+        (status = 400, description = "REQ-004, REQ-006 (vervolg unreadable, with pagina, or pagina past the first 1000)")))]
 async fn zoeken_body(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
     b: crate::http::json::Json<ZoekBody>,
 ) -> Result<HttpResponse, Problem> {
     let b = b.into_inner();
-    let criteria = store::Criteria {
+    let criteria = Criteria {
         id: b.machtigingsaanvraag_id,
         referentie: b.referentie,
         status: parse_status(b.status)?,
         vanaf: b.aangemaakt_vanaf,
         tot: b.aangemaakt_tot,
         patient: b.verzekerde.map(|v| (v.bsn, v.geboortedatum)),
-        page: b.pagina.unwrap_or(1),
-        page_size: b.pagina_grootte.unwrap_or(20),
     };
-    let page = query::search(&state.db, caller, criteria).await?;
+    let paging = Paging {
+        size: b.pagina_grootte,
+        token: b.vervolg,
+        page: b.pagina,
+    };
+    let page = query::search(&state.db, caller, criteria, paging).await?;
     Ok(json(StatusCode::OK, &ZoekresultaatJson::from(page)))
 }
 

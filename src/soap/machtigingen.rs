@@ -9,10 +9,11 @@ use super::writer::Xml;
 use super::{Contract, types};
 use crate::catalog::Verstrekking;
 use crate::identity::Caller;
+use crate::machtiging::intake;
 use crate::machtiging::model::{AanvullendeInformatie, Status};
-use crate::machtiging::query::{self, Details, NamedCatalog, Page};
+use crate::machtiging::query::{self, Details, NamedCatalog, Page, Paging};
+use crate::machtiging::search::Criteria;
 use crate::machtiging::service::{self, Confirmation, Submission};
-use crate::machtiging::{intake, store};
 use crate::problem::{Code, Problem};
 use crate::state::AppState;
 use crate::validation::{El, SchemaSet};
@@ -47,7 +48,7 @@ enum Command {
     Intrekken(String, Option<String>),
     Aanvullen(String, AanvullendeInformatie, String),
     Raadplegen(String),
-    Zoeken(store::Criteria),
+    Zoeken(Criteria, Paging),
     Verstrekkingen(Option<String>),
     WieBenIk,
 }
@@ -89,16 +90,21 @@ fn decode(operation: &str, op: &El) -> Result<Command, Problem> {
                 .opt("Verzekerde")
                 .map(|v| Ok::<_, Problem>((v.str("Bsn")?, v.date("Geboortedatum")?)))
                 .transpose()?;
-            Command::Zoeken(store::Criteria {
-                id: op.opt_str("MachtigingsaanvraagId"),
-                referentie: op.opt_str("Referentie"),
-                vanaf: op.opt_date("AangemaaktVanaf")?,
-                tot: op.opt_date("AangemaaktTot")?,
-                status: op.opt_str("Status").as_deref().and_then(Status::parse),
-                patient,
-                page: page("Pagina")?.unwrap_or(1),
-                page_size: page("PaginaGrootte")?.unwrap_or(20),
-            })
+            Command::Zoeken(
+                Criteria {
+                    id: op.opt_str("MachtigingsaanvraagId"),
+                    referentie: op.opt_str("Referentie"),
+                    vanaf: op.opt_date("AangemaaktVanaf")?,
+                    tot: op.opt_date("AangemaaktTot")?,
+                    status: op.opt_str("Status").as_deref().and_then(Status::parse),
+                    patient,
+                },
+                Paging {
+                    size: page("PaginaGrootte")?,
+                    token: paginering.as_ref().and_then(|p| p.opt_str("Vervolg")),
+                    page: page("Pagina")?,
+                },
+            )
         }
         "RaadplegenVerstrekkingen" => Command::Verstrekkingen(op.opt_str("Uzovi")),
         "WieBenIk" => Command::WieBenIk,
@@ -133,7 +139,7 @@ fn execute(
                 &service::supply_information(db, caller, id.into(), info, doc).await?,
             ),
             Command::Raadplegen(id) => details(&query::get(db, caller, id.into()).await?),
-            Command::Zoeken(c) => zoekresultaat(&query::search(db, caller, c).await?),
+            Command::Zoeken(c, p) => zoekresultaat(&query::search(db, caller, c, p).await?),
             Command::Verstrekkingen(uzovi) => {
                 catalogi(&query::verstrekkingen(db, caller, uzovi).await?)
             }
@@ -221,16 +227,18 @@ fn zoekresultaat(p: &Page) -> String {
     let mut x = Xml::new();
     x.open_ns("ZoekenMachtigingsaanvragenResponse", NS)
         .leaf("Totaal", p.total)
+        .leaf("TotaalIsMinimum", p.total_is_minimum)
         .leaf("Pagina", p.page)
-        .leaf("PaginaGrootte", p.page_size);
+        .leaf("PaginaGrootte", p.page_size)
+        .opt_leaf("Vervolg", p.next.as_deref());
     for r in &p.items {
         x.open("Machtigingsaanvraag")
             .leaf("MachtigingsaanvraagId", &r.id)
             .leaf("Referentie", &r.referentie)
             .leaf("Status", r.status)
             .leaf("Uzovi", &r.uzovi)
-            .leaf("Verstrekking", &r.aanvraag.verstrekking)
-            .leaf("Begindatum", r.aanvraag.begindatum)
+            .leaf("Verstrekking", &r.verstrekking)
+            .leaf("Begindatum", r.begindatum)
             .leaf("AangemaaktOp", types::timestamp(r.created_at))
             .opt_leaf("Machtigingsnummer", r.machtigingsnummer.as_deref())
             .close("Machtigingsaanvraag");

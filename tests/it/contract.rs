@@ -315,22 +315,36 @@ async fn timestamps_carry_an_offset_both_ways() {
 }
 
 #[tokio::test]
-async fn a_page_far_beyond_the_end_is_empty_not_a_server_error() {
+async fn a_page_far_beyond_the_end_is_a_coded_refusal_not_a_server_error() {
     let app = TestApp::spawn().await;
     let client = app.provider("03123456", &[Scope::MachtigingenRaadplegen]);
-    // (page - 1) * size overflowed into a database error (503) before.
+    // (page - 1) * size overflowed into a database error (503) before; now a
+    // page number reaches only the first 1000 results (REQ-006, use vervolg).
     let (status, body) = client
         .get_json("/api/v1/machtigingsaanvragen?pagina=9223372036854775806&paginaGrootte=100")
         .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["resultaten"], json!([]));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("REQ-006")),
+        "{body}"
+    );
     let (status, body) = client
         .post_json(
             "/api/v1/machtigingsaanvragen/zoeken",
             &json!({"pagina": 9223372036854775806_i64, "paginaGrootte": 0}),
         )
         .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("REQ-006")),
+        "{body}"
+    );
+    // Past the end but within the first 1000: an empty page.
+    let (status, body) = client
+        .get_json("/api/v1/machtigingsaanvragen?pagina=10&paginaGrootte=100")
+        .await;
     assert_eq!(status, 200, "{body}");
+    assert_eq!(body["resultaten"], json!([]));
 }
 
 #[tokio::test]

@@ -43,6 +43,7 @@ mod retention_outbox;
 mod rotation;
 mod schema_dir;
 mod schema_parity;
+mod search_paging;
 mod snapshots;
 mod soap_machtigingen;
 mod stored_document;

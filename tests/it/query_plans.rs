@@ -84,3 +84,187 @@ async fn the_retention_selections_are_index_ranges() {
         );
     }
 }
+
+/// 6000 requests, one a minute: half of them of one provider, a third sent
+/// by an intermediary, the rest of 59 other providers; then analysed. For
+/// every listing search below, the provider and the intermediary have more
+/// matches than the total counts (1000).
+const REQUESTS: &str = "
+    WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 6000)
+    INSERT INTO machtigingsaanvragen (id, provider_agb, submitter, uzovi, referentie, content_hash,
+        status, grondslag, verstrekking, bsn, geboortedatum, begindatum, einddatum, aanvraag,
+        document, version, created_at, updated_at)
+    SELECT 'MA' || (100000 + n),
+        CASE WHEN n % 2 = 0 THEN '01001000' ELSE '0100' || (1001 + n % 59) END,
+        CASE WHEN n % 3 = 0 THEN 'PLATFORM:pms-x'
+            WHEN n % 2 = 0 THEN 'AGB:01001000' ELSE 'AGB:0100' || (1001 + n % 59) END,
+        '3311', 'R' || n, 'h',
+        CASE WHEN n % 5 = 0 THEN 'Concept' WHEN n % 5 = 1 THEN 'Toegekend' ELSE 'Ingediend' END,
+        'Zvw', 'PLAST-OOGLID', '111' || (100000 + n % 1000),
+        '1970-03-14', '2026-12-01', '2027-05-31', '{}', '', 1,
+        {at}, '2026-01-01 00:00:00'
+    FROM g;
+    ANALYZE;
+";
+
+/// Every filter of a search reads its page as an index range from the
+/// position of the `vervolg` token and stops at the page size, in each branch
+/// of what the caller sees; searches that list (no filter, status, period)
+/// sort nothing. Point filters (Referentie, patient, id) find their few
+/// matches through an index.
+#[tokio::test]
+async fn every_search_is_an_index_range_without_a_sort_of_its_matches() {
+    use machtigingen::machtiging::model::Status;
+    use machtigingen::machtiging::search::{self, Criteria, Visibility};
+
+    let (_t, db) = TestDb::migrated().await;
+    let mut c = db.conn().unwrap();
+    let pg = matches!(*c, machtigingen::db::DbConnection::Pg(_));
+    // One request a minute from the first of January on.
+    let at = if pg {
+        "TIMESTAMP '2026-01-01 00:00:00' + n * INTERVAL '1 minute'"
+    } else {
+        "datetime('2026-01-01 00:00:00', '+' || n || ' minutes')"
+    };
+    c.batch_execute(&REQUESTS.replace("{at}", at)).unwrap();
+    if pg {
+        // As autovacuum leaves a table: the visibility map set, so the
+        // planner can price an index-only walk (ANALYZE alone does not).
+        c.batch_execute("VACUUM machtigingsaanvragen").unwrap();
+    }
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 1, d).unwrap();
+    let who = Visibility::Provider {
+        agbs: vec!["01001000".into()],
+        submitter: Some("PLATFORM:pms-x".into()),
+    };
+    let unique = if pg {
+        "machtigingsaanvragen_submitter_referentie_key"
+    } else {
+        "sqlite_autoindex_machtigingsaanvragen_2"
+    };
+    let pk = if pg {
+        "machtigingsaanvragen_pkey"
+    } else {
+        "sqlite_autoindex_machtigingsaanvragen_1"
+    };
+    // (name, criteria, ordered, index of the provider branch, of the submitter branch)
+    let cases: Vec<(&str, Criteria, bool, &str, &str)> = vec![
+        (
+            "all",
+            Criteria::default(),
+            true,
+            "machtigingsaanvragen_provider",
+            "machtigingsaanvragen_submitter",
+        ),
+        (
+            "status",
+            Criteria {
+                status: Some(Status::Ingediend),
+                ..Default::default()
+            },
+            true,
+            "machtigingsaanvragen_provider_status",
+            "machtigingsaanvragen_submitter_status",
+        ),
+        (
+            "period",
+            Criteria {
+                vanaf: Some(day(1)),
+                tot: Some(day(4)),
+                ..Default::default()
+            },
+            true,
+            "machtigingsaanvragen_provider",
+            "machtigingsaanvragen_submitter",
+        ),
+        (
+            "status+period",
+            Criteria {
+                status: Some(Status::Ingediend),
+                vanaf: Some(day(1)),
+                tot: Some(day(4)),
+                ..Default::default()
+            },
+            true,
+            // Either walk is in order; which stops sooner depends on the data.
+            "machtigingsaanvragen_provider_status|machtigingsaanvragen_provider",
+            "machtigingsaanvragen_submitter_status|machtigingsaanvragen_submitter",
+        ),
+        (
+            "referentie",
+            Criteria {
+                referentie: Some("R42".into()),
+                ..Default::default()
+            },
+            false,
+            "machtigingsaanvragen_provider_referentie",
+            unique,
+        ),
+        (
+            "patient",
+            Criteria {
+                patient: Some((
+                    "111100000".into(),
+                    chrono::NaiveDate::from_ymd_opt(1970, 3, 14).unwrap(),
+                )),
+                ..Default::default()
+            },
+            false,
+            "machtigingsaanvragen_patient",
+            "machtigingsaanvragen_submitter|machtigingsaanvragen_patient",
+        ),
+        (
+            "id",
+            Criteria {
+                id: Some("MA100042".into()),
+                ..Default::default()
+            },
+            false,
+            pk,
+            pk,
+        ),
+    ];
+    for (name, criteria, ordered, provider_index, submitter_index) in cases {
+        let plans = search::plans(&mut c, &who, &criteria).unwrap();
+        assert_eq!(plans.len(), 4, "{name}");
+        for (statement, plan) in &plans {
+            let text = plan.join("\n");
+            let index = if statement.ends_with("provider") {
+                provider_index
+            } else {
+                submitter_index
+            };
+            // The page reads the index by name (not one whose name starts
+            // the same); the count any index of its branch that covers it.
+            if statement.starts_with("page") {
+                assert!(
+                    index.split('|').any(|index| plan
+                        .iter()
+                        .any(|l| l.contains(&format!("{index} ")) || l.ends_with(index))),
+                    "{name} {statement} does not use {index}:\n{text}"
+                );
+            }
+            assert!(
+                !text.contains("Seq Scan"),
+                "{name} {statement} scans:\n{text}"
+            );
+            // (`SCAN matches` is the count reading its own subquery.)
+            assert!(
+                !plan
+                    .iter()
+                    .any(|l| l.trim_start().starts_with("SCAN machtigingsaanvragen")),
+                "{name} {statement} scans:\n{text}"
+            );
+            // More matches than a page or the cap: neither the page nor the
+            // count may collect them all first (a sort, a bitmap).
+            if ordered {
+                for bad in ["Sort", "TEMP B-TREE", "Bitmap"] {
+                    assert!(
+                        !text.contains(bad),
+                        "{name} {statement} has `{bad}`:\n{text}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -118,11 +118,13 @@ final class MachtigingenClient {
     /** ZoekenMachtigingsaanvragen by the provider's own reference. */
     List<Samenvatting> searchByReference(String reference) throws MachtigingenFout {
         Holder<BigInteger> total = new Holder<>();
+        Holder<Boolean> totalIsMinimum = new Holder<>();
         Holder<BigInteger> page = new Holder<>();
         Holder<BigInteger> pageSize = new Holder<>();
+        Holder<String> next = new Holder<>();
         Holder<List<Samenvatting>> found = new Holder<>();
         port.zoekenMachtigingsaanvragen(null, reference, null, null, null, null, null,
-                total, page, pageSize, found);
+                total, totalIsMinimum, page, pageSize, next, found);
         return found.value;
     }
 

@@ -1,0 +1,3 @@
+DROP INDEX machtigingsaanvragen_submitter_status;
+DROP INDEX machtigingsaanvragen_provider_referentie;
+DROP INDEX machtigingsaanvragen_submitter;

@@ -1,0 +1,355 @@
+//! The store side of a search: pages newest first, each an index range that
+//! starts at a position (keyset, [`super::cursor`]) and stops at the page
+//! size, and a total that counts at most [`TOTAL_CAP`] + 1 matches — neither
+//! reads every match, so a page costs the same at 10 matches and at a million.
+//!
+//! What a caller may see is a union of branches, each one equality that an
+//! index `(column, …, created_at, id)` serves in order: one per provider AGB
+//! and, for an intermediary, one on `submitter`. An `OR` or `IN` over them
+//! cannot be read in order from one index (PostgreSQL then collects and sorts
+//! every match, a bitmap scan collects them all even for a count), so each
+//! branch is read on its own, as far as the page needs, and merged here.
+
+use std::collections::HashSet;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+
+use super::model::Status;
+use crate::db::schema::machtigingsaanvragen as ma;
+use crate::db::{DbConnection, DbError, DbResult};
+
+/// The total is exact up to here; past it the answer says "more than".
+pub const TOTAL_CAP: i64 = 1000;
+
+type Backend = <DbConnection as diesel::Connection>::Backend;
+type Boxed = ma::BoxedQuery<'static, Backend>;
+
+/// Who may see which requests in a search.
+#[derive(Debug, Clone)]
+pub enum Visibility {
+    /// A provider: its own AGB; for an intermediary also what it submitted.
+    Provider {
+        agbs: Vec<String>,
+        submitter: Option<String>,
+    },
+}
+
+/// What every result must match.
+#[derive(Debug, Clone, Default)]
+pub struct Criteria {
+    pub id: Option<String>,
+    pub referentie: Option<String>,
+    pub vanaf: Option<NaiveDate>,
+    pub tot: Option<NaiveDate>,
+    pub status: Option<Status>,
+    pub patient: Option<(String, NaiveDate)>,
+}
+
+/// Where a page starts.
+#[derive(Debug, Clone)]
+pub enum Start {
+    /// The newest match.
+    First,
+    /// After this many matches (the deprecated `pagina`; bounded by the
+    /// caller to the first [`TOTAL_CAP`] matches).
+    Skip(i64),
+    /// After the match with this sort key.
+    After {
+        created_at: NaiveDateTime,
+        id: String,
+    },
+}
+
+/// One search result: what a result list shows, read from the columns
+/// alone — not the stored request's JSON, which every result used to be
+/// read and parsed in full for.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub id: String,
+    pub provider_agb: String,
+    pub referentie: String,
+    pub status: Status,
+    pub uzovi: String,
+    pub verstrekking: String,
+    pub begindatum: NaiveDate,
+    pub machtigingsnummer: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = ma)]
+struct SummaryRow {
+    id: String,
+    provider_agb: String,
+    referentie: String,
+    status: String,
+    uzovi: String,
+    verstrekking: String,
+    begindatum: NaiveDate,
+    machtigingsnummer: Option<String>,
+    created_at: NaiveDateTime,
+}
+
+impl TryFrom<SummaryRow> for Summary {
+    type Error = DbError;
+    fn try_from(r: SummaryRow) -> DbResult<Self> {
+        Ok(Summary {
+            status: Status::parse(&r.status)
+                .ok_or_else(|| DbError::Invalid("stored machtigingsaanvraag: status".into()))?,
+            id: r.id,
+            provider_agb: r.provider_agb,
+            referentie: r.referentie,
+            uzovi: r.uzovi,
+            verstrekking: r.verstrekking,
+            begindatum: r.begindatum,
+            machtigingsnummer: r.machtigingsnummer,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// Up to `n` matches from `start`, newest first (by creation time, then id).
+pub fn page(
+    conn: &mut DbConnection,
+    who: &Visibility,
+    c: &Criteria,
+    start: &Start,
+    n: i64,
+) -> DbResult<Vec<Summary>> {
+    let skip = match start {
+        Start::Skip(k) => (*k).max(0),
+        _ => 0,
+    };
+    let want = skip.saturating_add(n);
+    let mut merged: Vec<Summary> = Vec::new();
+    for branch in branches(who) {
+        let rows: Vec<SummaryRow> = ordered(positioned(filtered(&branch, c), start))
+            .limit(want)
+            .select(SummaryRow::as_select())
+            .load(conn)?;
+        for row in rows {
+            merged.push(Summary::try_from(row)?);
+        }
+    }
+    merged.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    // A request of an intermediary's provider that the intermediary submitted
+    // is in two branches: equal keys are neighbours after the sort.
+    merged.dedup_by(|a, b| a.id == b.id);
+    Ok(merged
+        .into_iter()
+        .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+        .take(usize::try_from(n).unwrap_or(0))
+        .collect())
+}
+
+/// The number of matches, counted up to `cap` + 1: `(total, more)` where
+/// `more` says there are more than `total` (= `cap`). In the page's order,
+/// though order does not matter to a count: so the planner walks the page's
+/// index (only the index) and stops, where it otherwise chose to read table
+/// rows, or to collect every match in a bitmap first.
+pub fn count(
+    conn: &mut DbConnection,
+    who: &Visibility,
+    c: &Criteria,
+    cap: i64,
+) -> DbResult<(i64, bool)> {
+    let branches = branches(who);
+    let n = match branches.as_slice() {
+        [] => 0,
+        // One branch: counted in the database, only the number comes back.
+        [branch] => CountOf(ordered(filtered(branch, c)).select(ma::id).limit(cap + 1))
+            .get_result::<i64>(conn)?,
+        // Several: the union of each branch's first cap + 1, which holds more
+        // than cap exactly when the matches do.
+        _ => {
+            let mut seen: HashSet<String> = HashSet::new();
+            for branch in &branches {
+                let ids: Vec<String> = ordered(filtered(branch, c))
+                    .select(ma::id)
+                    .limit(cap + 1)
+                    .load(conn)?;
+                seen.extend(ids);
+                if i64::try_from(seen.len()).unwrap_or(i64::MAX) > cap {
+                    break;
+                }
+            }
+            i64::try_from(seen.len()).unwrap_or(i64::MAX)
+        }
+    };
+    Ok((n.min(cap), n > cap))
+}
+
+/// One equality an index serves in order.
+enum Branch {
+    Provider(String),
+    Submitter(String),
+}
+
+fn branches(who: &Visibility) -> Vec<Branch> {
+    match who {
+        Visibility::Provider { agbs, submitter } => agbs
+            .iter()
+            .cloned()
+            .map(Branch::Provider)
+            .chain(submitter.iter().cloned().map(Branch::Submitter))
+            .collect(),
+    }
+}
+
+fn filtered(branch: &Branch, c: &Criteria) -> Boxed {
+    let mut q = ma::table.into_boxed();
+    q = match branch {
+        Branch::Provider(agb) => q.filter(ma::provider_agb.eq(agb.clone())),
+        Branch::Submitter(s) => q.filter(ma::submitter.eq(s.clone())),
+    };
+    if let Some(id) = &c.id {
+        q = q.filter(ma::id.eq(id.clone()));
+    }
+    if let Some(r) = &c.referentie {
+        q = q.filter(ma::referentie.eq(r.clone()));
+    }
+    if let Some(d) = c.vanaf {
+        q = q.filter(ma::created_at.ge(d.and_hms_opt(0, 0, 0).unwrap_or_default()));
+    }
+    if let Some(d) = c.tot {
+        // Inclusive: everything before the next day.
+        let next = d
+            .succ_opt()
+            .unwrap_or(d)
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default();
+        q = q.filter(ma::created_at.lt(next));
+    }
+    if let Some(s) = c.status {
+        q = q.filter(ma::status.eq(s.as_str()));
+    }
+    if let Some((bsn, geboortedatum)) = &c.patient {
+        q = q
+            .filter(ma::bsn.eq(bsn.clone()))
+            .filter(ma::geboortedatum.eq(*geboortedatum));
+    }
+    q
+}
+
+/// Strictly after `start` in newest-first order. `created_at <= t` is the
+/// bound both planners turn into the end of the index range; the `OR` only
+/// drops the few rows of that same microsecond up to the last one shown (a
+/// row comparison `(created_at, id) < (t, id)` is PostgreSQL's alone).
+fn positioned(q: Boxed, start: &Start) -> Boxed {
+    match start {
+        Start::After { created_at, id } => q
+            .filter(ma::created_at.le(*created_at))
+            .filter(ma::created_at.lt(*created_at).or(ma::id.lt(id.clone()))),
+        _ => q,
+    }
+}
+
+fn ordered(q: Boxed) -> Boxed {
+    q.order((ma::created_at.desc(), ma::id.desc()))
+}
+
+/// The plans of a search's statements for `tests/it/query_plans.rs`: per
+/// branch, the page from a position and the count, as `EXPLAIN` (PostgreSQL)
+/// or `EXPLAIN QUERY PLAN` (SQLite) shows them.
+pub fn plans(
+    conn: &mut DbConnection,
+    who: &Visibility,
+    c: &Criteria,
+) -> DbResult<Vec<(String, Vec<String>)>> {
+    let start = Start::After {
+        created_at: crate::db::now(),
+        id: "MAffffffffffffffffffffffffffffffff".into(),
+    };
+    let mut out = Vec::new();
+    for branch in branches(who) {
+        let name = match &branch {
+            Branch::Provider(_) => "provider",
+            Branch::Submitter(_) => "submitter",
+        };
+        let page = ordered(positioned(filtered(&branch, c), &start))
+            .limit(21)
+            .select(ma::id);
+        out.push((format!("page:{name}"), explain(conn, page)?));
+        let count = CountOf(
+            ordered(filtered(&branch, c))
+                .select(ma::id)
+                .limit(TOTAL_CAP + 1),
+        );
+        out.push((format!("count:{name}"), explain(conn, count)?));
+    }
+    Ok(out)
+}
+
+/// `SELECT COUNT(*) FROM (query)`: the DSL counts a subquery only this way.
+struct CountOf<Q>(Q);
+
+impl<Q> QueryId for CountOf<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q> Query for CountOf<Q> {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl<Q: QueryFragment<Backend>> QueryFragment<Backend> for CountOf<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Backend>) -> QueryResult<()> {
+        out.push_sql("SELECT COUNT(*) FROM (");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") AS matches");
+        Ok(())
+    }
+}
+
+impl<Q> RunQueryDsl<DbConnection> for CountOf<Q> {}
+
+#[derive(QueryableByName)]
+struct PgPlanLine {
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+#[derive(QueryableByName)]
+struct SqlitePlanLine {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    detail: String,
+}
+
+/// `EXPLAIN` before a query of the DSL, with its binds.
+struct Explain<Q>(Q, &'static str);
+
+impl<Q> QueryId for Explain<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q> Query for Explain<Q> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<Q: QueryFragment<Backend>> QueryFragment<Backend> for Explain<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Backend>) -> QueryResult<()> {
+        out.push_sql(self.1);
+        self.0.walk_ast(out.reborrow())
+    }
+}
+
+impl<Q> RunQueryDsl<DbConnection> for Explain<Q> {}
+
+fn explain<Q: QueryFragment<Backend>>(conn: &mut DbConnection, q: Q) -> DbResult<Vec<String>> {
+    Ok(if matches!(conn, DbConnection::Pg(_)) {
+        Explain(q, "EXPLAIN ")
+            .load::<PgPlanLine>(conn)?
+            .into_iter()
+            .map(|l| l.line)
+            .collect()
+    } else {
+        Explain(q, "EXPLAIN QUERY PLAN ")
+            .load::<SqlitePlanLine>(conn)?
+            .into_iter()
+            .map(|l| l.detail)
+            .collect()
+    })
+}
