@@ -5,7 +5,10 @@
 //!
 //! What a caller may see is a union of branches, each one equality that an
 //! index `(column, …, created_at, id)` serves in order: one per provider AGB
-//! and, for an intermediary, one on `submitter`. An `OR` or `IN` over them
+//! (for an intermediary, each provider whose consent statement holds) and one
+//! on `submitter` where a visibility names it — none does since revoking a
+//! statement also ends a vendor's sight of what it submitted (docs/callbacks.md
+//! §11). An `OR` or `IN` over them
 //! cannot be read in order from one index (PostgreSQL then collects and sorts
 //! every match, a bitmap scan collects them all even for a count), so each
 //! branch is read on its own, as far as the page needs, and merged here.

@@ -135,7 +135,7 @@ impl From<Page> for ZoekresultaatJson {
                 .items
                 .into_iter()
                 .map(|r| SamenvattingJson {
-                    machtigingsaanvraag_id: r.id.into(),
+                    machtigingsaanvraag_id: r.id,
                     referentie: r.referentie,
                     status: r.status.as_str().to_owned(),
                     uzovi: r.uzovi,

@@ -39,7 +39,9 @@ pub fn seed(conn: &mut DbConnection, agb: &str, submitter: &str, n: usize, tag: 
     write_tx::<_, DbError, _>(conn, |c| {
         for i in 0..n {
             a.referentie = format!("{tag}-{i:05}");
-            let id = format!("MA{:032x}", rand_id());
+            let id: machtigingen::ids::MachtigingId = format!("MA{:032x}", rand_id())
+                .parse()
+                .expect("a well-formed id");
             let status = if i % 3 == 0 {
                 Status::Concept
             } else {
