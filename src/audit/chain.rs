@@ -293,7 +293,8 @@ fn move_head(conn: &mut DbConnection, chain: i64, seq: i64, hash: &str) -> DbRes
 }
 
 /// The row as the chain covers it, for code that reads rows back.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
 pub struct ChainedRow {
     pub id: i64,
     pub at: NaiveDateTime,
@@ -327,41 +328,6 @@ impl ChainedRow {
     }
 }
 
-/// Every column of `audit_log`, in [`ChainedRow`]'s order.
-pub type AllColumns = (
-    audit_log::id,
-    audit_log::at,
-    audit_log::fingerprint,
-    audit_log::actor,
-    audit_log::acting_for,
-    audit_log::action,
-    audit_log::object_type,
-    audit_log::object_id,
-    audit_log::outcome,
-    audit_log::detail,
-    audit_log::chain,
-    audit_log::seq,
-    audit_log::prev_hash,
-    audit_log::hash,
-);
-
-pub const ALL_COLUMNS: AllColumns = (
-    audit_log::id,
-    audit_log::at,
-    audit_log::fingerprint,
-    audit_log::actor,
-    audit_log::acting_for,
-    audit_log::action,
-    audit_log::object_type,
-    audit_log::object_id,
-    audit_log::outcome,
-    audit_log::detail,
-    audit_log::chain,
-    audit_log::seq,
-    audit_log::prev_hash,
-    audit_log::hash,
-);
-
 /// The mark the migration put on the rows that existed before the chain.
 pub const LEGACY: i64 = -1;
 
@@ -379,7 +345,7 @@ pub fn adopt(conn: &mut DbConnection) -> DbResult<usize> {
             let unchained: Vec<ChainedRow> = audit_log::table
                 .filter(audit_log::chain.eq(LEGACY))
                 .filter(audit_log::hash.is_null())
-                .select(ALL_COLUMNS)
+                .select(ChainedRow::as_select())
                 .order(audit_log::id)
                 .limit(500)
                 .load(c)?;

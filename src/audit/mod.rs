@@ -138,7 +138,8 @@ impl ByCaller<'_> {
 }
 
 /// One audit row as read back.
-#[derive(Debug, Clone, Queryable, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = audit_log)]
 pub struct AuditRecord {
     pub id: i64,
     #[serde(serialize_with = "crate::json_time::utc")]
@@ -153,33 +154,6 @@ pub struct AuditRecord {
     pub detail: String,
 }
 
-/// The columns of [`AuditRecord`] (not the chain's).
-pub type RecordColumns = (
-    audit_log::id,
-    audit_log::at,
-    audit_log::fingerprint,
-    audit_log::actor,
-    audit_log::acting_for,
-    audit_log::action,
-    audit_log::object_type,
-    audit_log::object_id,
-    audit_log::outcome,
-    audit_log::detail,
-);
-
-pub const RECORD_COLUMNS: RecordColumns = (
-    audit_log::id,
-    audit_log::at,
-    audit_log::fingerprint,
-    audit_log::actor,
-    audit_log::acting_for,
-    audit_log::action,
-    audit_log::object_type,
-    audit_log::object_id,
-    audit_log::outcome,
-    audit_log::detail,
-);
-
 /// Audit rows about one object, oldest first.
 pub fn for_object(
     conn: &mut DbConnection,
@@ -190,7 +164,7 @@ pub fn for_object(
         .filter(audit_log::object_type.eq(object_type))
         .filter(audit_log::object_id.eq(object_id))
         .order(audit_log::id)
-        .select(RECORD_COLUMNS)
+        .select(AuditRecord::as_select())
         .load(conn)?)
 }
 
@@ -212,7 +186,7 @@ pub fn for_party(
         )
         .order(audit_log::id.desc())
         .limit(1000)
-        .select(RECORD_COLUMNS)
+        .select(AuditRecord::as_select())
         .load(conn)?;
     rows.reverse();
     Ok(rows)

@@ -14,7 +14,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{AuditEntry, AuditRecord, OPERATOR, RECORD_COLUMNS};
+use super::{AuditEntry, AuditRecord, OPERATOR};
 use crate::db::schema::{
     audit_log, machtigingsaanvragen as ma, optin_registraties as oi, terugkoppelingen as tk,
 };
@@ -141,7 +141,9 @@ pub fn search(
     f: &Filter,
     limit: i64,
 ) -> DbResult<(Vec<AuditRecord>, bool)> {
-    let mut q = audit_log::table.select(RECORD_COLUMNS).into_boxed();
+    let mut q = audit_log::table
+        .select(AuditRecord::as_select())
+        .into_boxed();
     if let Some(objects) = &f.objects {
         if objects.is_empty() {
             return Ok((Vec::new(), false));

@@ -11,7 +11,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::chain::{self, ALL_COLUMNS, ChainedRow, Place};
+use super::chain::{self, ChainedRow, Place};
 use crate::db::schema::{audit_chains, audit_log};
 use crate::db::{DbConnection, DbResult};
 
@@ -172,7 +172,7 @@ fn walk_chain(conn: &mut DbConnection, head: HeadRow) -> DbResult<(ChainReport, 
             .filter(audit_log::chain.eq(chain))
             .filter(audit_log::seq.gt(after))
             .order(audit_log::seq)
-            .select(ALL_COLUMNS)
+            .select(ChainedRow::as_select())
             .limit(PAGE)
             .load(conn)?;
         let Some(last) = page.last() else { break };

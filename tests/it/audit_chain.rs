@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use machtigingen::audit::chain::{self, ALL_COLUMNS, ChainedRow, Place};
+use machtigingen::audit::chain::{self, ChainedRow, Place};
 use machtigingen::audit::verify;
 use machtigingen::audit::{self, AuditEntry};
 use machtigingen::db::schema::{audit_chains, audit_log};
@@ -130,7 +130,7 @@ async fn verify_passes_untouched_and_fails_on_an_altered_or_a_deleted_row() {
     // names the old one.
     let row: ChainedRow = audit_log::table
         .find(id)
-        .select(ALL_COLUMNS)
+        .select(ChainedRow::as_select())
         .first(&mut c)
         .unwrap();
     let mut forged = row.content();
