@@ -192,6 +192,7 @@ fn wat(action: &str, received: bool) -> &'static str {
         "machtigingsaanvraag.zoeken" => "vond de machtigingsaanvraag bij een zoekopdracht",
         "machtiging.controleren" => "controleerde de geldigheid van de machtiging",
         "beoordeling.raadplegen" => "bekeek de aanvraag om die te beoordelen",
+        "beoordeling.zoeken" => "vond de aanvraag bij een zoekopdracht van de verzekeraar",
         "beoordeling.vastleggen" => "legde een beslissing over de aanvraag vast",
         "beoordeling.herzien" => "herzag de verleende machtiging (herroepen, ingekort of verlengd)",
         "terugkoppeling.ophalen" => "haalde een terugkoppeling over de aanvraag op",

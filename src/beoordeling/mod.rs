@@ -3,7 +3,8 @@
 //! (`VastleggenBeoordeling`) with the terugkoppeling written in the same
 //! transaction (through `machtiging::change`, as the automatic decisions of
 //! the catalog's rules at submission are), revisions of its grants
-//! (`herziening`: revoke, shorten, extend) and the insurer's own catalog.
+//! (`herziening`: revoke, shorten, extend), the search of its requests
+//! (`zoeken`) and the insurer's own catalog.
 //! Shared by the SOAP and REST doors; the insurer sees only requests
 //! addressed to its UZOVI. The operations return a [`BeoordelingError`],
 //! which the doors map onto the wire (`problem`).
@@ -13,6 +14,7 @@ pub mod herziening;
 pub mod model;
 pub mod service;
 pub mod store;
+pub mod zoeken;
 
 pub use model::*;
 pub use service::*;

@@ -1,6 +1,8 @@
 //! The read side of machtigingsaanvragen for providers and vendors: one
 //! request with its history, searches, and the insurers' catalogs. Every
-//! request read is audited (NEN 7513), so reads write an audit row too.
+//! request read is audited (NEN 7513), so reads write an audit row too. The
+//! paging of a search ([`paged`], [`page`]) is the insurer's search's too
+//! (`beoordeling::zoeken`).
 
 use serde_json::json;
 
@@ -82,35 +84,17 @@ pub async fn search(
     paging: Paging,
 ) -> Result<Page, MachtigingError> {
     caller.require(Scope::MachtigingenRaadplegen)?;
-    let size = match paging.size {
-        Some(n) if n > 0 => n.min(100),
-        _ => 20,
-    };
-    let (page, start) = start(&paging, size)?;
+    let (page_no, size, start) = paged(&paging)?;
     db.run(move |conn| {
         let who = visibility(&caller);
-        // One more than the page: whether there is a next page, without a count.
-        let mut items = search::page(conn, &who, &criteria, &start, size + 1)?;
-        let more = items.len() > usize::try_from(size).unwrap_or(usize::MAX);
-        items.truncate(usize::try_from(size).unwrap_or(usize::MAX));
-        let (total, total_is_minimum) = search::count(conn, &who, &criteria, TOTAL_CAP)?;
-        let next = match items.last() {
-            Some(last) if more => Some(
-                Cursor {
-                    page: page + 1,
-                    created_at: last.created_at,
-                    id: last.id.clone(),
-                }
-                .encode(),
-            ),
-            _ => None,
-        };
+        let page = page(conn, &who, &criteria, page_no, &start, size)?;
         // One write for the page's audit rows, without a savepoint each (a
         // round trip apiece on PostgreSQL), and an intermediary's provider
         // from the row at hand rather than read again per row.
         let actor = caller.as_actor();
         let intermediary = caller.party().kind == PartyKind::Softwareleverancier;
-        let entries: Vec<AuditEntry<'_>> = items
+        let entries: Vec<AuditEntry<'_>> = page
+            .items
             .iter()
             .map(|r| AuditEntry {
                 fingerprint: actor.fingerprint.as_deref(),
@@ -124,16 +108,57 @@ pub async fn search(
             })
             .collect();
         audit::record_all(conn, &entries)?;
-        Ok(Page {
-            total,
-            total_is_minimum,
-            page,
-            page_size: size,
-            items,
-            next,
-        })
+        Ok(page)
     })
     .await
+}
+
+/// The page number, page size and start that `paging` asks for: what a
+/// provider's and an insurer's search both read their page with.
+pub fn paged(paging: &Paging) -> Result<(i64, i64, Start), Refusal> {
+    let size = match paging.size {
+        Some(n) if n > 0 => n.min(100),
+        _ => 20,
+    };
+    let (page, start) = start(paging, size)?;
+    Ok((page, size, start))
+}
+
+/// Page `page_no` of what `who` sees matching `criteria`, from `start`:
+/// the items, the capped total and the `vervolg` of the next page. The
+/// caller audits it.
+pub fn page(
+    conn: &mut crate::db::DbConnection,
+    who: &search::Visibility,
+    criteria: &Criteria,
+    page_no: i64,
+    start: &Start,
+    size: i64,
+) -> crate::db::DbResult<Page> {
+    // One more than the page: whether there is a next page, without a count.
+    let mut items = search::page(conn, who, criteria, start, size + 1)?;
+    let more = items.len() > usize::try_from(size).unwrap_or(usize::MAX);
+    items.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+    let (total, total_is_minimum) = search::count(conn, who, criteria, TOTAL_CAP)?;
+    let next = match items.last() {
+        Some(last) if more => Some(
+            Cursor {
+                page: page_no + 1,
+                created_at: last.created_at,
+                id: last.id.clone(),
+            }
+            .encode(),
+        ),
+        _ => None,
+    };
+    Ok(Page {
+        total,
+        total_is_minimum,
+        page: page_no,
+        page_size: size,
+        items,
+        next,
+    })
 }
 
 /// The page number and where it starts: from the token, from the deprecated

@@ -4,16 +4,15 @@
 //! reads every match, so a page costs the same at 10 matches and at a million.
 //!
 //! What a caller may see is a union of branches, each one equality that an
-//! index `(column, …, created_at, id)` serves in order: one per provider AGB
-//! (for an intermediary, each provider whose consent statement holds) and one
-//! on `submitter` where a visibility names it — none does since revoking a
-//! statement also ends a vendor's sight of what it submitted (docs/callbacks.md
-//! §11). An `OR` or `IN` over them
-//! cannot be read in order from one index (PostgreSQL then collects and sorts
-//! every match, a bitmap scan collects them all even for a count), so each
-//! branch is read on its own, as far as the page needs, and merged here.
-
-use std::collections::HashSet;
+//! index `(column, …, created_at, id)` serves in order: for a provider one per
+//! AGB (for an intermediary, each provider whose consent statement holds —
+//! revoking it ends the vendor's sight of what it submitted as well,
+//! docs/callbacks.md §11); for an insurer its UZOVI, without the providers'
+//! Concepts (never sent to it), through indexes on `(uzovi, …)` that hold no
+//! Concept. An `OR` or `IN` over several branches cannot be read in order from
+//! one index (PostgreSQL then collects and sorts every match, a bitmap scan
+//! collects them all even for a count), so each branch is read on its own, as
+//! far as the page needs, and merged here.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -32,11 +31,11 @@ type Boxed = ma::BoxedQuery<'static, Backend>;
 /// Who may see which requests in a search.
 #[derive(Debug, Clone)]
 pub enum Visibility {
-    /// A provider: its own AGB; for an intermediary also what it submitted.
-    Provider {
-        agbs: Vec<String>,
-        submitter: Option<String>,
-    },
+    /// A provider: its own AGB; an intermediary: the AGBs of the providers
+    /// whose consent statement holds.
+    Provider { agbs: Vec<String> },
+    /// An insurer: the requests addressed to its UZOVI, except Concepts.
+    Insurer { uzovi: String },
 }
 
 /// What every result must match.
@@ -48,6 +47,12 @@ pub struct Criteria {
     pub tot: Option<NaiveDate>,
     pub status: Option<Status>,
     pub patient: Option<(String, NaiveDate)>,
+    /// The Verstrekking code.
+    pub verstrekking: Option<String>,
+    /// One provider (AGB praktijk): for an insurer any provider; for a
+    /// provider or intermediary it narrows to that one of its own, and an AGB
+    /// it does not serve matches nothing.
+    pub provider_agb: Option<String>,
 }
 
 /// Where a page starts.
@@ -127,7 +132,7 @@ pub fn page(
     };
     let want = skip.saturating_add(n);
     let mut merged: Vec<Summary> = Vec::new();
-    for branch in branches(who) {
+    for branch in branches(who, c) {
         let rows: Vec<SummaryRow> = ordered(positioned(filtered(&branch, c), start))
             .limit(want)
             .select(SummaryRow::as_select())
@@ -136,10 +141,8 @@ pub fn page(
             merged.push(Summary::try_from(row)?);
         }
     }
+    // Branches are disjoint (one AGB or one UZOVI each): no request twice.
     merged.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
-    // A request of an intermediary's provider that the intermediary submitted
-    // is in two branches: equal keys are neighbours after the sort.
-    merged.dedup_by(|a, b| a.id == b.id);
     Ok(merged
         .into_iter()
         .skip(usize::try_from(skip).unwrap_or(usize::MAX))
@@ -158,46 +161,54 @@ pub fn count(
     c: &Criteria,
     cap: i64,
 ) -> DbResult<(i64, bool)> {
-    let branches = branches(who);
+    let branches = branches(who, c);
     let n = match branches.as_slice() {
         [] => 0,
         // One branch: counted in the database, only the number comes back.
         [branch] => CountOf(ordered(filtered(branch, c)).select(ma::id).limit(cap + 1))
             .get_result::<i64>(conn)?,
-        // Several: the union of each branch's first cap + 1, which holds more
-        // than cap exactly when the matches do.
+        // Several (disjoint): the sum of each branch's count up to cap + 1,
+        // which is more than cap exactly when the matches are.
         _ => {
-            let mut seen: HashSet<String> = HashSet::new();
+            let mut n: i64 = 0;
             for branch in &branches {
-                let ids: Vec<String> = ordered(filtered(branch, c))
-                    .select(ma::id)
-                    .limit(cap + 1)
-                    .load(conn)?;
-                seen.extend(ids);
-                if i64::try_from(seen.len()).unwrap_or(i64::MAX) > cap {
+                n += CountOf(
+                    ordered(filtered(branch, c))
+                        .select(ma::id)
+                        .limit(cap + 1 - n),
+                )
+                .get_result::<i64>(conn)?;
+                if n > cap {
                     break;
                 }
             }
-            i64::try_from(seen.len()).unwrap_or(i64::MAX)
+            n
         }
     };
     Ok((n.min(cap), n > cap))
 }
 
+/// What an insurer never sees; the `WHERE` of its partial index
+/// `machtigingsaanvragen_insurer` (migration 000017).
+const NOT_CONCEPT: &str = "machtigingsaanvragen.status <> 'Concept'";
+
 /// One equality an index serves in order.
 enum Branch {
     Provider(String),
-    Submitter(String),
+    Insurer(String),
 }
 
-fn branches(who: &Visibility) -> Vec<Branch> {
+/// The branches of what `who` sees; a provider's narrowed to the one AGB the
+/// criteria name (none when it is not one of its own).
+fn branches(who: &Visibility, c: &Criteria) -> Vec<Branch> {
     match who {
-        Visibility::Provider { agbs, submitter } => agbs
+        Visibility::Provider { agbs } => agbs
             .iter()
+            .filter(|agb| c.provider_agb.as_ref().is_none_or(|want| want == *agb))
             .cloned()
             .map(Branch::Provider)
-            .chain(submitter.iter().cloned().map(Branch::Submitter))
             .collect(),
+        Visibility::Insurer { uzovi } => vec![Branch::Insurer(uzovi.clone())],
     }
 }
 
@@ -205,8 +216,23 @@ fn filtered(branch: &Branch, c: &Criteria) -> Boxed {
     let mut q = ma::table.into_boxed();
     q = match branch {
         Branch::Provider(agb) => q.filter(ma::provider_agb.eq(agb.clone())),
-        Branch::Submitter(s) => q.filter(ma::submitter.eq(s.clone())),
+        // A literal, the partial index's own `WHERE` word for word: a
+        // planner uses that index only when it sees the query implies it,
+        // which a bound parameter does not show (SQLite; PostgreSQL's generic
+        // plans).
+        Branch::Insurer(uzovi) => {
+            let q = q
+                .filter(ma::uzovi.eq(uzovi.clone()))
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(NOT_CONCEPT));
+            match &c.provider_agb {
+                Some(agb) => q.filter(ma::provider_agb.eq(agb.clone())),
+                None => q,
+            }
+        }
     };
+    if let Some(v) = &c.verstrekking {
+        q = q.filter(ma::verstrekking.eq(v.clone()));
+    }
     if let Some(id) = &c.id {
         q = q.filter(ma::id.eq(id.clone()));
     }
@@ -266,10 +292,10 @@ pub fn plans(
         id: "MAffffffffffffffffffffffffffffffff".into(),
     };
     let mut out = Vec::new();
-    for branch in branches(who) {
+    for branch in branches(who, c) {
         let name = match &branch {
             Branch::Provider(_) => "provider",
-            Branch::Submitter(_) => "submitter",
+            Branch::Insurer(_) => "insurer",
         };
         let page = ordered(positioned(filtered(&branch, c), &start))
             .limit(21)

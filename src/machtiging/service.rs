@@ -78,7 +78,6 @@ fn provider_agbs(caller: &Caller) -> Vec<String> {
 pub(super) fn visibility(caller: &Caller) -> Visibility {
     Visibility::Provider {
         agbs: provider_agbs(caller),
-        submitter: None,
     }
 }
 

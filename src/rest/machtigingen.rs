@@ -176,6 +176,13 @@ pub struct VerzekerdeZoek {
     geboortedatum: NaiveDate,
 }
 
+impl VerzekerdeZoek {
+    /// The patient as a search criterion.
+    pub(super) fn into_parts(self) -> (String, NaiveDate) {
+        (self.bsn, self.geboortedatum)
+    }
+}
+
 /// Search criteria, possibly with a patient (JSON body).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -196,7 +203,7 @@ pub struct ZoekBody {
     pagina_grootte: Option<i64>,
 }
 
-fn parse_status(s: Option<String>) -> Result<Option<Status>, Problem> {
+pub(super) fn parse_status(s: Option<String>) -> Result<Option<Status>, Problem> {
     s.map(|s| {
         Status::parse(&s)
             .ok_or_else(|| Problem::new(Code::BadRequest, format!("Onbekende status '{s}'.")))
@@ -366,6 +373,7 @@ async fn zoeken_body(
         vanaf: b.aangemaakt_vanaf,
         tot: b.aangemaakt_tot,
         patient: b.verzekerde.map(|v| (v.bsn, v.geboortedatum)),
+        ..Default::default()
     };
     let paging = Paging {
         size: b.pagina_grootte,

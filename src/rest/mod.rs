@@ -5,6 +5,7 @@
 
 mod beheer;
 mod beoordeling;
+mod beoordeling_zoeken;
 mod dto;
 mod machtigingen;
 pub mod openapi;
@@ -26,6 +27,8 @@ pub fn endpoints() -> Vec<routes::Endpoint> {
     all.extend(machtigingen::endpoints());
     all.extend(optin::endpoints());
     all.extend(beheer::endpoints());
+    // Before `…/{id}`, which `…/zoeken` would match first.
+    all.extend(beoordeling_zoeken::endpoints());
     all.extend(beoordeling::endpoints());
     all.extend(terugkoppeling::endpoints());
     all.extend(terugkoppeling_controle::endpoints());

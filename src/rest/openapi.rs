@@ -53,6 +53,7 @@ fn areas() -> Vec<utoipa::openapi::OpenApi> {
         super::optin::Api::openapi(),
         super::beheer::Api::openapi(),
         super::beoordeling::Api::openapi(),
+        super::beoordeling_zoeken::Api::openapi(),
         super::terugkoppeling::Api::openapi(),
         super::terugkoppeling_controle::Api::openapi(),
     ]

@@ -1,6 +1,6 @@
 //! The insurer's SOAP service (`wsdl/beoordeling-v1.wsdl`): inbox,
-//! acknowledge, the request as submitted, decisions, revisions of a grant
-//! and the validity check,
+//! acknowledge, the request as submitted, decisions, revisions of a grant,
+//! the search of its requests and the validity check,
 //! onto `beoordeling`; and `WieBenIk` (`soap::whoami`).
 
 use actix_web::web;
@@ -9,9 +9,11 @@ use futures_util::FutureExt;
 use super::writer::Xml;
 use super::{Contract, types};
 use crate::beoordeling::controle::{self, Controle};
+use crate::beoordeling::zoeken::{self, Zoekvraag};
 use crate::beoordeling::{self, Beoordeling, Besluit, Herzien, herziening};
 use crate::identity::Caller;
-use crate::machtiging::model::{Outcome, Soort, ToegekendePrestatie, Vraag, parse_euro};
+use crate::machtiging::model::{Outcome, Soort, Status, ToegekendePrestatie, Vraag, parse_euro};
+use crate::machtiging::query::{Page, Paging};
 use crate::problem::{Code, Problem};
 use crate::state::AppState;
 use crate::validation::{El, SchemaSet};
@@ -28,6 +30,7 @@ pub static CONTRACT: Contract = Contract {
         "RaadplegenAanvraag",
         "VastleggenBeoordeling",
         "HerzienenMachtiging",
+        "ZoekenAanvragen",
         "ControlerenMachtiging",
         "WieBenIk",
     ],
@@ -44,6 +47,7 @@ enum Command {
     Raadplegen(String),
     Vastleggen(String, Beoordeling),
     Herzienen(String, Herzien),
+    Zoeken(Zoekvraag, Paging),
     Controleren(Controle),
     WieBenIk,
 }
@@ -133,6 +137,33 @@ fn decode(operation: &str, op: &El) -> Result<Command, Problem> {
                 },
             )
         }
+        "ZoekenAanvragen" => {
+            let paginering = op.opt("Paginering");
+            let size = paginering
+                .as_ref()
+                .and_then(|p| p.opt("PaginaGrootte").map(|_| p.number("PaginaGrootte")))
+                .transpose()?;
+            let patient = op
+                .opt("Verzekerde")
+                .map(|v| Ok::<_, Problem>((v.str("Bsn")?, v.date("Geboortedatum")?)))
+                .transpose()?;
+            Command::Zoeken(
+                Zoekvraag {
+                    // The schema allows only known statuses.
+                    status: op.opt_str("Status").as_deref().and_then(Status::parse),
+                    vanaf: op.opt_date("AangemaaktVanaf")?,
+                    tot: op.opt_date("AangemaaktTot")?,
+                    verstrekking: op.opt_str("Verstrekking"),
+                    provider_agb: op.opt_str("AgbPraktijk"),
+                    patient,
+                },
+                Paging {
+                    size,
+                    token: paginering.as_ref().and_then(|p| p.opt_str("Vervolg")),
+                    page: None,
+                },
+            )
+        }
         "ControlerenMachtiging" => Command::Controleren(Controle {
             uzovi: op.str("Uzovi")?,
             machtigingsnummer: op.str("Machtigingsnummer")?,
@@ -148,6 +179,28 @@ fn decode(operation: &str, op: &El) -> Result<Command, Problem> {
             ));
         }
     })
+}
+
+fn zoekresultaat(x: &mut Xml, p: &Page) {
+    x.open_ns("ZoekenAanvragenResponse", NS)
+        .leaf("Totaal", p.total)
+        .leaf("TotaalIsMinimum", p.total_is_minimum)
+        .leaf("Pagina", p.page)
+        .leaf("PaginaGrootte", p.page_size)
+        .opt_leaf("Vervolg", p.next.as_deref());
+    for r in &p.items {
+        x.open("Aanvraag")
+            .leaf("MachtigingsaanvraagId", &r.id)
+            .leaf("AgbPraktijk", &r.provider_agb)
+            .leaf("Referentie", &r.referentie)
+            .leaf("Status", r.status)
+            .leaf("Verstrekking", &r.verstrekking)
+            .leaf("Begindatum", r.begindatum)
+            .leaf("AangemaaktOp", types::timestamp(r.created_at))
+            .opt_leaf("Machtigingsnummer", r.machtigingsnummer.as_deref())
+            .close("Aanvraag");
+    }
+    x.close("ZoekenAanvragenResponse");
 }
 
 /// The stored document without its XML declaration, to embed.
@@ -231,6 +284,9 @@ fn execute(
                     .leaf("Status", status);
                 types::beslissing(&mut x, &b);
                 x.close("HerzienenMachtigingResponse");
+            }
+            Command::Zoeken(v, p) => {
+                zoekresultaat(&mut x, &zoeken::search(db, caller, v, p).await?);
             }
             Command::Controleren(c) => {
                 let u = controle::check(db, caller, c).await?;

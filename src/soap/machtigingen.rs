@@ -98,6 +98,7 @@ fn decode(operation: &str, op: &El) -> Result<Command, Problem> {
                     tot: op.opt_date("AangemaaktTot")?,
                     status: op.opt_str("Status").as_deref().and_then(Status::parse),
                     patient,
+                    ..Default::default()
                 },
                 Paging {
                     size: page("PaginaGrootte")?,

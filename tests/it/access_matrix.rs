@@ -74,6 +74,12 @@ const BODIES: &[(&str, &str, &str)] = &[
         "/api/v1/beoordeling/inbox/ontvangst",
         r#"json:{"inboxIds": []}"#,
     ),
+    ("get", "/api/v1/beoordeling/machtigingsaanvragen", "-"),
+    (
+        "post",
+        "/api/v1/beoordeling/machtigingsaanvragen/zoeken",
+        r#"json:{"verzekerde": {"bsn": "999999990", "geboortedatum": "1970-03-14"}}"#,
+    ),
     ("get", "/api/v1/beoordeling/machtigingsaanvragen/{id}", "-"),
     (
         "post",

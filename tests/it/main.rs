@@ -22,6 +22,7 @@ mod group_commit;
 mod herziening;
 mod hostile;
 mod identity;
+mod insurer_search;
 mod intermediary;
 mod jvc;
 mod lifecycle;

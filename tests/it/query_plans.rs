@@ -86,9 +86,10 @@ async fn the_retention_selections_are_index_ranges() {
 }
 
 /// 6000 requests, one a minute: half of them of one provider, a third sent
-/// by an intermediary, the rest of 59 other providers; then analysed. For
-/// every listing search below, the provider and the intermediary have more
-/// matches than the total counts (1000).
+/// by an intermediary, the rest of 59 other providers; a fifth are Concepts;
+/// two thirds addressed to one insurer (3311), the rest to 23 others; then
+/// analysed. For every listing search below, the provider and the insurer
+/// have more matches than the total counts (1000).
 const REQUESTS: &str = "
     WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 6000)
     INSERT INTO machtigingsaanvragen (id, provider_agb, submitter, uzovi, referentie, content_hash,
@@ -98,9 +99,10 @@ const REQUESTS: &str = "
         CASE WHEN n % 2 = 0 THEN '01001000' ELSE '0100' || (1001 + n % 59) END,
         CASE WHEN n % 3 = 0 THEN 'PLATFORM:pms-x'
             WHEN n % 2 = 0 THEN 'AGB:01001000' ELSE 'AGB:0100' || (1001 + n % 59) END,
-        '3311', 'R' || n, 'h',
+        CASE WHEN n % 3 = 0 THEN '33' || (10 + n % 23) ELSE '3311' END,
+        'R' || n, 'h',
         CASE WHEN n % 5 = 0 THEN 'Concept' WHEN n % 5 = 1 THEN 'Toegekend' ELSE 'Ingediend' END,
-        'Zvw', 'PLAST-OOGLID', '111' || (100000 + n % 1000),
+        'Zvw', CASE WHEN n % 7 = 0 THEN 'FYSIO' ELSE 'PLAST-OOGLID' END, '111' || (100000 + n % 1000),
         '1970-03-14', '2026-12-01', '2027-05-31', '{}', '', 1,
         {at}, '2026-01-01 00:00:00'
     FROM g;
@@ -109,9 +111,10 @@ const REQUESTS: &str = "
 
 /// Every filter of a search reads its page as an index range from the
 /// position of the `vervolg` token and stops at the page size, in each branch
-/// of what the caller sees; searches that list (no filter, status, period)
-/// sort nothing. Point filters (Referentie, patient, id) find their few
-/// matches through an index.
+/// of what the caller sees — a provider's (two AGBs, as an intermediary's)
+/// and an insurer's; searches that list (no filter, status, period,
+/// verstrekking, provider) sort nothing. Point filters (Referentie, patient,
+/// id) find their few matches through an index.
 #[tokio::test]
 async fn every_search_is_an_index_range_without_a_sort_of_its_matches() {
     use machtigingen::machtiging::model::Status;
@@ -133,41 +136,44 @@ async fn every_search_is_an_index_range_without_a_sort_of_its_matches() {
         c.batch_execute("VACUUM machtigingsaanvragen").unwrap();
     }
     let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 1, d).unwrap();
-    let who = Visibility::Provider {
-        agbs: vec!["01001000".into()],
-        submitter: Some("PLATFORM:pms-x".into()),
+    let provider = Visibility::Provider {
+        agbs: vec!["01001000".into(), "01001001".into()],
     };
-    let unique = if pg {
-        "machtigingsaanvragen_submitter_referentie_key"
-    } else {
-        "sqlite_autoindex_machtigingsaanvragen_2"
+    let insurer = Visibility::Insurer {
+        uzovi: "3311".into(),
     };
     let pk = if pg {
         "machtigingsaanvragen_pkey"
     } else {
         "sqlite_autoindex_machtigingsaanvragen_1"
     };
-    // (name, criteria, ordered, index of the provider branch, of the submitter branch)
-    let cases: Vec<(&str, Criteria, bool, &str, &str)> = vec![
+    let id_index = format!("{pk}|machtigingsaanvragen_provider");
+    let patient = Some((
+        "111100000".into(),
+        chrono::NaiveDate::from_ymd_opt(1970, 3, 14).unwrap(),
+    ));
+    // (name, who, criteria, ordered, the index (or either) its page reads)
+    let cases: Vec<(&str, &Visibility, Criteria, bool, &str)> = vec![
         (
             "all",
+            &provider,
             Criteria::default(),
             true,
             "machtigingsaanvragen_provider",
-            "machtigingsaanvragen_submitter",
         ),
         (
             "status",
+            &provider,
             Criteria {
                 status: Some(Status::Ingediend),
                 ..Default::default()
             },
             true,
             "machtigingsaanvragen_provider_status",
-            "machtigingsaanvragen_submitter_status",
         ),
         (
             "period",
+            &provider,
             Criteria {
                 vanaf: Some(day(1)),
                 tot: Some(day(4)),
@@ -175,10 +181,10 @@ async fn every_search_is_an_index_range_without_a_sort_of_its_matches() {
             },
             true,
             "machtigingsaanvragen_provider",
-            "machtigingsaanvragen_submitter",
         ),
         (
             "status+period",
+            &provider,
             Criteria {
                 status: Some(Status::Ingediend),
                 vanaf: Some(day(1)),
@@ -188,52 +194,118 @@ async fn every_search_is_an_index_range_without_a_sort_of_its_matches() {
             true,
             // Either walk is in order; which stops sooner depends on the data.
             "machtigingsaanvragen_provider_status|machtigingsaanvragen_provider",
-            "machtigingsaanvragen_submitter_status|machtigingsaanvragen_submitter",
         ),
         (
             "referentie",
+            &provider,
             Criteria {
                 referentie: Some("R42".into()),
                 ..Default::default()
             },
             false,
-            "machtigingsaanvragen_provider_referentie",
-            unique,
+            // The second AGB has few requests: its branch may walk them all.
+            "machtigingsaanvragen_provider_referentie|machtigingsaanvragen_provider",
         ),
         (
             "patient",
+            &provider,
             Criteria {
-                patient: Some((
-                    "111100000".into(),
-                    chrono::NaiveDate::from_ymd_opt(1970, 3, 14).unwrap(),
-                )),
+                patient: patient.clone(),
                 ..Default::default()
             },
             false,
-            "machtigingsaanvragen_patient",
-            "machtigingsaanvragen_submitter|machtigingsaanvragen_patient",
+            "machtigingsaanvragen_patient|machtigingsaanvragen_provider",
         ),
         (
             "id",
+            &provider,
             Criteria {
                 id: Some("MA100042".into()),
                 ..Default::default()
             },
             false,
-            pk,
-            pk,
+            &id_index,
+        ),
+        (
+            "insurer: all",
+            &insurer,
+            Criteria::default(),
+            true,
+            "machtigingsaanvragen_insurer",
+        ),
+        (
+            "insurer: status",
+            &insurer,
+            Criteria {
+                status: Some(Status::Ingediend),
+                ..Default::default()
+            },
+            true,
+            "machtigingsaanvragen_insurer_status",
+        ),
+        (
+            "insurer: period",
+            &insurer,
+            Criteria {
+                vanaf: Some(day(1)),
+                tot: Some(day(4)),
+                ..Default::default()
+            },
+            true,
+            "machtigingsaanvragen_insurer",
+        ),
+        (
+            "insurer: status+period",
+            &insurer,
+            Criteria {
+                status: Some(Status::Toegekend),
+                vanaf: Some(day(1)),
+                tot: Some(day(4)),
+                ..Default::default()
+            },
+            true,
+            "machtigingsaanvragen_insurer_status|machtigingsaanvragen_insurer",
+        ),
+        (
+            "insurer: verstrekking",
+            &insurer,
+            Criteria {
+                verstrekking: Some("PLAST-OOGLID".into()),
+                ..Default::default()
+            },
+            true,
+            "machtigingsaanvragen_insurer",
+        ),
+        (
+            "insurer: provider",
+            &insurer,
+            Criteria {
+                provider_agb: Some("01001000".into()),
+                ..Default::default()
+            },
+            true,
+            "machtigingsaanvragen_insurer_provider",
+        ),
+        (
+            "insurer: patient",
+            &insurer,
+            Criteria {
+                patient: patient.clone(),
+                ..Default::default()
+            },
+            false,
+            "machtigingsaanvragen_insurer_patient",
         ),
     ];
-    for (name, criteria, ordered, provider_index, submitter_index) in cases {
-        let plans = search::plans(&mut c, &who, &criteria).unwrap();
-        assert_eq!(plans.len(), 4, "{name}");
+    for (name, who, criteria, ordered, index) in cases {
+        let plans = search::plans(&mut c, who, &criteria).unwrap();
+        let branches = match who {
+            Visibility::Provider { agbs } => agbs.len(),
+            Visibility::Insurer { .. } => 1,
+        };
+        assert_eq!(plans.len(), 2 * branches, "{name}");
         for (statement, plan) in &plans {
             let text = plan.join("\n");
-            let index = if statement.ends_with("provider") {
-                provider_index
-            } else {
-                submitter_index
-            };
             // The page reads the index by name (not one whose name starts
             // the same); the count any index of its branch that covers it.
             if statement.starts_with("page") {
