@@ -198,13 +198,16 @@ enum Branch {
     Insurer(String),
 }
 
-/// The branches of what `who` sees; a provider's narrowed to the one AGB the
-/// criteria name (none when it is not one of its own).
+/// The branches of what `who` sees, each AGB once (so no request is in two);
+/// a provider's narrowed to the one AGB the criteria name (none when it is
+/// not one of its own).
 fn branches(who: &Visibility, c: &Criteria) -> Vec<Branch> {
     match who {
         Visibility::Provider { agbs } => agbs
             .iter()
             .filter(|agb| c.provider_agb.as_ref().is_none_or(|want| want == *agb))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .cloned()
             .map(Branch::Provider)
             .collect(),

@@ -39,13 +39,15 @@ struct Seed<'a> {
 
 impl Default for Seed<'_> {
     fn default() -> Self {
+        let (agb, uzovi, verstrekking) = ("01000001", "3311", "PLAST-OOGLID");
+        let (bsn, status, old) = ("999999990", Status::Ingediend, false);
         Self {
-            agb: "01000001",
-            uzovi: "3311",
-            verstrekking: "PLAST-OOGLID",
-            bsn: "999999990",
-            status: Status::Ingediend,
-            old: false,
+            agb,
+            uzovi,
+            verstrekking,
+            bsn,
+            status,
+            old,
         }
     }
 }
@@ -180,22 +182,16 @@ async fn an_insurer_finds_its_requests_by_each_criterion_on_both_doors() {
         },
         2,
     );
-    let concepts = seed(
-        &mut c,
-        &Seed {
-            status: Status::Concept,
-            ..Default::default()
-        },
-        2,
-    );
-    let elsewhere = seed(
-        &mut c,
-        &Seed {
-            uzovi: "3313",
-            ..Default::default()
-        },
-        2,
-    );
+    let concept = Seed {
+        status: Status::Concept,
+        ..Default::default()
+    };
+    let concepts = seed(&mut c, &concept, 2);
+    let other_uzovi = Seed {
+        uzovi: "3313",
+        ..Default::default()
+    };
+    let elsewhere = seed(&mut c, &other_uzovi, 2);
     let mine: Vec<String> = [recent.clone(), old.clone(), fysio.clone()].concat();
     let mine = newest_first(&mut c, &mine);
     let sorted = |c: &mut DbConnection, v: &[String]| newest_first(c, v);
@@ -347,25 +343,20 @@ async fn vervolg_pages_through_every_request_once_and_a_bad_token_is_refused() {
     let app = TestApp::spawn().await;
     let ins = insurer(&app);
     let mut c = app.db.conn().unwrap();
+    let concept = Seed {
+        status: Status::Concept,
+        ..Default::default()
+    };
+    let other_uzovi = Seed {
+        uzovi: "3313",
+        ..Default::default()
+    };
     let mut all = Vec::new();
     for round in 0..3 {
         all.extend(seed(&mut c, &Seed::default(), 6));
-        seed(
-            &mut c,
-            &Seed {
-                status: Status::Concept,
-                ..Default::default()
-            },
-            2,
-        );
-        seed(
-            &mut c,
-            &Seed {
-                uzovi: "3313",
-                ..Default::default()
-            },
-            2,
-        );
+        // Neither a Concept nor another insurer's request is on any page.
+        seed(&mut c, &concept, 2);
+        seed(&mut c, &other_uzovi, 2);
         all.extend(seed(
             &mut c,
             &Seed {
