@@ -125,6 +125,10 @@ impl Manager {
                 // 2 ms lease query take 140 ms of compiling.
                 conn.batch_execute("SET jit = off")
                     .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                // Names this process in the outbox's NOTIFY (migration
+                // 000019), so its own listener can skip what it wrote itself.
+                conn.batch_execute(&format!("SET machtigingen.instance = '{}'", instance()))
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Pg(conn))
             }
             Backend::Sqlite => {
@@ -164,6 +168,24 @@ impl ManageConnection for Manager {
     }
 }
 
+/// This process's name among the instances on one PostgreSQL database: 12
+/// random hex digits, set as `machtigingen.instance` on every connection.
+pub fn instance() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let mut b = [0u8; 6];
+        // Without randomness the time serves: the name only tells this
+        // process's notifications from others'.
+        if openssl::rand::rand_bytes(&mut b).is_err() {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            b.copy_from_slice(&t.to_be_bytes()[10..16]);
+        }
+        hex::encode(b)
+    })
+}
+
 fn sqlite_path(url: &str) -> &str {
     url.strip_prefix("sqlite://").unwrap_or(url)
 }
@@ -172,6 +194,8 @@ fn sqlite_path(url: &str) -> &str {
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<Manager>,
+    /// How the pool connects, for connections of their own ([`Db::dedicated_pg`]).
+    manager: Manager,
     backend: Backend,
     /// SQLite: the group-commit writer of this file (see [`writer`]).
     writer: Option<Arc<writer::GroupWriter>>,
@@ -218,9 +242,10 @@ impl Db {
             .connection_timeout(Duration::from_secs(config.connect_timeout_secs.max(1)))
             .test_on_check_out(false)
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
-            .build_unchecked(manager);
+            .build_unchecked(manager.clone());
         Ok(Self {
             pool,
+            manager,
             backend,
             writer,
         })
@@ -228,6 +253,20 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// PostgreSQL: a connection of its own, outside the pool, set up like
+    /// the pooled ones (for `LISTEN`, which holds a connection for good).
+    /// `None` on SQLite.
+    pub fn dedicated_pg(&self) -> Option<DbResult<PgConnection>> {
+        if self.backend != Backend::Postgres {
+            return None;
+        }
+        Some(match self.manager.establish() {
+            Ok(DbConnection::Pg(c)) => Ok(c),
+            Ok(DbConnection::Sqlite(_)) => Err(DbError::Invalid("not PostgreSQL".into())),
+            Err(e) => Err(DbError::Unavailable(e.to_string())),
+        })
     }
 
     /// A connection for synchronous code (CLI, migrations, blocking closures).

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
 
 use super::{endpoints, queue};
 use crate::db::schema::{
@@ -25,6 +25,12 @@ pub struct DispatchMetrics {
     pub latency: Histogram,
     pub queue_depth: IntGauge,
     pub oldest_age: IntGauge,
+    /// Rounds started, by what woke the dispatcher.
+    pub wakeups: IntCounterVec,
+    /// Notifications of other instances' terugkoppelingen (PostgreSQL).
+    pub notifications: IntCounter,
+    /// Times the outbox listener had to connect again (PostgreSQL).
+    pub listener_reconnects: IntCounter,
 }
 
 fn counter(name: &str, help: &str) -> IntCounter {
@@ -70,6 +76,22 @@ pub fn get() -> &'static DispatchMetrics {
                 "terugkoppeling_oldest_undelivered_seconds",
                 "Age of the oldest undelivered terugkoppeling",
             ),
+            wakeups: IntCounterVec::new(
+                Opts::new(
+                    "terugkoppeling_wakeups_total",
+                    "Dispatcher rounds by what started them: commit (this instance wrote a terugkoppeling), notify (another instance did, LISTEN/NOTIFY), attempt (a delivery finished), poll",
+                ),
+                &["cause"],
+            )
+            .unwrap_or_else(|e| panic!("metric definition: {e}")),
+            notifications: counter(
+                "terugkoppeling_notifications_total",
+                "NOTIFYs of terugkoppelingen committed by other instances (PostgreSQL)",
+            ),
+            listener_reconnects: counter(
+                "terugkoppeling_listener_reconnects_total",
+                "Times the outbox listener connected again after losing its connection (PostgreSQL)",
+            ),
         };
         for c in [
             Box::new(m.delivered.clone()) as Box<dyn prometheus::core::Collector>,
@@ -79,6 +101,9 @@ pub fn get() -> &'static DispatchMetrics {
             Box::new(m.latency.clone()),
             Box::new(m.queue_depth.clone()),
             Box::new(m.oldest_age.clone()),
+            Box::new(m.wakeups.clone()),
+            Box::new(m.notifications.clone()),
+            Box::new(m.listener_reconnects.clone()),
         ] {
             crate::metrics::register(c);
         }

@@ -13,6 +13,7 @@ pub mod check;
 pub mod cursor;
 pub mod endpoints;
 pub mod intermediary;
+pub mod listen;
 pub mod metrics;
 pub mod queue;
 pub mod registration;
@@ -121,6 +122,13 @@ struct Settings {
 async fn run(shared: Arc<Shared>, s: Settings) {
     let mut last_housekeeping: Option<Instant> = None;
     let mut written = crate::outbox::subscribe();
+    // Other instances' commits, on PostgreSQL; on SQLite (or without a
+    // listener thread) a channel that never changes.
+    let (_listener, mut notified) = match listen::start(&shared.db) {
+        Some((l, rx)) => (Some(l), rx),
+        None => (None, tokio::sync::watch::channel(0u64).1),
+    };
+    let m = metrics::get();
     // Where a round starts looking for new outbox rows. Rescanning from the
     // low-water mark every round cost a probe per terugkoppeling of the last
     // five minutes. On PostgreSQL a row can commit after a higher one (two
@@ -152,13 +160,17 @@ async fn run(shared: Arc<Shared>, s: Settings) {
         }
         // Woken early when a delivery finishes (its outcome is to be
         // recorded, and the next terugkoppeling of that subject may now be
-        // due) and when this process committed a new terugkoppeling; the poll
-        // finds what other instances wrote and retries that came due.
-        tokio::select! {
-            () = tokio::time::sleep(s.poll) => {}
-            () = shared.wake.notified() => {}
-            _ = written.changed() => {}
-        }
+        // due), when this process committed a new terugkoppeling, and on
+        // PostgreSQL when another instance did (LISTEN/NOTIFY, `listen`);
+        // the poll finds retries that came due and whatever a lost listener
+        // connection missed.
+        let cause = tokio::select! {
+            () = tokio::time::sleep(s.poll) => "poll",
+            () = shared.wake.notified() => "attempt",
+            _ = written.changed() => "commit",
+            Ok(()) = notified.changed() => "notify",
+        };
+        m.wakeups.with_label_values(&[cause]).inc();
     }
 }
 

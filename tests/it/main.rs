@@ -32,6 +32,7 @@ mod offline_ca;
 mod ops;
 mod optin;
 mod outage;
+mod outbox_notify;
 mod persons;
 mod query_plans;
 mod readme;

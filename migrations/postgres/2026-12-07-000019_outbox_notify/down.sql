@@ -1,0 +1,2 @@
+DROP TRIGGER terugkoppelingen_notify ON terugkoppelingen;
+DROP FUNCTION machtigingen_outbox_notify();
