@@ -47,6 +47,8 @@ struct Notifier {
 /// Starts the notifier when a relay is configured; `None` when notifications
 /// are off (or the relay cannot be set up, which is logged).
 pub fn spawn(db: Db, config: &Config) -> Option<tokio::task::JoinHandle<()>> {
+    // Registered also when off: the counters read 0 and alerts on them resolve.
+    metrics::get();
     let c = &config.email;
     if !c.enabled() {
         return None;
@@ -89,7 +91,6 @@ pub fn spawn(db: Db, config: &Config) -> Option<tokio::task::JoinHandle<()>> {
         poll: timing.poll_interval,
         verloop_interval: timing.verloop_interval,
     };
-    metrics::get();
     tracing::info!(
         instance = %notifier.owner,
         relay = %c.relay,

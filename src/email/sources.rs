@@ -18,8 +18,8 @@ use serde::Deserialize;
 use super::compose::{self, Text};
 use super::store::{self, NewMail, WACHTEND};
 use crate::db::schema::{
-    certificates as cert, optin_abonnementen as ab, parties, terugkoppeling_endpoints as ep,
-    terugkoppelingen as tk,
+    certificates as cert, optin_abonnementen as ab, parties, party_contacts as pc,
+    terugkoppeling_endpoints as ep, terugkoppelingen as tk,
 };
 use crate::db::{DbConnection, DbResult};
 use crate::dispatch::endpoints::{PARTY_DEACTIVATED, UITGESCHAKELD};
@@ -48,8 +48,17 @@ pub struct Context {
 
 /// The addresses the party registered (`notificatieEmails`), valid ones only.
 fn party_addresses(conn: &mut DbConnection, party: &str) -> DbResult<Vec<String>> {
-    let contact = crate::beheer::store::contact(conn, party)?;
-    Ok(valid(contact.notificatie_emails))
+    // Read from the table, not through `beheer`: delivery does not import
+    // the domain (tests/it/architecture.rs). The column is a JSON list.
+    let list: Option<String> = pc::table
+        .filter(pc::party.eq(party))
+        .select(pc::notificatie_emails)
+        .first(conn)
+        .optional()?;
+    Ok(valid(
+        list.and_then(|l| serde_json::from_str(&l).ok())
+            .unwrap_or_default(),
+    ))
 }
 
 fn valid(list: Vec<String>) -> Vec<String> {

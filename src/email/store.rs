@@ -249,3 +249,71 @@ pub fn set_state(conn: &mut DbConnection, name: &str, value: i64) -> DbResult<()
     }
     Ok(())
 }
+
+/// A dead letter as the operator sees it.
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = mail)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub soort: String,
+    pub party: String,
+    pub recipient: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn dead_letters(conn: &mut DbConnection) -> DbResult<Vec<DeadLetter>> {
+    Ok(mail::table
+        .filter(mail::status.eq(DOOD))
+        .order(mail::id)
+        .select(DeadLetter::as_select())
+        .load(conn)?)
+}
+
+/// Puts dead letters back in the queue (`ids`, or every one when `None`):
+/// due now, with a fresh retry schedule and their original Message-ID.
+/// Audited per mail. Returns how many.
+pub fn requeue(
+    conn: &mut DbConnection,
+    ids: Option<&[i64]>,
+    actor: &str,
+    now: NaiveDateTime,
+) -> DbResult<usize> {
+    crate::db::write_tx(conn, |conn| {
+        let mut q = mail::table.filter(mail::status.eq(DOOD)).into_boxed();
+        if let Some(ids) = ids {
+            q = q.filter(mail::id.eq_any(ids.to_vec()));
+        }
+        let found: Vec<i64> = q.select(mail::id).load(conn)?;
+        if found.is_empty() {
+            return Ok(0);
+        }
+        diesel::update(mail::table.filter(mail::id.eq_any(&found)))
+            .set((
+                mail::status.eq(WACHTEND),
+                mail::attempts.eq(0),
+                mail::next_attempt_at.eq(now),
+                mail::lease_owner.eq(None::<String>),
+                mail::lease_until.eq(None::<NaiveDateTime>),
+                mail::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        for id in &found {
+            crate::audit::insert(
+                conn,
+                &crate::audit::AuditEntry {
+                    fingerprint: None,
+                    actor: actor.to_owned(),
+                    acting_for: None,
+                    action: "email.herstel",
+                    object_type: "email",
+                    object_id: Some(id.to_string()),
+                    outcome: "ok",
+                    detail: serde_json::json!({}),
+                },
+            )?;
+        }
+        Ok(found.len())
+    })
+}

@@ -13,6 +13,7 @@ use machtigingen::db::schema::{audit_log, email_berichten as mail, email_state};
 use machtigingen::registry::{CertKind, PartyKind, Scope};
 use serde_json::json;
 
+use crate::audit_log::{cli, out};
 use crate::fixtures::{Aanvraag, insurer_sets, load_sample_catalog, random_suffix, submit};
 use crate::support::smtp::{Mail, SmtpServer};
 use crate::support::{TestApp, eventually, json_of};
@@ -333,7 +334,7 @@ async fn a_relay_that_is_down_gets_the_mail_once_it_is_back() {
 }
 
 #[tokio::test]
-async fn a_relay_that_refuses_leaves_a_dead_letter_the_operator_sees() {
+async fn a_relay_that_refuses_leaves_a_dead_letter_the_operator_sees_and_sends_again() {
     let smtp = SmtpServer::start().await;
     smtp.refuse();
     let app = TestApp::builder()
@@ -378,6 +379,33 @@ async fn a_relay_that_refuses_leaves_a_dead_letter_the_operator_sees() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+    let status = cli(&app, &["email", "status"]);
+    let text = out(&status);
+    assert!(status.status.success(), "{text}");
+    assert!(text.contains("dead 1"), "{text}");
+    assert!(
+        text.contains("certificaat_verloopt")
+            && text.contains("praktijk@zorg.test")
+            && text.contains("554"),
+        "{text}"
+    );
+
+    // The cause fixed, the operator sends it again: it arrives once.
+    smtp.accept();
+    let again = cli(&app, &["email", "herstel", "--alle"]);
+    assert!(
+        out(&again).contains("1 e-mail(s) queued again"),
+        "{}",
+        out(&again)
+    );
+    smtp.wait_for(1, 20).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(smtp.mails().len(), 1);
+    assert_eq!(
+        rows(&app),
+        [("certificaat_verloopt".to_owned(), "verzonden".to_owned(), 1)]
+    );
+    assert_eq!(audited(&app, "email.herstel"), 1);
 }
 
 #[tokio::test]

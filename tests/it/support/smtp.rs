@@ -124,6 +124,11 @@ impl SmtpServer {
         self.state.lock().unwrap().refuse = true;
     }
 
+    /// Accepts messages again.
+    pub fn accept(&self) {
+        self.state.lock().unwrap().refuse = false;
+    }
+
     pub fn mails(&self) -> Vec<Mail> {
         self.state.lock().unwrap().mails.clone()
     }
