@@ -94,6 +94,13 @@ fn assert_one(mails: &[Mail], needle: &str, to: &str, link: &str) -> Mail {
     assert!(m.body().contains(link), "{link} not in:\n{}", m.body());
     assert!(m.body().contains("Met vriendelijke groet"), "{}", m.body());
     assert!(
+        m.header("Content-Type").is_some_and(
+            |t| t.starts_with("text/plain") && t.to_ascii_lowercase().contains("utf-8")
+        ),
+        "{}",
+        m.raw
+    );
+    assert!(
         m.header("Message-ID")
             .is_some_and(|id| id.contains("@machtigingen.test")),
         "{}",
