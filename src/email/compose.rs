@@ -129,15 +129,29 @@ pub fn is_besluit(status: &str) -> bool {
     besluit_woord(status).is_some()
 }
 
-/// The insurer decided on a request.
-pub fn besluit(base: &str, party: &str, machtiging_id: &str, status: &str) -> Text {
+/// The insurer decided on a request, or `revised` an earlier grant
+/// (shortened, extended or revoked it).
+pub fn besluit(base: &str, party: &str, machtiging_id: &str, status: &str, revised: bool) -> Text {
     let link = format!("{base}/portaal/aanvragen/{machtiging_id}");
     let woord = besluit_woord(status).unwrap_or("beoordeeld");
-    let line1 = format!("De zorgverzekeraar heeft een machtigingsaanvraag van u {woord}.");
+    let (line1, onderwerp) = if revised {
+        (
+            format!(
+                "De zorgverzekeraar heeft het besluit over een machtiging van u herzien; \
+                 de machtiging is nu {woord}."
+            ),
+            format!("Besluit over uw machtiging herzien ({machtiging_id})"),
+        )
+    } else {
+        (
+            format!("De zorgverzekeraar heeft een machtigingsaanvraag van u {woord}."),
+            format!("Besluit over uw machtigingsaanvraag ({machtiging_id})"),
+        )
+    };
     let line2 = format!("Kenmerk van de aanvraag: {machtiging_id}.");
     Text {
         soort: Soort::Besluit,
-        onderwerp: format!("Besluit over uw machtigingsaanvraag ({machtiging_id})"),
+        onderwerp,
         inhoud: body(
             party,
             &[
@@ -184,14 +198,15 @@ mod tests {
             callback_uitgeschakeld(base, "AGB:1"),
             optin_wacht(base, "AGB:1", "OPT-1"),
             vraag(base, "AGB:1", "M-1"),
-            besluit(base, "AGB:1", "M-1", "Afgewezen"),
+            besluit(base, "AGB:1", "M-1", "Afgewezen", false),
+            besluit(base, "AGB:1", "M-1", "Toegekend", true),
             certificaat_verloopt(base, "AGB:1", "0A", d),
         ] {
             assert!(t.inhoud.contains("https://p.example.nl/portaal/"), "{t:?}");
             assert!(t.inhoud.contains("AGB:1"), "{t:?}");
         }
         assert!(
-            besluit(base, "p", "M-1", "DeelsToegekend")
+            besluit(base, "p", "M-1", "DeelsToegekend", false)
                 .inhoud
                 .contains("gedeeltelijk")
         );

@@ -104,10 +104,19 @@ fn queue(
     Ok(n)
 }
 
-/// The one field of a payload the notifier reads.
+/// The fields of a payload the notifier reads: the status, and whether a
+/// decision is a revision (`beslissing.herziening`), nothing of its content.
 #[derive(Deserialize)]
 struct StatusOnly {
     status: String,
+    #[serde(default)]
+    beslissing: Option<RevisionOnly>,
+}
+
+#[derive(Deserialize)]
+struct RevisionOnly {
+    #[serde(default)]
+    herziening: Option<serde::de::IgnoredAny>,
 }
 
 /// Starts the cursor at the newest outbox row and notes the start time, on
@@ -144,11 +153,14 @@ pub fn outbox(conn: &mut DbConnection, ctx: &Context, now: NaiveDateTime) -> DbR
     let mut settled = cursor;
     let mut young = false;
     for (id, party, kind, subject, payload, created) in rows {
-        let status = match serde_json::from_str::<StatusOnly>(&payload) {
-            Ok(s) => s.status,
+        let (status, revised) = match serde_json::from_str::<StatusOnly>(&payload) {
+            Ok(s) => {
+                let revised = s.beslissing.is_some_and(|b| b.herziening.is_some());
+                (s.status, revised)
+            }
             Err(e) => {
                 tracing::warn!(terugkoppeling = id, error = %e, "no status in payload; no e-mail");
-                String::new()
+                (String::new(), false)
             }
         };
         let key = format!("outbox:{id}");
@@ -156,9 +168,13 @@ pub fn outbox(conn: &mut DbConnection, ctx: &Context, now: NaiveDateTime) -> DbR
             MACHTIGING_STATUS if status == "AanvullendeInformatieGevraagd" => {
                 Some(compose::vraag(&ctx.portal, &party, &subject))
             }
-            MACHTIGING_STATUS if compose::is_besluit(&status) => {
-                Some(compose::besluit(&ctx.portal, &party, &subject, &status))
-            }
+            MACHTIGING_STATUS if compose::is_besluit(&status) => Some(compose::besluit(
+                &ctx.portal,
+                &party,
+                &subject,
+                &status,
+                revised,
+            )),
             OPTIN_REGISTRATIE if status == "NogNietVerwerkt" => {
                 Some(compose::optin_wacht(&ctx.portal, &party, &subject))
             }

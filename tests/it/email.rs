@@ -194,6 +194,49 @@ async fn questions_decisions_and_expiring_certificates_mail_the_practice_once_ea
 }
 
 #[tokio::test]
+async fn a_revised_grant_mails_once_more_as_a_revision() {
+    let smtp = SmtpServer::start().await;
+    let app = TestApp::builder()
+        .config(&email_config(smtp.addr.port()))
+        .spawn()
+        .await;
+    load_sample_catalog(&app);
+    let provider = app.provider("03123456", &[Scope::MachtigingenIndienen]);
+    // The first decision and the certificate may mail too (the addresses are
+    // set while they are read); only the revision is counted here.
+    let id = submit(&provider, &Aanvraag::default()).await;
+    insurer_sets(&app, &id, "Toegekend").await;
+    set_addresses(&app, "AGB:03123456", &["praktijk@zorg.test"]);
+    let ins = crate::fixtures::insurer(&app);
+    let (status, v) = ins
+        .post_json(
+            &format!("/api/v1/beoordeling/machtigingsaanvragen/{id}/herziening"),
+            &json!({"soort": "Verlenging", "geldigTot": crate::fixtures::days(300),
+                    "redenCode": "VERLENGD", "redenTekst": "Behandeling duurt langer."}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let link = format!("{PORTAL}/portaal/aanvragen/{id}");
+    assert!(
+        eventually(10, || async {
+            with_subject(&smtp.mails(), "herzien").len() == 1
+        })
+        .await,
+        "{:#?}",
+        smtp.mails().iter().map(Mail::subject).collect::<Vec<_>>()
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let m = assert_one(
+        &smtp.mails(),
+        "Besluit over uw machtiging herzien",
+        "praktijk@zorg.test",
+        &link,
+    );
+    assert!(m.body().contains("toegekend"), "{}", m.body());
+    assert_no_patient_data(&m, &["Behandeling duurt langer", "VERLENGD"]);
+}
+
+#[tokio::test]
 async fn a_waiting_optin_registration_mails_the_subscription_address() {
     let smtp = SmtpServer::start().await;
     let app = TestApp::builder()
