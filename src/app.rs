@@ -174,6 +174,7 @@ pub fn run(config: Arc<Config>, db: Db, listeners: Listeners) -> Result<Running,
             identity,
         ));
     }
+    background.extend(crate::email::spawn(db.clone(), &config));
     if let Some(every) = config.retentie.interval() {
         background.push(spawn_purge(
             db.clone(),

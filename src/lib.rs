@@ -17,6 +17,7 @@ pub mod contract;
 pub mod db;
 pub mod devsetup;
 pub mod dispatch;
+pub mod email;
 pub mod error;
 pub mod http;
 pub mod identity;

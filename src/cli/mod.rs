@@ -6,6 +6,7 @@ mod audit;
 mod beheer;
 mod catalog;
 mod contract;
+mod email;
 mod pki;
 mod purge;
 mod receiver;
@@ -68,6 +69,10 @@ pub enum Command {
     /// of providers for software vendors, a party's change history.
     #[command(subcommand)]
     Beheer(beheer::BeheerCommand),
+    /// E-mail notifications (docs/email.md): mails by state, dead letters,
+    /// and dead letters sent again.
+    #[command(subcommand)]
+    Email(email::EmailCommand),
     /// Insurers' verstrekkingen catalogs (the JVC checks and automatic rules use them).
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
@@ -135,6 +140,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Cert(cmd) => registry::run_cert(cmd, &config),
         Command::Beheer(cmd) => beheer::run(cmd, &config),
         Command::Catalog(cmd) => catalog::run(cmd, &config),
+        Command::Email(cmd) => email::run(cmd, &config),
         Command::Contract(cmd) => contract::run(cmd, &config),
         Command::Purge(args) => purge::run(args, &config),
         Command::Audit(cmd) => audit::run(cmd, &config),

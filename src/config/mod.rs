@@ -11,7 +11,9 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
+pub mod email;
 pub mod terugkoppeling;
+pub use email::EmailConfig;
 pub use terugkoppeling::TerugkoppelingConfig;
 
 /// The defaults, compiled into the binary so `serve` works without any file.
@@ -40,6 +42,7 @@ pub struct Config {
     pub log: LogConfig,
     pub terugkoppeling: TerugkoppelingConfig,
     pub retentie: RetentieConfig,
+    pub email: EmailConfig,
 }
 
 /// How long patient data is kept, per kind (see `retention` and
@@ -330,6 +333,7 @@ impl Config {
         }
         self.terugkoppeling.validate()?;
         self.retentie.validate()?;
+        self.email.validate(&self.server.public_url)?;
         if let Err(e) = terugkoppeling::parse_duration(&self.retentie.purge_interval) {
             return Err(ConfigError::Invalid {
                 key: "retentie.purge_interval",

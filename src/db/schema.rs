@@ -341,3 +341,31 @@ diesel::allow_tables_to_appear_in_same_query!(
     terugkoppeling_fanout,
     terugkoppeling_acks,
 );
+
+diesel::table! {
+    email_berichten (id) {
+        id -> BigInt,
+        dedup_key -> Text,
+        soort -> Text,
+        party -> Text,
+        recipient -> Text,
+        onderwerp -> Text,
+        inhoud -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    email_state (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}

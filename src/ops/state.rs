@@ -1,6 +1,7 @@
 //! The state gauges, refilled on each scrape: certificate expiry, CRL age and
 //! next update, database reachability, outbox depth, callback endpoints,
-//! registered certificates close to expiry, and the age of the oldest row of
+//! registered certificates close to expiry, e-mail notifications by state,
+//! and the age of the oldest row of
 //! each table the retention purge deletes from.
 //!
 //! Database-wide facts are the same on every instance; aggregate them with
@@ -36,6 +37,7 @@ struct Gauges {
     endpoints: IntGaugeVec,
     registered_expiring: IntGauge,
     retention_oldest: IntGaugeVec,
+    email: IntGaugeVec,
     /// Scrapes may overlap; one refill at a time keeps a reset from
     /// interleaving with another scrape's values.
     refill: Mutex<()>,
@@ -92,6 +94,11 @@ fn gauges() -> &'static Gauges {
             "Age of the oldest row of each table the retention purge deletes from (0: empty)",
             &["table"],
         ),
+        email: gauge_vec(
+            "email_berichten",
+            "E-mail notifications by state: wachtend, verzonden, dood (dead letters, docs/email.md)",
+            &["state"],
+        ),
         refill: Mutex::new(()),
         };
         // Registered on first use: every scrape refills (and so creates) them
@@ -115,6 +122,7 @@ fn collectors(g: &Gauges) -> Vec<Box<dyn Collector>> {
         Box::new(g.endpoints.clone()),
         Box::new(g.registered_expiring.clone()),
         Box::new(g.retention_oldest.clone()),
+        Box::new(g.email.clone()),
     ]
 }
 
@@ -123,6 +131,7 @@ struct DbFacts {
     outbox: crate::dispatch::metrics::OutboxFacts,
     registered_expiring: i64,
     oldest: Vec<(crate::retention::Table, Option<chrono::NaiveDateTime>)>,
+    email: crate::email::store::Facts,
 }
 
 fn read_db(conn: &mut DbConnection, now: chrono::NaiveDateTime) -> Result<DbFacts, DbError> {
@@ -136,6 +145,7 @@ fn read_db(conn: &mut DbConnection, now: chrono::NaiveDateTime) -> Result<DbFact
         outbox: crate::dispatch::metrics::outbox_facts(conn, now)?,
         registered_expiring,
         oldest: crate::retention::store::oldest(conn)?,
+        email: crate::email::store::facts(conn)?,
     })
 }
 
@@ -198,6 +208,7 @@ fn fill(tls: &TlsFacts, db: Option<&DbFacts>, at: chrono::NaiveDateTime) -> Stri
     g.outbox_depth.reset();
     g.endpoints.reset();
     g.retention_oldest.reset();
+    g.email.reset();
     match db {
         Some(f) => {
             g.database_up.set(1);
@@ -217,6 +228,13 @@ fn fill(tls: &TlsFacts, db: Option<&DbFacts>, at: chrono::NaiveDateTime) -> Stri
                 g.endpoints.with_label_values(&[status]).set(n);
             }
             g.registered_expiring.set(f.registered_expiring);
+            for (state, n) in [
+                ("wachtend", f.email.wachtend),
+                ("verzonden", f.email.verzonden),
+                ("dood", f.email.dood),
+            ] {
+                g.email.with_label_values(&[state]).set(n);
+            }
             for (table, oldest) in &f.oldest {
                 let age = oldest.map_or(0, |t| (at - t).num_seconds().max(0));
                 g.retention_oldest

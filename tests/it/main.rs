@@ -16,6 +16,7 @@ mod cli;
 mod cli_ops;
 mod contract;
 mod crash;
+mod email;
 mod examples;
 mod fixtures;
 mod group_commit;

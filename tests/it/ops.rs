@@ -400,6 +400,7 @@ async fn deploy_dashboard_and_alerts_name_served_metrics() {
     for alert in [
         "MachtigingenOutboxGrowing",
         "MachtigingenDeadLetters",
+        "MachtigingenEmailDeadLetters",
         "MachtigingenEndpointDisabled",
         "MachtigingenCrlOverdue",
         "MachtigingenCertificateExpiring",

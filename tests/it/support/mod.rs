@@ -9,6 +9,7 @@ pub mod db;
 pub mod private_pg;
 pub mod redact;
 pub mod service;
+pub mod smtp;
 pub mod soap;
 pub mod tls;
 

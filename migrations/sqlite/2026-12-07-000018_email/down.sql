@@ -1,0 +1,2 @@
+DROP TABLE email_state;
+DROP TABLE email_berichten;
