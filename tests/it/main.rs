@@ -32,6 +32,7 @@ mod ops;
 mod optin;
 mod outage;
 mod persons;
+mod portal;
 mod query_plans;
 mod readme;
 mod receiver_check;
