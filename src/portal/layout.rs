@@ -57,6 +57,12 @@ impl Nav {
     pub fn for_caller(caller: &Caller, current: &str) -> Self {
         let scopes = caller.certificate.scopes;
         let mut items = vec![("/portaal/gegevens", "Mijn gegevens")];
+        if scopes.contains(Scope::MachtigingenRaadplegen) {
+            items.push(("/portaal/aanvragen", "Aanvragen"));
+        }
+        if scopes.contains(Scope::MachtigingenIndienen) {
+            items.push(("/portaal/aanvragen/nieuw", "Nieuwe aanvraag"));
+        }
         if scopes.contains(Scope::Gebruikersbeheer) {
             items.push(("/portaal/beheer", "Gebruikersbeheer"));
         }

@@ -10,6 +10,8 @@
 //! CSRF token bound to the certificate ([`crate::formtoken`]); every answer carries a
 //! strict Content-Security-Policy ([`layout::security_headers`]).
 
+mod aanvraag;
+mod aanvragen;
 mod beheer;
 mod gegevens;
 mod layout;
@@ -44,6 +46,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/", web::get().to(home))
             .route("/portaal.css", web::get().to(layout::stylesheet))
             .configure(gegevens::configure)
+            .configure(aanvraag::configure)
+            .configure(aanvragen::configure)
             .configure(beheer::configure)
             .default_service(web::to(not_found)),
     );
@@ -136,6 +140,7 @@ portal_errors!(
     crate::beheer::BeheerError,
     crate::identity::AuthError,
     crate::db::DbError,
+    crate::machtiging::MachtigingError,
     Problem,
 );
 

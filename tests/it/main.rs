@@ -33,6 +33,7 @@ mod optin;
 mod outage;
 mod persons;
 mod portal;
+mod portal_aanvraag;
 mod query_plans;
 mod readme;
 mod receiver_check;
