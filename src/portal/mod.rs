@@ -13,6 +13,7 @@
 mod aanvraag;
 mod aanvragen;
 mod beheer;
+mod beoordeling;
 mod gegevens;
 mod layout;
 
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(aanvraag::configure)
             .configure(aanvragen::configure)
             .configure(beheer::configure)
+            .configure(beoordeling::configure)
             .default_service(web::to(not_found)),
     );
 }
@@ -141,6 +143,7 @@ portal_errors!(
     crate::identity::AuthError,
     crate::db::DbError,
     crate::machtiging::MachtigingError,
+    crate::beoordeling::BeoordelingError,
     Problem,
 );
 

@@ -34,6 +34,7 @@ mod outage;
 mod persons;
 mod portal;
 mod portal_aanvraag;
+mod portal_beoordeling;
 mod query_plans;
 mod readme;
 mod receiver_check;
