@@ -63,6 +63,9 @@ impl Nav {
         if scopes.contains(Scope::MachtigingenIndienen) {
             items.push(("/portaal/aanvragen/nieuw", "Nieuwe aanvraag"));
         }
+        if scopes.contains(Scope::OptinAfhandelen) {
+            items.push(("/portaal/optin", "Opt-in"));
+        }
         if scopes.contains(Scope::Beoordelen) {
             items.push(("/portaal/beoordeling", "Beoordeling"));
         }

@@ -16,6 +16,7 @@ mod beheer;
 mod beoordeling;
 mod gegevens;
 mod layout;
+mod optin;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(aanvragen::configure)
             .configure(beheer::configure)
             .configure(beoordeling::configure)
+            .configure(optin::configure)
             .default_service(web::to(not_found)),
     );
 }
@@ -144,6 +146,7 @@ portal_errors!(
     crate::db::DbError,
     crate::machtiging::MachtigingError,
     crate::beoordeling::BeoordelingError,
+    crate::optin::OptinError,
     Problem,
 );
 

@@ -35,6 +35,7 @@ mod persons;
 mod portal;
 mod portal_aanvraag;
 mod portal_beoordeling;
+mod portal_optin;
 mod query_plans;
 mod readme;
 mod receiver_check;
