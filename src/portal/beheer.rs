@@ -9,17 +9,19 @@ use askama::Template;
 
 use super::layout::{self, Nav};
 use super::{Person, PortalError};
-use crate::beheer;
+use crate::beheer::{self, store::Contact};
 use crate::identity::Caller;
 use crate::problem::Problem;
 use crate::registry::{CertStatus, Certificate, Scope, Scopes};
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/beheer", web::get().to(page)).route(
-        "/beheer/certificaten/{fingerprint}/autorisaties",
-        web::post().to(change_scopes),
-    );
+    cfg.route("/beheer", web::get().to(page))
+        .route(
+            "/beheer/certificaten/{fingerprint}/autorisaties",
+            web::post().to(change_scopes),
+        )
+        .route("/beheer/contact", web::post().to(set_contact));
 }
 
 /// One authorization as a checkbox.
@@ -52,7 +54,14 @@ struct Beheer {
     csrf: String,
     rows: Vec<Row>,
     notice: Option<&'static str>,
+    contact: Contact,
+    /// The notification addresses, one per line.
+    notificatie: String,
+    contact_error: Option<String>,
 }
+
+/// The key of the contact form's error (certificates use their fingerprint).
+const CONTACT: &str = "contact";
 
 #[derive(serde::Deserialize)]
 struct Notice {
@@ -78,7 +87,12 @@ async fn render_page(
 ) -> Result<HttpResponse, PortalError> {
     let nav = Nav::for_caller(&caller, "/portaal/beheer");
     let csrf = state.csrf.token(caller.fingerprint());
+    let contact = beheer::contact(&state.db, caller.clone()).await?;
     let certs = beheer::certificates(&state.db, caller).await?;
+    let contact_error = error
+        .as_ref()
+        .filter(|(k, _)| k == CONTACT)
+        .map(|(_, e)| e.clone());
     let rows = certs
         .into_iter()
         .map(|c| {
@@ -116,6 +130,9 @@ async fn render_page(
         csrf,
         rows,
         notice,
+        notificatie: contact.notificatie_emails.join("\n"),
+        contact,
+        contact_error,
     });
     *resp.status_mut() = status;
     Ok(resp)
@@ -127,10 +144,11 @@ async fn page(
     q: web::Query<Notice>,
 ) -> Result<HttpResponse, PortalError> {
     caller.require(Scope::Gebruikersbeheer)?;
-    let notice = q
-        .gewijzigd
-        .is_some()
-        .then_some("De autorisaties zijn gewijzigd.");
+    let notice = match q.gewijzigd.as_deref() {
+        Some("contact") => Some("De contactgegevens zijn opgeslagen."),
+        Some(_) => Some("De autorisaties zijn gewijzigd."),
+        None => None,
+    };
     render_page(&state, caller, StatusCode::OK, notice, None).await
 }
 
@@ -194,6 +212,48 @@ async fn change_scopes(
             } else {
                 Err(PortalError(p))
             }
+        }
+    }
+}
+
+/// The party's contact details and notification addresses (one per line).
+async fn set_contact(
+    Person(caller): Person,
+    state: web::Data<AppState>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PortalError> {
+    super::check_csrf(&state, &caller, &form)?;
+    caller.require(Scope::Gebruikersbeheer)?;
+    let field = |k: &str| {
+        form.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let contact = Contact {
+        contactpersoon_naam: field("naam"),
+        contactpersoon_email: field("email"),
+        contactpersoon_telefoon: field("telefoon"),
+        notificatie_emails: field("notificatie")
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
+    match beheer::set_contact(&state.db, caller.clone(), contact).await {
+        Ok(_) => Ok(HttpResponse::SeeOther()
+            .insert_header(("Location", "/portaal/beheer?gewijzigd=contact"))
+            .finish()),
+        Err(e) => {
+            let p = Problem::from(e);
+            if !p.code.is_client_fault() {
+                return Err(PortalError(p));
+            }
+            let msg = format!("{} ({})", p.detail, p.code.as_str());
+            let status = StatusCode::from_u16(p.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            render_page(&state, caller, status, None, Some((CONTACT.into(), msg))).await
         }
     }
 }

@@ -289,3 +289,65 @@ async fn a_contact_person_grants_an_authorization_that_the_next_api_call_honours
     let (_, who) = system.get_json("/api/v1/whoami").await;
     assert_eq!(who["autorisaties"], json!(["machtigingen:raadplegen"]));
 }
+
+#[tokio::test]
+async fn a_contact_person_keeps_the_contact_details_that_every_holder_sees() {
+    let app = TestApp::spawn().await;
+    let (contact, system) = contact_and_system(&app, AGB, &[Scope::MachtigingenRaadplegen]);
+    let (_, _, page_) = page(&contact, "/portaal/beheer").await;
+    let token = csrf_of(&page_);
+
+    // A bad address is refused next to the form, nothing stored.
+    let (status, _, body) = post_form(
+        &contact,
+        "/portaal/beheer/contact",
+        &[
+            ("_csrf", &token),
+            ("naam", "C. Contact"),
+            ("notificatie", "geen-adres"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("id=\"contact-fout\"") && body.contains("REQ-004"),
+        "{body}"
+    );
+    let (_, who) = system.get_json("/api/v1/whoami").await;
+    assert!(who.get("contactpersoon").is_none(), "{who}");
+
+    let (status, location, body) = post_form(
+        &contact,
+        "/portaal/beheer/contact",
+        &[
+            ("_csrf", &token),
+            ("naam", "C. Contact"),
+            ("email", "c@praktijk.example"),
+            ("telefoon", "030-1234567"),
+            (
+                "notificatie",
+                "beheer@praktijk.example\r\n\r\nict@praktijk.example",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (200, "/portaal/beheer?gewijzigd=contact"),
+        "{body}"
+    );
+    assert!(body.contains("De contactgegevens zijn opgeslagen."));
+    assert!(
+        body.contains("beheer@praktijk.example\nict@praktijk.example"),
+        "{body}"
+    );
+    let (_, who) = system.get_json("/api/v1/whoami").await;
+    assert_eq!(who["contactpersoon"]["naam"], "C. Contact", "{who}");
+    assert_eq!(who["contactpersoon"]["telefoon"], "030-1234567");
+    let (_, stored) = contact.get_json("/api/v1/beheer/contact").await;
+    assert_eq!(
+        stored["notificatieEmails"],
+        json!(["beheer@praktijk.example", "ict@praktijk.example"]),
+        "{stored}"
+    );
+}
