@@ -6,7 +6,7 @@
 //! `serve` binds the configured addresses.
 //!
 //! Dependencies point one way: `app` knows the doors (`rest`, `soap`, `ops`,
-//! `contract`) and the transport (`http`); they know only `state`.
+//! `contract`, `portal`) and the transport (`http`); they know only `state`.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -189,9 +189,14 @@ pub fn run(config: Arc<Config>, db: Db, listeners: Listeners) -> Result<Running,
         Some(l) => Some(l.local_addr()?),
         None => None,
     };
+    let csrf = match std::fs::read(&config.tls.key) {
+        Ok(secret) => crate::formtoken::Key::derive(&secret),
+        Err(_) => crate::formtoken::Key::random(),
+    };
     let state = web::Data::new(AppState {
         db,
         config: config.clone(),
+        csrf,
     });
 
     let api_state = state.clone();
@@ -203,6 +208,7 @@ pub fn run(config: Arc<Config>, db: Db, listeners: Listeners) -> Result<Running,
             .wrap(from_fn(middleware::observe))
             .configure(crate::rest::configure)
             .configure(crate::soap::configure)
+            .configure(crate::portal::configure)
             .default_service(web::to(error::not_found))
     })
     .on_connect(crate::http::capture_peer)

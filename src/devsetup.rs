@@ -102,12 +102,16 @@ pub fn issue_platform_client(config: &Config, ca: &Ca) -> Result<(), SetupError>
     Ok(())
 }
 
-/// One demo party with its system certificate.
+/// One demo certificate of a demo party: a systeem certificate for
+/// software, or a persoonlijk one (with its holder) for a person in the
+/// portal (`docs/portaal.md`).
 struct Demo {
     file: &'static str,
     kind: PartyKind,
     reference: (&'static str, &'static str),
     name: &'static str,
+    /// `None`: a systeem certificate; `Some(holder)`: a persoonlijk one.
+    person: Option<&'static str>,
     scopes: &'static [Scope],
 }
 
@@ -117,6 +121,7 @@ const DEMOS: &[Demo] = &[
         kind: PartyKind::Zorgaanbieder,
         reference: ("AGB", "03123456"),
         name: "Demo Zorgaanbieder (ontwikkeling)",
+        person: None,
         scopes: &[
             Scope::MachtigingenIndienen,
             Scope::TerugkoppelingBeheren,
@@ -124,13 +129,38 @@ const DEMOS: &[Demo] = &[
         ],
     },
     Demo {
+        file: "medewerker",
+        kind: PartyKind::Zorgaanbieder,
+        reference: ("AGB", "03123456"),
+        name: "Demo Zorgaanbieder (ontwikkeling)",
+        person: Some(DEMO_STAFF),
+        scopes: &[
+            Scope::MachtigingenIndienen,
+            Scope::OptinAfhandelen,
+            Scope::TerugkoppelingBeheren,
+            Scope::Gebruikersbeheer,
+        ],
+    },
+    Demo {
         file: "zorgverzekeraar",
         kind: PartyKind::Zorgverzekeraar,
         reference: ("UZOVI", "3311"),
         name: "Demo Zorgverzekeraar (ontwikkeling)",
+        person: None,
         scopes: &[Scope::Beoordelen, Scope::TerugkoppelingBeheren],
     },
+    Demo {
+        file: "beoordelaar",
+        kind: PartyKind::Zorgverzekeraar,
+        reference: ("UZOVI", "3311"),
+        name: "Demo Zorgverzekeraar (ontwikkeling)",
+        person: Some("Demo Beoordelaar (ONTWIKKELING)"),
+        scopes: &[Scope::Beoordelen, Scope::Gebruikersbeheer],
+    },
 ];
+
+/// The demo practice's person: staff member and its contact person.
+const DEMO_STAFF: &str = "Demo Medewerker (ONTWIKKELING)";
 
 /// True when `serve` should create the development PKI: bootstrap is on, the
 /// operator configured no PKI of their own, and none exists yet.
@@ -165,11 +195,18 @@ pub fn bootstrap(config: &Config, db: &Db) -> Result<(), SetupError> {
             &ca,
             IssueRequest {
                 party: reference,
-                kind: CertKind::Systeem,
+                kind: if demo.person.is_some() {
+                    CertKind::Persoonlijk
+                } else {
+                    CertKind::Systeem
+                },
                 scopes: demo.scopes.iter().copied().collect(),
                 ip_allowlist: Vec::new(),
                 key: KeySource::Generate(config.pki.key_type),
-                common_name: Some(format!("{} systeem (ONTWIKKELING)", demo.name)),
+                common_name: Some(match demo.person {
+                    Some(holder) => holder.to_owned(),
+                    None => format!("{} systeem (ONTWIKKELING)", demo.name),
+                }),
                 validity: Validity::days_from_now(config.pki.cert_validity_days),
             },
             &Actor::operator(),
@@ -187,6 +224,15 @@ pub fn bootstrap(config: &Config, db: &Db) -> Result<(), SetupError> {
         format!("{DEMO_P12_PASSWORD}\n").as_bytes(),
         false,
     )?;
+    // The demo practice's person is its contact person, so "Mijn gegevens"
+    // names someone.
+    let practice = crate::beheer::store::Contact {
+        contactpersoon_naam: Some(DEMO_STAFF.to_owned()),
+        contactpersoon_email: Some("medewerker@zorgaanbieder.example".to_owned()),
+        ..Default::default()
+    };
+    crate::beheer::store::set_contact(&mut conn, "AGB:03123456", &practice)
+        .map_err(RegistryError::from)?;
     load_sample_catalog(&mut conn)
 }
 
@@ -246,7 +292,10 @@ pub fn banner(config: &Config) -> Option<String> {
          Demo zorgaanbieder AGB:03123456, demo zorgverzekeraar UZOVI:3311.\n  \
          PKCS#12 files (*.p12) password: {DEMO_P12_PASSWORD} (also in {DEMO_DIR}/{DEMO_P12_PASSWORD_FILE})\n\n  Try:\n  \
          curl --cacert {pki}/ca.pem --cert {DEMO_DIR}/zorgaanbieder.pem --key {DEMO_DIR}/zorgaanbieder.key \
-         https://{host}:{port}/api/v1/whoami{contract}\n{line}",
+         https://{host}:{port}/api/v1/whoami{contract}\n\n  \
+         Portal (persons, in a browser): import {DEMO_DIR}/medewerker.p12 (practice staff and \
+         contact person)\n  or {DEMO_DIR}/beoordelaar.p12 (assessor) and trust {pki}/ca.pem, then open \
+         https://{host}:{port}/portaal/ (docs/portaal.md)\n{line}",
         pki = config.pki.dir.display(),
     ))
 }

@@ -51,6 +51,8 @@ codes! {
     AddressNotAllowed = "AUTZ-002", 403, "Niet geautoriseerd: IP-adres niet toegestaan";
     /// A software vendor acts for a provider without a valid consent statement.
     NoConsent = "AUTZ-003", 403, "Niet geautoriseerd: geen geldige toestemmingsverklaring van de zorgaanbieder";
+    /// The portal is for persons: a systeem certificate is refused there.
+    PortalSystemCertificate = "AUTZ-004", 403, "Niet geautoriseerd: het portaal vraagt een persoonlijk certificaat";
     /// No resource at this address, or not visible to the caller.
     NotFound = "REQ-001", 404, "Niet gevonden";
     /// The request body exceeds the configured limit.
@@ -64,6 +66,8 @@ codes! {
     /// Search paging: a `vervolg` token that cannot be read, `vervolg` and
     /// `pagina` together, or a `pagina` past the first 1000 results.
     Paging = "REQ-006", 400, "Ongeldige paginering";
+    /// Portal: a form posted without its CSRF token, with another's, or with an expired one.
+    FormToken = "REQ-007", 403, "Formulier verlopen of niet van dit portaal";
     /// The body is not well-formed XML, not UTF-8, or declares another encoding.
     XmlNotWellFormed = "XML-001", 400, "Geen welgevormde XML";
     /// DOCTYPE, entity declarations or references, or processing instructions.

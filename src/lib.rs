@@ -2,7 +2,7 @@
 //! (machtigingsaanvragen) between care providers' software and insurers, over
 //! mutual TLS with registered system certificates.
 //!
-//! The request pipeline: transport ([`http`], [`rest`]) → identity
+//! The request pipeline: transport ([`http`], [`rest`], [`soap`], [`portal`]) → identity
 //! ([`identity`], against the [`registry`]) → validation → domain → store
 //! ([`db`]) → outbox/dispatch. See `docs/architecture.md`.
 
@@ -19,6 +19,7 @@ pub mod devsetup;
 pub mod dispatch;
 pub mod email;
 pub mod error;
+pub mod formtoken;
 pub mod http;
 pub mod identity;
 pub mod ids;
@@ -29,6 +30,7 @@ pub mod ops;
 pub mod optin;
 pub mod outbox;
 pub mod pki;
+pub mod portal;
 pub mod problem;
 pub mod receiver;
 pub mod registry;

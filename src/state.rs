@@ -13,4 +13,6 @@ use crate::db::Db;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    /// The key of the portal's CSRF tokens (`formtoken`).
+    pub csrf: crate::formtoken::Key,
 }

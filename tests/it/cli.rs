@@ -332,7 +332,12 @@ async fn zero_config_serve_prints_a_working_curl_line() {
     let password =
         std::fs::read_to_string(dir.path().join("data/demo/p12-wachtwoord.txt")).unwrap();
     assert_eq!(password.trim(), machtigingen::devsetup::DEMO_P12_PASSWORD);
-    for demo in ["zorgaanbieder", "zorgverzekeraar"] {
+    for demo in [
+        "zorgaanbieder",
+        "zorgverzekeraar",
+        "medewerker",
+        "beoordelaar",
+    ] {
         let listing = keytool_list(
             &dir.path().join(format!("data/demo/{demo}.p12")),
             password.trim(),
@@ -368,6 +373,36 @@ async fn zero_config_serve_prints_a_working_curl_line() {
         panic!("curl answered {answer}; serve said: {err}");
     };
     assert_eq!(body["partij"]["id"], "AGB:03123456");
+
+    // The demo person opens the portal with its persoonlijk certificate and
+    // sees itself and its contact person; the systeem certificate is refused.
+    let portal = |demo: &str| {
+        let o = Command::new("curl")
+            .args(["-sS", "-w", "\n%{http_code}", "--cacert", "data/pki/ca.pem"])
+            .args(["--cert", &format!("data/demo/{demo}.pem")])
+            .args(["--key", &format!("data/demo/{demo}.key")])
+            .arg(format!("https://localhost:{port}/portaal/gegevens"))
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let page = portal("medewerker");
+    assert!(
+        page.ends_with("200")
+            && page.contains("Demo Medewerker (ONTWIKKELING)")
+            && page.contains("medewerker@zorgaanbieder.example"),
+        "{page}"
+    );
+    let refused = portal("zorgaanbieder");
+    assert!(
+        refused.ends_with("403") && refused.contains("AUTZ-004"),
+        "{refused}"
+    );
+    assert!(
+        std::fs::read_to_string(dir.path().join("data/demo/beoordelaar.pem")).is_ok(),
+        "the assessor's demo certificate is written"
+    );
 
     // Graceful shutdown on SIGTERM.
     let pid = child.id().to_string();

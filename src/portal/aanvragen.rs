@@ -1,0 +1,240 @@
+//! The practice's requests (`machtigingen:raadplegen`): search by status,
+//! period and patient with paging by the keyset search's `vervolg` token,
+//! and one request's detail with its history, decision, validity and
+//! Machtigingsnummer — through `machtiging::query`, audited as the API's
+//! reads are. The search is a POST form, so a patient's BSN never appears in
+//! a URL (nor in the browser's history or an access log).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::NaiveDate;
+
+use super::layout::{self, Nav};
+use super::{Person, PortalError};
+use crate::identity::Caller;
+use crate::ids::Requested;
+use crate::machtiging::model::Status;
+use crate::machtiging::query::{self, Paging};
+use crate::machtiging::search::{Criteria, Summary};
+use crate::problem::Problem;
+use crate::registry::Scope;
+use crate::state::AppState;
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/aanvragen", web::get().to(list))
+        .route("/aanvragen", web::post().to(search))
+        .route("/aanvragen/{id}", web::get().to(detail));
+}
+
+#[derive(Template)]
+#[template(path = "portaal/aanvragen.html")]
+struct List {
+    nav: Nav,
+    csrf: String,
+    statussen: Vec<(&'static str, bool)>,
+    status: String,
+    vanaf: String,
+    tot: String,
+    bsn: String,
+    geboortedatum: String,
+    items: Vec<Summary>,
+    totaal: String,
+    vervolg: Option<String>,
+    fout: Option<String>,
+    indienen: bool,
+}
+
+fn get<'a>(form: &'a [(String, String)], key: &str) -> &'a str {
+    form.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim())
+        .unwrap_or("")
+}
+
+fn date(s: &str, label: &str) -> Result<Option<NaiveDate>, String> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| format!("{label}: geen geldige datum (jjjj-mm-dd)."))
+}
+
+fn criteria(form: &[(String, String)]) -> Result<Criteria, String> {
+    let status = match get(form, "status") {
+        "" => None,
+        s => Some(Status::parse(s).ok_or_else(|| format!("Onbekende status '{s}'."))?),
+    };
+    let patient = match (
+        get(form, "bsn"),
+        date(get(form, "geboortedatum"), "Geboortedatum")?,
+    ) {
+        ("", None) => None,
+        (bsn, Some(d)) if !bsn.is_empty() => Some((bsn.to_owned(), d)),
+        _ => return Err("Zoeken op patiënt vraagt BSN én geboortedatum.".into()),
+    };
+    Ok(Criteria {
+        status,
+        vanaf: date(get(form, "vanaf"), "Vanaf")?,
+        tot: date(get(form, "tot"), "Tot en met")?,
+        patient,
+        ..Default::default()
+    })
+}
+
+async fn render(
+    state: &AppState,
+    caller: Caller,
+    form: &[(String, String)],
+) -> Result<HttpResponse, PortalError> {
+    caller.require(Scope::MachtigingenRaadplegen)?;
+    let mut page = List {
+        nav: Nav::for_caller(&caller, "/portaal/aanvragen"),
+        csrf: state.csrf.token(caller.fingerprint()),
+        statussen: Status::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.as_str() == get(form, "status")))
+            .collect(),
+        status: get(form, "status").to_owned(),
+        vanaf: get(form, "vanaf").to_owned(),
+        tot: get(form, "tot").to_owned(),
+        bsn: get(form, "bsn").to_owned(),
+        geboortedatum: get(form, "geboortedatum").to_owned(),
+        items: Vec::new(),
+        totaal: String::new(),
+        vervolg: None,
+        fout: None,
+        indienen: caller
+            .certificate
+            .scopes
+            .contains(Scope::MachtigingenIndienen),
+    };
+    let status = match criteria(form) {
+        Err(e) => {
+            page.fout = Some(e);
+            StatusCode::BAD_REQUEST
+        }
+        Ok(criteria) => {
+            let paging = Paging {
+                size: Some(20),
+                token: Some(get(form, "vervolg").to_owned()).filter(|t| !t.is_empty()),
+                page: None,
+            };
+            match query::search(&state.db, caller, criteria, paging).await {
+                Ok(result) => {
+                    page.totaal = if result.total_is_minimum {
+                        format!("meer dan {}", result.total)
+                    } else {
+                        result.total.to_string()
+                    };
+                    page.items = result.items;
+                    page.vervolg = result.next;
+                    StatusCode::OK
+                }
+                Err(e) => {
+                    let p = Problem::from(e);
+                    if !p.code.is_client_fault() {
+                        return Err(PortalError(p));
+                    }
+                    page.fout = Some(format!("{} ({})", p.detail, p.code.as_str()));
+                    StatusCode::from_u16(p.code.status()).unwrap_or(StatusCode::BAD_REQUEST)
+                }
+            }
+        }
+    };
+    let mut resp = layout::render(&page);
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+async fn list(
+    Person(caller): Person,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PortalError> {
+    render(&state, caller, &[]).await
+}
+
+async fn search(
+    Person(caller): Person,
+    state: web::Data<AppState>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PortalError> {
+    super::check_csrf(&state, &caller, &form)?;
+    render(&state, caller, &form).await
+}
+
+/// One line of the history.
+struct Regel {
+    at: String,
+    action: String,
+    status: String,
+}
+
+#[derive(Template)]
+#[template(path = "portaal/aanvraag_detail.html")]
+struct Detail {
+    nav: Nav,
+    id: String,
+    referentie: String,
+    status: &'static str,
+    uzovi: String,
+    verstrekking: String,
+    begindatum: String,
+    einddatum: String,
+    machtigingsnummer: Option<String>,
+    uitkomst: Option<String>,
+    geldig: Option<String>,
+    toegekend: Vec<String>,
+    reden: Option<String>,
+    vragen: Vec<String>,
+    historie: Vec<Regel>,
+}
+
+async fn detail(
+    Person(caller): Person,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PortalError> {
+    let nav = Nav::for_caller(&caller, "/portaal/aanvragen");
+    let d = query::get(&state.db, caller, Requested::from(id.into_inner())).await?;
+    let r = d.record;
+    let b = r.beslissing.as_ref();
+    let fmt = |d: Option<NaiveDate>| d.map(|d| d.format("%d-%m-%Y").to_string());
+    Ok(layout::render(&Detail {
+        nav,
+        id: r.id.to_string(),
+        referentie: r.referentie.clone(),
+        status: r.status.as_str(),
+        uzovi: r.uzovi.clone(),
+        verstrekking: r.aanvraag.verstrekking.clone(),
+        begindatum: r.aanvraag.begindatum.format("%d-%m-%Y").to_string(),
+        einddatum: r.aanvraag.gewenste_einddatum.format("%d-%m-%Y").to_string(),
+        machtigingsnummer: r.machtigingsnummer.clone(),
+        uitkomst: b.map(|b| b.uitkomst.status().as_str().to_owned()),
+        geldig: b.and_then(|b| match (fmt(b.geldig_van), fmt(b.geldig_tot)) {
+            (Some(v), Some(t)) => Some(format!("{v} tot en met {t}")),
+            (Some(v), None) => Some(format!("vanaf {v}")),
+            _ => None,
+        }),
+        toegekend: b
+            .map(|b| {
+                b.toegekende_prestaties
+                    .iter()
+                    .map(|p| format!("{} × {}", p.aantal, p.code))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        reden: b.and_then(|b| b.reden_tekst.clone()),
+        vragen: r.open_vragen.iter().map(|v| v.tekst.clone()).collect(),
+        historie: d
+            .history
+            .iter()
+            .map(|e| Regel {
+                at: layout::when(&e.at),
+                action: e.action.clone(),
+                status: e.status.clone(),
+            })
+            .collect(),
+    }))
+}
