@@ -25,6 +25,8 @@ say() { printf '== %s\n' "$*" >&2; }
 
 [ -d "$HERE/node_modules/playwright-core" ] || {
   echo "playwright-core is missing: run 'npm ci' in tests/browser" >&2; exit 1; }
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || {
+  echo "Node.js 20 or later is needed (playwright-core), found $(node --version)" >&2; exit 1; }
 export MT_CHROMIUM="${MT_CHROMIUM:-/usr/bin/chromium}"
 [ -x "$MT_CHROMIUM" ] || { echo "no chromium at $MT_CHROMIUM (apt-get install chromium)" >&2; exit 1; }
 
