@@ -72,6 +72,9 @@ impl Nav {
         if scopes.contains(Scope::Gebruikersbeheer) {
             items.push(("/portaal/beheer", "Gebruikersbeheer"));
         }
+        if scopes.contains(Scope::TerugkoppelingBeheren) {
+            items.push(("/portaal/beheer/terugkoppeling", "Terugkoppeling"));
+        }
         Self {
             items: items
                 .into_iter()

@@ -17,6 +17,7 @@ mod beoordeling;
 mod gegevens;
 mod layout;
 mod optin;
+mod terugkoppeling;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -53,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(beheer::configure)
             .configure(beoordeling::configure)
             .configure(optin::configure)
+            .configure(terugkoppeling::configure)
             .default_service(web::to(not_found)),
     );
 }

@@ -39,6 +39,7 @@ mod portal;
 mod portal_aanvraag;
 mod portal_beoordeling;
 mod portal_optin;
+mod portal_terugkoppeling;
 mod query_plans;
 mod readme;
 mod receiver_check;
