@@ -154,7 +154,7 @@ pub fn detail(
 }
 
 /// One delivery to the party's own callback, as its delivery log lists it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Queryable)]
 pub struct Delivery {
     pub public_id: String,
     pub event_type: String,
@@ -185,53 +185,19 @@ pub fn recent(
     if dead_only {
         q = q.filter(del::status.eq(DOOD));
     }
-    let rows: Vec<(
-        String,
-        String,
-        String,
-        NaiveDateTime,
-        String,
-        i32,
-        Option<NaiveDateTime>,
-        Option<String>,
-    )> = q
-        .select((
-            tk::public_id,
-            tk::event_type,
-            tk::subject_id,
-            tk::created_at,
-            del::status,
-            del::attempts,
-            del::delivered_at,
-            del::last_error,
-        ))
-        .order(del::id.desc())
-        .limit(limit)
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                public_id,
-                event_type,
-                subject_id,
-                created_at,
-                status,
-                attempts,
-                delivered_at,
-                last_error,
-            )| Delivery {
-                public_id,
-                event_type,
-                subject_id,
-                created_at,
-                status,
-                attempts,
-                delivered_at,
-                last_error,
-            },
-        )
-        .collect())
+    Ok(q.select((
+        tk::public_id,
+        tk::event_type,
+        tk::subject_id,
+        tk::created_at,
+        del::status,
+        del::attempts,
+        del::delivered_at,
+        del::last_error,
+    ))
+    .order(del::id.desc())
+    .limit(limit)
+    .load(conn)?)
 }
 
 fn requeue(conn: &mut DbConnection, delivery: i64, now: NaiveDateTime) -> DbResult<()> {
