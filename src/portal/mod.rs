@@ -14,6 +14,7 @@ mod aanvraag;
 mod aanvragen;
 mod beheer;
 mod beoordeling;
+mod certificaten;
 mod gegevens;
 mod layout;
 mod optin;
@@ -52,6 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(aanvraag::configure)
             .configure(aanvragen::configure)
             .configure(beheer::configure)
+            .configure(certificaten::configure)
             .configure(beoordeling::configure)
             .configure(optin::configure)
             .configure(terugkoppeling::configure)

@@ -38,6 +38,7 @@ mod persons;
 mod portal;
 mod portal_aanvraag;
 mod portal_beoordeling;
+mod portal_certificaten;
 mod portal_optin;
 mod portal_terugkoppeling;
 mod query_plans;
