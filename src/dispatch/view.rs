@@ -1,4 +1,5 @@
-//! The provider's view of its terugkoppelingen: the delivery log of one,
+//! The provider's view of its terugkoppelingen: the recent deliveries and
+//! dead letters (the portal's list), the delivery log of one,
 //! replaying one, recovering every dead letter since a time, and the pull
 //! fallback with acknowledgement. Every query is limited to the caller's
 //! [`Mailbox`]: its own party's terugkoppelingen and, for a software vendor,
@@ -150,6 +151,53 @@ pub fn detail(
         acknowledged_at,
         deliveries,
     })
+}
+
+/// One delivery to the party's own callback, as its delivery log lists it.
+#[derive(Debug, Clone, Queryable)]
+pub struct Delivery {
+    pub public_id: String,
+    pub event_type: String,
+    pub subject_id: String,
+    pub created_at: NaiveDateTime,
+    pub status: String,
+    pub attempts: i32,
+    pub delivered_at: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+}
+
+/// The newest `limit` deliveries to the party's current endpoint (dead
+/// letters only when `dead_only`), newest first; empty without an endpoint.
+/// Only ids, kinds and outcomes: no payload leaves here.
+pub fn recent(
+    conn: &mut DbConnection,
+    party: &str,
+    dead_only: bool,
+    limit: i64,
+) -> DbResult<Vec<Delivery>> {
+    let Some(ep) = endpoints::find(conn, party)? else {
+        return Ok(Vec::new());
+    };
+    let mut q = del::table
+        .inner_join(tk::table.on(tk::id.eq(del::terugkoppeling_id)))
+        .filter(del::endpoint_id.eq(ep.id))
+        .into_boxed();
+    if dead_only {
+        q = q.filter(del::status.eq(DOOD));
+    }
+    Ok(q.select((
+        tk::public_id,
+        tk::event_type,
+        tk::subject_id,
+        tk::created_at,
+        del::status,
+        del::attempts,
+        del::delivered_at,
+        del::last_error,
+    ))
+    .order(del::id.desc())
+    .limit(limit)
+    .load(conn)?)
 }
 
 fn requeue(conn: &mut DbConnection, delivery: i64, now: NaiveDateTime) -> DbResult<()> {

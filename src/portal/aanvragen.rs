@@ -2,7 +2,7 @@
 //! period and patient with paging by the keyset search's `vervolg` token,
 //! and one request's detail with its history, decision, validity and
 //! Machtigingsnummer — through `machtiging::query`, audited as the API's
-//! reads are. The search is a POST form, so a patient's BSN never appears in
+//! reads are — and withdrawing it (`machtiging::service::withdraw`). The search is a POST form, so a patient's BSN never appears in
 //! a URL (nor in the browser's history or an access log).
 
 use actix_web::http::StatusCode;
@@ -17,6 +17,7 @@ use crate::ids::Requested;
 use crate::machtiging::model::Status;
 use crate::machtiging::query::{self, Paging};
 use crate::machtiging::search::{Criteria, Summary};
+use crate::machtiging::{lifecycle, service};
 use crate::problem::Problem;
 use crate::registry::Scope;
 use crate::state::AppState;
@@ -24,7 +25,8 @@ use crate::state::AppState;
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/aanvragen", web::get().to(list))
         .route("/aanvragen", web::post().to(search))
-        .route("/aanvragen/{id}", web::get().to(detail));
+        .route("/aanvragen/{id}", web::get().to(detail))
+        .route("/aanvragen/{id}/intrekken", web::post().to(withdraw));
 }
 
 #[derive(Template)]
@@ -189,19 +191,94 @@ struct Detail {
     reden: Option<String>,
     vragen: Vec<String>,
     historie: Vec<Regel>,
+    csrf: String,
+    /// The person may submit and the lifecycle allows withdrawing.
+    intrekbaar: bool,
+    intrek_fout: Option<String>,
+    melding: Option<&'static str>,
+}
+
+#[derive(serde::Deserialize)]
+struct Notice {
+    ingetrokken: Option<String>,
 }
 
 async fn detail(
     Person(caller): Person,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    q: web::Query<Notice>,
+) -> Result<HttpResponse, PortalError> {
+    let melding = q
+        .ingetrokken
+        .as_ref()
+        .map(|_| "De aanvraag is ingetrokken.");
+    render_detail(&state, caller, id.into_inner(), melding, None).await
+}
+
+/// `IntrekkenMachtigingsaanvraag` with an optional reason; a refusal
+/// (`STA-001` for a decided request) is shown next to the form.
+async fn withdraw(
+    Person(caller): Person,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PortalError> {
+    super::check_csrf(&state, &caller, &form)?;
+    let id = id.into_inner();
+    let reden = Some(get(&form, "reden").trim().to_owned()).filter(|r| !r.is_empty());
+    match service::withdraw(
+        &state.db,
+        caller.clone(),
+        Requested::from(id.clone()),
+        reden,
+    )
+    .await
+    {
+        Ok(c) => Ok(HttpResponse::SeeOther()
+            .insert_header((
+                "Location",
+                format!("/portaal/aanvragen/{}?ingetrokken=1", c.id),
+            ))
+            .finish()),
+        Err(e) => {
+            let p = Problem::from(e);
+            if !p.code.is_client_fault() || p.code == crate::problem::Code::NotFound {
+                return Err(PortalError(p));
+            }
+            let fout = format!("{} ({})", p.detail, p.code.as_str());
+            let status = StatusCode::from_u16(p.code.status()).unwrap_or(StatusCode::CONFLICT);
+            let mut resp = render_detail(&state, caller, id, None, Some(fout)).await?;
+            *resp.status_mut() = status;
+            Ok(resp)
+        }
+    }
+}
+
+async fn render_detail(
+    state: &AppState,
+    caller: Caller,
+    id: String,
+    melding: Option<&'static str>,
+    intrek_fout: Option<String>,
 ) -> Result<HttpResponse, PortalError> {
     let nav = Nav::for_caller(&caller, "/portaal/aanvragen");
-    let d = query::get(&state.db, caller, Requested::from(id.into_inner())).await?;
+    let csrf = state.csrf.token(caller.fingerprint());
+    let indienen = caller
+        .certificate
+        .scopes
+        .contains(Scope::MachtigingenIndienen);
+    let d = query::get(&state.db, caller, Requested::from(id)).await?;
     let r = d.record;
+    let intrekbaar = indienen
+        && lifecycle::transition(Some(r.status), lifecycle::Command::Intrekken, None).is_ok();
     let b = r.beslissing.as_ref();
     let fmt = |d: Option<NaiveDate>| d.map(|d| d.format("%d-%m-%Y").to_string());
     Ok(layout::render(&Detail {
+        csrf,
+        intrekbaar,
+        intrek_fout,
+        melding,
         nav,
         id: r.id.to_string(),
         referentie: r.referentie.clone(),

@@ -2,7 +2,9 @@
 //! request with its answers and attachments, and deciding — in behandeling,
 //! a question, grant, partial grant, rejection — through
 //! `beoordeling::service`, so the lifecycle checks, the Machtigingsnummer,
-//! the provider's terugkoppeling and the audit rows are the API's.
+//! the provider's terugkoppeling and the audit rows are the API's — and
+//! revising a grant (`HerzienenMachtiging`: revoke, shorten, extend) through
+//! `beoordeling::herziening`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -11,17 +13,19 @@ use chrono::NaiveDate;
 
 use super::layout::{self, Nav};
 use super::{Person, PortalError};
-use crate::beoordeling::model::{Beoordeling, Besluit};
+use crate::beoordeling::herziening;
+use crate::beoordeling::model::{Beoordeling, Besluit, Herzien};
 use crate::beoordeling::{service, store::InboxEntry};
 use crate::ids::Requested;
-use crate::machtiging::model::{Outcome, ToegekendePrestatie, Vraag};
+use crate::machtiging::model::{Outcome, Soort, Status, ToegekendePrestatie, Vraag};
 use crate::problem::{Code, Problem};
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/beoordeling", web::get().to(inbox))
         .route("/beoordeling/{id}", web::get().to(dossier))
-        .route("/beoordeling/{id}", web::post().to(decide));
+        .route("/beoordeling/{id}", web::post().to(decide))
+        .route("/beoordeling/{id}/herziening", web::post().to(revise));
 }
 
 #[derive(Template)]
@@ -63,15 +67,30 @@ struct Dossier {
     prestaties: Vec<Requested_>,
     machtigingsnummer: Option<String>,
     fout: Option<String>,
+    /// A grant can be revised (Toegekend, DeelsToegekend).
+    herzienbaar: bool,
+    herzien_fout: Option<String>,
+}
+
+/// Where a refusal goes: next to the decision or next to the revision.
+enum Fout {
+    Geen,
+    Beslissing(String),
+    Herziening(String),
 }
 
 async fn render(
     state: &AppState,
     caller: crate::identity::Caller,
     id: String,
-    fout: Option<String>,
+    fout: Fout,
     status: StatusCode,
 ) -> Result<HttpResponse, PortalError> {
+    let (fout, herzien_fout) = match fout {
+        Fout::Geen => (None, None),
+        Fout::Beslissing(f) => (Some(f), None),
+        Fout::Herziening(f) => (None, Some(f)),
+    };
     let nav = Nav::for_caller(&caller, "/portaal/beoordeling");
     let csrf = state.csrf.token(caller.fingerprint());
     let d = service::get(&state.db, caller, Requested::from(id)).await?;
@@ -136,6 +155,8 @@ async fn render(
             .collect(),
         machtigingsnummer: r.machtigingsnummer.clone(),
         fout,
+        herzienbaar: matches!(r.status, Status::Toegekend | Status::DeelsToegekend),
+        herzien_fout,
     });
     *resp.status_mut() = status;
     Ok(resp)
@@ -146,7 +167,7 @@ async fn dossier(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, PortalError> {
-    render(&state, caller, id.into_inner(), None, StatusCode::OK).await
+    render(&state, caller, id.into_inner(), Fout::Geen, StatusCode::OK).await
 }
 
 fn get<'a>(form: &'a [(String, String)], key: &str) -> &'a str {
@@ -226,7 +247,7 @@ async fn decide(
     let b = match beoordeling(&form) {
         Ok(b) => b,
         Err(e) => {
-            let fout = Some(format!("{e} ({})", Code::BadRequest.as_str()));
+            let fout = Fout::Beslissing(format!("{e} ({})", Code::BadRequest.as_str()));
             return render(&state, caller, id, fout, StatusCode::BAD_REQUEST).await;
         }
     };
@@ -244,7 +265,54 @@ async fn decide(
                 fout.push_str(&format!(" {}", f.message));
             }
             let status = StatusCode::from_u16(p.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
-            render(&state, caller, id, Some(fout), status).await
+            render(&state, caller, id, Fout::Beslissing(fout), status).await
+        }
+    }
+}
+
+/// The revision form as a `Herzien`, or what is wrong with it.
+fn herzien(form: &[(String, String)]) -> Result<Herzien, String> {
+    let soort = match get(form, "soort") {
+        "Herroeping" => Soort::Herroeping,
+        "Inkorting" => Soort::Inkorting,
+        "Verlenging" => Soort::Verlenging,
+        _ => return Err("Kies herroepen, inkorten of verlengen.".into()),
+    };
+    Ok(Herzien {
+        soort,
+        geldig_tot: date(form, "herzien_tot")?,
+        ingangsdatum: date(form, "ingangsdatum")?,
+        reden_code: opt(form, "herzien_reden_code"),
+        reden_tekst: opt(form, "herzien_reden_tekst"),
+    })
+}
+
+/// `HerzienenMachtiging`; a refusal is shown next to the revision form.
+async fn revise(
+    Person(caller): Person,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PortalError> {
+    super::check_csrf(&state, &caller, &form)?;
+    let id = id.into_inner();
+    let outcome = match herzien(&form) {
+        Ok(h) => herziening::revise(&state.db, caller.clone(), Requested::from(id.clone()), h)
+            .await
+            .map_err(Problem::from),
+        Err(e) => Err(Problem::new(Code::BadRequest, e)),
+    };
+    match outcome {
+        Ok(_) => Ok(HttpResponse::SeeOther()
+            .insert_header(("Location", format!("/portaal/beoordeling/{id}")))
+            .finish()),
+        Err(p) => {
+            if !p.code.is_client_fault() || p.code == Code::NotFound {
+                return Err(PortalError(p));
+            }
+            let fout = format!("{} ({})", p.detail, p.code.as_str());
+            let status = StatusCode::from_u16(p.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            render(&state, caller, id, Fout::Herziening(fout), status).await
         }
     }
 }

@@ -71,6 +71,10 @@ impl Nav {
         }
         if scopes.contains(Scope::Gebruikersbeheer) {
             items.push(("/portaal/beheer", "Gebruikersbeheer"));
+            items.push(("/portaal/beheer/certificaten", "Certificaten"));
+        }
+        if scopes.contains(Scope::TerugkoppelingBeheren) {
+            items.push(("/portaal/beheer/terugkoppeling", "Terugkoppeling"));
         }
         Self {
             items: items

@@ -14,9 +14,11 @@ mod aanvraag;
 mod aanvragen;
 mod beheer;
 mod beoordeling;
+mod certificaten;
 mod gegevens;
 mod layout;
 mod optin;
+mod terugkoppeling;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -51,8 +53,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(aanvraag::configure)
             .configure(aanvragen::configure)
             .configure(beheer::configure)
+            .configure(certificaten::configure)
             .configure(beoordeling::configure)
             .configure(optin::configure)
+            .configure(terugkoppeling::configure)
             .default_service(web::to(not_found)),
     );
 }

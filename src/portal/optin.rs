@@ -1,5 +1,5 @@
-//! The opt-in handler's pages (`optin:afhandelen`): subscribe to the opt-in
-//! service, the inbox of patients' registrations, and marking each
+//! The opt-in handler's pages (`optin:afhandelen`): subscribe to and
+//! unsubscribe from the opt-in service, the inbox of patients' registrations, and marking each
 //! *Verwerkt* or *Afgewezen* with a reason — through `optin::service`, so the
 //! patient portal's terugkoppeling and the audit rows are the API's.
 
@@ -20,6 +20,7 @@ use crate::state::AppState;
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/optin", web::get().to(page))
         .route("/optin/aanmelden", web::post().to(subscribe))
+        .route("/optin/afmelden", web::post().to(unsubscribe))
         .route("/optin/{id}/afhandelen", web::post().to(handle));
 }
 
@@ -118,6 +119,21 @@ async fn subscribe(
     caller.require(Scope::OptinAfhandelen)?;
     let email = Some(get(&form, "email").to_owned()).filter(|e| !e.is_empty());
     service::subscribe(&state.db, caller, email).await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", "/portaal/optin"))
+        .finish())
+}
+
+/// `AfmeldenDienstOptin`: patients' portals can no longer register consent
+/// for the practice; registrations already received stay on the page.
+async fn unsubscribe(
+    Person(caller): Person,
+    state: web::Data<AppState>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PortalError> {
+    super::check_csrf(&state, &caller, &form)?;
+    caller.require(Scope::OptinAfhandelen)?;
+    service::unsubscribe(&state.db, caller).await?;
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", "/portaal/optin"))
         .finish())

@@ -265,3 +265,59 @@ async fn a_jvc_finding_appears_next_to_its_field() {
     let (_, list) = text(&staff, "/portaal/aanvragen").await;
     assert!(list.contains("Gevonden: 0"), "{list}");
 }
+
+#[tokio::test]
+async fn staff_withdraw_a_request_and_a_second_withdrawal_is_refused_next_to_the_form() {
+    let app = TestApp::spawn().await;
+    load_sample_catalog(&app);
+    let provider = app.provider(AGB, &[Scope::MachtigingenIndienen]);
+    let id = crate::fixtures::submit(&provider, &crate::fixtures::Aanvraag::default()).await;
+    let party = app.party(PartyKind::Zorgaanbieder, AGB);
+    let reader = app.client(&app.issue(
+        &party,
+        CertKind::Persoonlijk,
+        &[Scope::MachtigingenRaadplegen],
+        &[],
+    ));
+    let detail = format!("/portaal/aanvragen/{id}");
+    let action = format!("{detail}/intrekken");
+    // Reading alone offers no withdrawal.
+    let (status, page) = text(&reader, &detail).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(!page.contains(&action), "{page}");
+
+    let staff = staff(&app);
+    let (status, page) = text(&staff, &detail).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&format!("action=\"{action}\"")), "{page}");
+    let token = csrf_of(&page);
+
+    let (status, path, page) = post(
+        &staff,
+        &action,
+        &[
+            ("_csrf", &token),
+            ("reden", "Patiënt ziet af van de behandeling"),
+        ],
+    )
+    .await;
+    assert_eq!((status, path.as_str()), (200, detail.as_str()), "{page}");
+    assert!(
+        page.contains("<strong>Ingetrokken</strong>") && page.contains("is ingetrokken"),
+        "{page}"
+    );
+    assert!(!page.contains(&action), "{page}");
+    // The provider's software sees the same status.
+    let (_, v) = provider
+        .get_json(&format!("/api/v1/machtigingsaanvragen/{id}"))
+        .await;
+    assert_eq!(v["status"], "Ingetrokken", "{v}");
+
+    // Withdrawn once: a second one is STA-001 next to the form.
+    let (status, _, page) = post(&staff, &action, &[("_csrf", &token)]).await;
+    assert_eq!(status, 409, "{page}");
+    assert!(
+        page.contains("id=\"intrekken-fout\"") && page.contains("STA-001"),
+        "{page}"
+    );
+}

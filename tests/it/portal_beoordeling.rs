@@ -149,3 +149,67 @@ async fn an_assessor_grants_in_the_portal_and_the_providers_receiver_gets_it() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn an_assessor_revokes_a_grant_in_the_portal_and_the_provider_sees_it() {
+    let app = tk::app(r#"["0s"]"#).await;
+    load_sample_catalog(&app);
+    let provider = tk::provider(&app);
+    let doc = Aanvraag::default();
+    let id = submit(&provider, &doc).await;
+    let insurer = app.party(PartyKind::Zorgverzekeraar, "3311");
+    let assessor =
+        app.client(&app.issue(&insurer, CertKind::Persoonlijk, &[Scope::Beoordelen], &[]));
+    let page_path = format!("/portaal/beoordeling/{id}");
+    let action = format!("{page_path}/herziening");
+    let (_, page) = text(&assessor, &page_path).await;
+    // Not granted yet: nothing to revise.
+    assert!(!page.contains(&action), "{page}");
+    let token = csrf_of(&page);
+    let (van, tot) = (days(7).to_string(), days(180).to_string());
+    let (status, _, page) = post(
+        &assessor,
+        &page_path,
+        &[
+            ("_csrf", &token),
+            ("beslissing", "Toegekend"),
+            ("geldig_van", &van),
+            ("geldig_tot", &tot),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&format!("action=\"{action}\"")), "{page}");
+
+    // A revocation without its reason is refused next to the revision form.
+    let (status, _, page) = post(
+        &assessor,
+        &action,
+        &[("_csrf", &token), ("soort", "Herroeping")],
+    )
+    .await;
+    assert!((400..500).contains(&status), "{status} {page}");
+    assert!(
+        page.contains("id=\"herziening-fout\"") && page.contains("<strong>Toegekend</strong>"),
+        "{page}"
+    );
+
+    let (status, path, page) = post(
+        &assessor,
+        &action,
+        &[
+            ("_csrf", &token),
+            ("soort", "Herroeping"),
+            ("herzien_reden_code", "FRAUDE"),
+            ("herzien_reden_tekst", "Onjuiste gegevens verstrekt."),
+        ],
+    )
+    .await;
+    assert_eq!((status, path.as_str()), (200, page_path.as_str()), "{page}");
+    assert!(page.contains("<strong>Herroepen</strong>"), "{page}");
+    assert!(!page.contains(&action), "{page}");
+    let (_, v) = provider
+        .get_json(&format!("/api/v1/machtigingsaanvragen/{id}"))
+        .await;
+    assert_eq!(v["status"], "Herroepen", "{v}");
+}

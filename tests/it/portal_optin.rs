@@ -148,3 +148,49 @@ async fn an_opt_in_handler_subscribes_and_marks_registrations_and_the_portal_see
     assert_eq!(seen["status"], "Afgewezen", "{seen}");
     assert_eq!(seen["redenCode"], "GEGEVENS");
 }
+
+#[tokio::test]
+async fn an_opt_in_handler_unsubscribes_and_new_registrations_are_refused() {
+    let app = TestApp::spawn().await;
+    let pp = app.party(
+        PartyKind::Patientportaal,
+        &format!("portaal-{}", random_suffix()),
+    );
+    let portal = app.client(&app.issue(&pp, CertKind::Systeem, &[Scope::OptinAanmelden], &[]));
+    let practice = app.party(PartyKind::Zorgaanbieder, AGB);
+    let handler = app.client(&app.issue(
+        &practice,
+        CertKind::Persoonlijk,
+        &[Scope::OptinAfhandelen],
+        &[],
+    ));
+    let (_, page) = text(&handler, "/portaal/optin").await;
+    assert!(!page.contains("/portaal/optin/afmelden"), "{page}");
+    let token = csrf_of(&page);
+    let (status, page) = post(&handler, "/portaal/optin/aanmelden", &[("_csrf", &token)]).await;
+    assert_eq!(status, 200, "{page}");
+    let (status, body) = register(&portal, "PP-AF-1").await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["registratieId"].as_str().unwrap().to_owned();
+
+    // Without its CSRF token the subscription stays.
+    let (status, page) = post(&handler, "/portaal/optin/afmelden", &[]).await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("REQ-007"), "{page}");
+    assert_eq!(register(&portal, "PP-AF-2").await.0, 201);
+
+    let (status, page) = post(&handler, "/portaal/optin/afmelden", &[("_csrf", &token)]).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("niet aangemeld"), "{page}");
+    // What was received stays to be handled.
+    assert!(
+        page.contains(&format!("action=\"/portaal/optin/{id}/afhandelen\"")),
+        "{page}"
+    );
+    let (status, body) = register(&portal, "PP-AF-3").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("OPT-001")),
+        "{body}"
+    );
+}
