@@ -7,6 +7,7 @@ use machtigingen::registry::{CertKind, PartyKind, Scope};
 use serde_json::json;
 
 use crate::beheer::contact_and_system;
+use crate::support::form::{csrf_of, urlencoded};
 use crate::support::{TestApp, TestClient};
 
 const AGB: &str = "03123456";
@@ -36,34 +37,6 @@ async fn post_form(c: &TestClient, path: &str, form: &[(&str, &str)]) -> (u16, S
         None => resp.url().path().to_owned(),
     };
     (status, location, resp.text().await.unwrap())
-}
-
-/// `application/x-www-form-urlencoded`, as a browser sends a form.
-pub fn urlencoded(form: &[(&str, &str)]) -> String {
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
-                    (b as char).to_string()
-                }
-                b' ' => "+".to_owned(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
-    form.iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// The CSRF token of the first form on a page.
-fn csrf_of(body: &str) -> String {
-    let at = body
-        .find("name=\"_csrf\" value=\"")
-        .expect("a form with a CSRF token");
-    let rest = &body[at + "name=\"_csrf\" value=\"".len()..];
-    rest[..rest.find('"').unwrap()].to_owned()
 }
 
 fn assert_security_headers(h: &reqwest::header::HeaderMap) {

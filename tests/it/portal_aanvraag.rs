@@ -6,38 +6,12 @@
 use machtigingen::registry::{CertKind, PartyKind, Scope};
 
 use crate::fixtures::{beoordeling, days, load_sample_catalog};
-use crate::portal::urlencoded;
+use crate::support::form::{csrf_of, post, text};
 use crate::support::{TestApp, TestClient};
 
 const AGB: &str = "03123456";
 /// The sample catalog's PLAST-OOGLID at 3312 asks one question and no attachment.
 const KEUZE: &str = "3312|PLAST-OOGLID";
-
-async fn text(c: &TestClient, path: &str) -> (u16, String) {
-    let r = c.get(path).await;
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-/// POSTs a form as a browser does (following the 303): status, final path, body.
-async fn post(c: &TestClient, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-    let r = c
-        .http
-        .post(c.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(urlencoded(form))
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let path = r.url().path().to_owned();
-    (status, path, r.text().await.unwrap())
-}
-
-fn csrf_of(body: &str) -> String {
-    let at = body.find("name=\"_csrf\" value=\"").unwrap();
-    let rest = &body[at + 20..];
-    rest[..rest.find('"').unwrap()].to_owned()
-}
 
 fn staff(app: &TestApp) -> TestClient {
     let party = app.party(PartyKind::Zorgaanbieder, AGB);

@@ -6,34 +6,9 @@
 use machtigingen::registry::{CertKind, PartyKind, Scope};
 
 use crate::fixtures::{Aanvraag, days, load_sample_catalog, submit};
-use crate::portal::urlencoded;
-use crate::support::{TestClient, eventually};
+use crate::support::eventually;
+use crate::support::form::{csrf_of, post, text};
 use crate::terugkoppeling_support as tk;
-
-async fn text(c: &TestClient, path: &str) -> (u16, String) {
-    let r = c.get(path).await;
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-async fn post(c: &TestClient, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-    let r = c
-        .http
-        .post(c.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(urlencoded(form))
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let path = r.url().path().to_owned();
-    (status, path, r.text().await.unwrap())
-}
-
-fn csrf_of(body: &str) -> String {
-    let at = body.find("name=\"_csrf\" value=\"").unwrap();
-    let rest = &body[at + 20..];
-    rest[..rest.find('"').unwrap()].to_owned()
-}
 
 #[tokio::test]
 async fn an_assessor_grants_in_the_portal_and_the_providers_receiver_gets_it() {

@@ -12,61 +12,11 @@ use openssl::rsa::Rsa;
 use openssl::x509::{X509, X509NameBuilder, X509ReqBuilder};
 
 use crate::fixtures::{Aanvraag, load_sample_catalog, submit};
-use crate::portal::urlencoded;
-use crate::support::{TestApp, TestCert, TestClient};
+use crate::support::form::{csrf_of, post, text, unescape};
+use crate::support::{TestApp, TestCert};
 use crate::terugkoppeling_support as tk;
 
 const PAGE: &str = "/portaal/beheer/certificaten";
-
-async fn text(c: &TestClient, path: &str) -> (u16, String) {
-    let r = c.get(path).await;
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-async fn post(c: &TestClient, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-    let r = c
-        .http
-        .post(c.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(urlencoded(form))
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let path = r.url().path().to_owned();
-    (status, path, r.text().await.unwrap())
-}
-
-fn csrf_of(body: &str) -> String {
-    let at = body.find("name=\"_csrf\" value=\"").unwrap();
-    let rest = &body[at + 20..];
-    rest[..rest.find('"').unwrap()].to_owned()
-}
-
-/// Undoes the HTML escaping of a text node.
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        let end = rest[at..].find(';').unwrap() + at;
-        let entity = &rest[at + 1..end];
-        let c = match entity {
-            "amp" => '&',
-            "lt" => '<',
-            "gt" => '>',
-            "quot" => '"',
-            e if e.starts_with("#x") => {
-                char::from_u32(u32::from_str_radix(&e[2..], 16).unwrap()).unwrap()
-            }
-            e => char::from_u32(e[1..].parse().unwrap()).unwrap(),
-        };
-        out.push(c);
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    out
-}
 
 fn csr(key: &PKey<Private>) -> String {
     let mut name = X509NameBuilder::new().unwrap();

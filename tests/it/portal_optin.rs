@@ -7,15 +7,10 @@ use machtigingen::registry::{CertKind, PartyKind, Scope};
 
 use crate::fixtures::random_suffix;
 use crate::optin::registratie;
-use crate::portal::urlencoded;
+use crate::support::form::{csrf_of, text, urlencoded};
 use crate::support::{TestApp, TestClient};
 
 const AGB: &str = "03123456";
-
-async fn text(c: &TestClient, path: &str) -> (u16, String) {
-    let r = c.get(path).await;
-    (r.status().as_u16(), r.text().await.unwrap())
-}
 
 async fn post(c: &TestClient, path: &str, form: &[(&str, &str)]) -> (u16, String) {
     let r = c
@@ -27,12 +22,6 @@ async fn post(c: &TestClient, path: &str, form: &[(&str, &str)]) -> (u16, String
         .await
         .unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
-}
-
-fn csrf_of(body: &str) -> String {
-    let at = body.find("name=\"_csrf\" value=\"").unwrap();
-    let rest = &body[at + 20..];
-    rest[..rest.find('"').unwrap()].to_owned()
 }
 
 async fn register(portal: &TestClient, reference: &str) -> (u16, serde_json::Value) {

@@ -6,36 +6,11 @@
 
 use machtigingen::registry::{CertKind, PartyKind, Scope};
 
-use crate::portal::urlencoded;
-use crate::support::{TestClient, eventually, free_port};
+use crate::support::form::{csrf_of, post, text};
+use crate::support::{eventually, free_port};
 use crate::terugkoppeling_support as tk;
 
 const PAGE: &str = "/portaal/beheer/terugkoppeling";
-
-async fn text(c: &TestClient, path: &str) -> (u16, String) {
-    let r = c.get(path).await;
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-async fn post(c: &TestClient, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-    let r = c
-        .http
-        .post(c.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(urlencoded(form))
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let path = r.url().path().to_owned();
-    (status, path, r.text().await.unwrap())
-}
-
-fn csrf_of(body: &str) -> String {
-    let at = body.find("name=\"_csrf\" value=\"").unwrap();
-    let rest = &body[at + 20..];
-    rest[..rest.find('"').unwrap()].to_owned()
-}
 
 /// The signing secret the page shows once after a registration.
 fn secret_of(body: &str) -> String {

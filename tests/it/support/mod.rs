@@ -6,6 +6,7 @@
 
 pub mod broken_receiver;
 pub mod db;
+pub mod form;
 pub mod private_pg;
 pub mod redact;
 pub mod service;
