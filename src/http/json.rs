@@ -2,7 +2,8 @@
 //! refusal is a coded problem (415 `REQ-003` for another media type, 400
 //! `REQ-004` for a missing or unreadable body), and a number with a zero
 //! fraction (`3.0`) is read as the integer it is: JSON Schema, and so the
-//! OpenAPI document, counts it as an integer, and so do we.
+//! OpenAPI document, counts it as an integer, and so do we. A body that is
+//! not a JSON object is refused: every body the document describes is one.
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -96,6 +97,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 body.extend_from_slice(&chunk);
             }
             let mut value: Value = serde_json::from_slice(&body).map_err(unreadable)?;
+            // Every body of the OpenAPI document is an object, but serde's
+            // derive also reads a struct from an array of its fields in order.
+            if !value.is_object() {
+                return Err(unreadable("een JSON-object verwacht"));
+            }
             integral(&mut value);
             serde_json::from_value(value).map(Json).map_err(unreadable)
         })

@@ -510,3 +510,22 @@ async fn push_reaches_the_provider_and_the_outcome_reaches_the_portal() {
         "BSN pushed to the portal"
     );
 }
+
+/// serde's derive reads a struct from an array of its fields in order; the
+/// OpenAPI document says every body is an object, so an array is refused
+/// (schemathesis's negative_data_rejection found `["…"]` accepted here).
+#[tokio::test]
+async fn a_json_body_that_is_not_an_object_is_refused() {
+    let s = setup().await;
+    for body in [json!(["ander@praktijk.example"]), json!([null]), json!("x")] {
+        let (status, problem) = put_json(&s.provider, "/api/v1/optin/abonnement", &body).await;
+        assert_eq!(status, 400, "{body}: {problem}");
+        assert_eq!(problem["code"], "REQ-004", "{problem}");
+    }
+    let (status, now) = json_of(s.provider.get("/api/v1/optin/abonnement").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        now["notificatieEmail"], "optin@praktijk.example",
+        "unchanged: {now}"
+    );
+}
