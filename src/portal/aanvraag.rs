@@ -5,6 +5,7 @@
 //! accept and goes through the same intake (XSD) and service (JVC), so the
 //! checks are identical; each finding is shown next to the field it concerns.
 
+use super::field;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -104,13 +105,6 @@ struct Chosen {
     keuze: Option<String>,
 }
 
-fn get<'a>(form: &'a [(String, String)], key: &str) -> &'a str {
-    form.iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.trim())
-        .unwrap_or("")
-}
-
 /// The catalogs the caller may choose from, and the chosen verstrekking.
 async fn catalog(
     state: &AppState,
@@ -159,7 +153,7 @@ async fn render(
     melding: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, PortalError> {
-    let keuze = get(form, "keuze").to_owned();
+    let keuze = field(form, "keuze").to_owned();
     let (keuzes, chosen) = catalog(state, caller, &keuze).await?;
     let mut errors: Vec<(&'static str, String)> = Vec::new();
     let mut general = Vec::new();
@@ -179,7 +173,7 @@ async fn render(
                         AntwoordType::Getal => "getal",
                         AntwoordType::Tekst => "text",
                     },
-                    value: get(form, &format!("vraag-{}", q.id)).to_owned(),
+                    value: field(form, &format!("vraag-{}", q.id)).to_owned(),
                     error: None,
                 })
                 .collect::<Vec<_>>(),
@@ -217,7 +211,7 @@ async fn render(
             label,
             hint,
             kind,
-            value: get(form, name).to_owned(),
+            value: field(form, name).to_owned(),
             error: errors
                 .iter()
                 .find(|(k, _)| k == name)
@@ -310,7 +304,7 @@ fn esc(s: &str) -> String {
 /// The form as a `Machtigingsaanvraag` document; fields are passed on as
 /// entered (escaped), so the XSD judges them exactly as it judges the API's.
 fn document(caller: &Caller, form: &[(String, String)], v: &Verstrekking, uzovi: &str) -> String {
-    let f = |k: &str| esc(get(form, k));
+    let f = |k: &str| esc(field(form, k));
     let agb = esc(&caller.party().reference.code);
     let mut x = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
@@ -349,7 +343,7 @@ fn document(caller: &Caller, form: &[(String, String)], v: &Verstrekking, uzovi:
         .vragen
         .iter()
         .filter_map(|q| {
-            let w = get(form, &format!("vraag-{}", q.id));
+            let w = field(form, &format!("vraag-{}", q.id));
             (!w.is_empty()).then(|| {
                 format!(
                     "<Antwoord><VraagId>{}</VraagId><Waarde>{}</Waarde></Antwoord>",
@@ -362,7 +356,7 @@ fn document(caller: &Caller, form: &[(String, String)], v: &Verstrekking, uzovi:
     if !answers.is_empty() {
         x.push_str(&format!("<Antwoorden>{}</Antwoorden>", answers.concat()));
     }
-    if !get(form, "toelichting").is_empty() {
+    if !field(form, "toelichting").is_empty() {
         x.push_str(&format!("<Toelichting>{}</Toelichting>", f("toelichting")));
     }
     x.push_str("</Machtigingsaanvraag>\n");
@@ -376,7 +370,7 @@ async fn submit(
 ) -> Result<HttpResponse, PortalError> {
     super::check_csrf(&state, &caller, &form)?;
     caller.require(Scope::MachtigingenIndienen)?;
-    let (_, chosen) = catalog(&state, &caller, get(&form, "keuze")).await?;
+    let (_, chosen) = catalog(&state, &caller, field(&form, "keuze")).await?;
     let Some((uzovi, v, _)) = chosen else {
         let missing = Finding {
             code: Code::BadRequest,
@@ -393,7 +387,7 @@ async fn submit(
         )
         .await;
     };
-    let concept = get(&form, "actie") == "concept";
+    let concept = field(&form, "actie") == "concept";
     let xml = document(&caller, &form, &v, &uzovi).into_bytes();
     let result = match intake::blocking(xml.len(), move || intake::submission(&xml, concept)).await
     {

@@ -5,6 +5,7 @@
 //! reads are — and withdrawing it (`machtiging::service::withdraw`). The search is a POST form, so a patient's BSN never appears in
 //! a URL (nor in the browser's history or an access log).
 
+use super::field;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -47,13 +48,6 @@ struct List {
     indienen: bool,
 }
 
-fn get<'a>(form: &'a [(String, String)], key: &str) -> &'a str {
-    form.iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.trim())
-        .unwrap_or("")
-}
-
 fn date(s: &str, label: &str) -> Result<Option<NaiveDate>, String> {
     if s.is_empty() {
         return Ok(None);
@@ -64,13 +58,13 @@ fn date(s: &str, label: &str) -> Result<Option<NaiveDate>, String> {
 }
 
 fn criteria(form: &[(String, String)]) -> Result<Criteria, String> {
-    let status = match get(form, "status") {
+    let status = match field(form, "status") {
         "" => None,
         s => Some(Status::parse(s).ok_or_else(|| format!("Onbekende status '{s}'."))?),
     };
     let patient = match (
-        get(form, "bsn"),
-        date(get(form, "geboortedatum"), "Geboortedatum")?,
+        field(form, "bsn"),
+        date(field(form, "geboortedatum"), "Geboortedatum")?,
     ) {
         ("", None) => None,
         (bsn, Some(d)) if !bsn.is_empty() => Some((bsn.to_owned(), d)),
@@ -78,8 +72,8 @@ fn criteria(form: &[(String, String)]) -> Result<Criteria, String> {
     };
     Ok(Criteria {
         status,
-        vanaf: date(get(form, "vanaf"), "Vanaf")?,
-        tot: date(get(form, "tot"), "Tot en met")?,
+        vanaf: date(field(form, "vanaf"), "Vanaf")?,
+        tot: date(field(form, "tot"), "Tot en met")?,
         patient,
         ..Default::default()
     })
@@ -96,13 +90,13 @@ async fn render(
         csrf: state.csrf.token(caller.fingerprint()),
         statussen: Status::ALL
             .iter()
-            .map(|s| (s.as_str(), s.as_str() == get(form, "status")))
+            .map(|s| (s.as_str(), s.as_str() == field(form, "status")))
             .collect(),
-        status: get(form, "status").to_owned(),
-        vanaf: get(form, "vanaf").to_owned(),
-        tot: get(form, "tot").to_owned(),
-        bsn: get(form, "bsn").to_owned(),
-        geboortedatum: get(form, "geboortedatum").to_owned(),
+        status: field(form, "status").to_owned(),
+        vanaf: field(form, "vanaf").to_owned(),
+        tot: field(form, "tot").to_owned(),
+        bsn: field(form, "bsn").to_owned(),
+        geboortedatum: field(form, "geboortedatum").to_owned(),
         items: Vec::new(),
         totaal: String::new(),
         vervolg: None,
@@ -120,7 +114,7 @@ async fn render(
         Ok(criteria) => {
             let paging = Paging {
                 size: Some(20),
-                token: Some(get(form, "vervolg").to_owned()).filter(|t| !t.is_empty()),
+                token: Some(field(form, "vervolg").to_owned()).filter(|t| !t.is_empty()),
                 page: None,
             };
             match query::search(&state.db, caller, criteria, paging).await {
@@ -226,7 +220,7 @@ async fn withdraw(
 ) -> Result<HttpResponse, PortalError> {
     super::check_csrf(&state, &caller, &form)?;
     let id = id.into_inner();
-    let reden = Some(get(&form, "reden").trim().to_owned()).filter(|r| !r.is_empty());
+    let reden = Some(field(&form, "reden").to_owned()).filter(|r| !r.is_empty());
     match service::withdraw(
         &state.db,
         caller.clone(),

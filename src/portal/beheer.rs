@@ -224,12 +224,7 @@ async fn set_contact(
 ) -> Result<HttpResponse, PortalError> {
     super::check_csrf(&state, &caller, &form)?;
     caller.require(Scope::Gebruikersbeheer)?;
-    let field = |k: &str| {
-        form.iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
+    let field = |k: &str| Some(super::field(&form, k).to_owned()).filter(|v| !v.is_empty());
     let contact = Contact {
         contactpersoon_naam: field("naam"),
         contactpersoon_email: field("email"),

@@ -6,6 +6,7 @@
 //! revising a grant (`HerzienenMachtiging`: revoke, shorten, extend) through
 //! `beoordeling::herziening`.
 
+use super::field;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -170,19 +171,12 @@ async fn dossier(
     render(&state, caller, id.into_inner(), Fout::Geen, StatusCode::OK).await
 }
 
-fn get<'a>(form: &'a [(String, String)], key: &str) -> &'a str {
-    form.iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.trim())
-        .unwrap_or("")
-}
-
 fn opt(form: &[(String, String)], key: &str) -> Option<String> {
-    Some(get(form, key).to_owned()).filter(|s| !s.is_empty())
+    Some(field(form, key).to_owned()).filter(|s| !s.is_empty())
 }
 
 fn date(form: &[(String, String)], key: &str) -> Result<Option<NaiveDate>, String> {
-    match get(form, key) {
+    match field(form, key) {
         "" => Ok(None),
         s => NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .map(Some)
@@ -220,7 +214,7 @@ fn beoordeling(form: &[(String, String)]) -> Result<Beoordeling, String> {
             reden_tekst: opt(form, "reden_tekst"),
         }))
     };
-    match get(form, "beslissing") {
+    match field(form, "beslissing") {
         "InBehandeling" => Ok(Beoordeling::InBehandeling),
         "AanvullendeInformatieGevraagd" => match opt(form, "vraag") {
             Some(tekst) => Ok(Beoordeling::Vragen(vec![Vraag {
@@ -272,7 +266,7 @@ async fn decide(
 
 /// The revision form as a `Herzien`, or what is wrong with it.
 fn herzien(form: &[(String, String)]) -> Result<Herzien, String> {
-    let soort = match get(form, "soort") {
+    let soort = match field(form, "soort") {
         "Herroeping" => Soort::Herroeping,
         "Inkorting" => Soort::Inkorting,
         "Verlenging" => Soort::Verlenging,

@@ -182,12 +182,7 @@ async fn request(
 ) -> Result<HttpResponse, PortalError> {
     super::check_csrf(&state, &caller, &form)?;
     caller.require(Scope::Gebruikersbeheer)?;
-    let field = |k: &str| {
-        form.iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
+    let field = |k: &str| super::field(&form, k).to_owned();
     let entered = Entered {
         soort: field("soort"),
         houder: field("houder"),

@@ -161,6 +161,7 @@ fn check_csrf(
     caller: &Caller,
     form: &[(String, String)],
 ) -> Result<(), PortalError> {
+    // Untrimmed, unlike `field`: the token is taken exactly as sent.
     let token = form
         .iter()
         .find(|(k, _)| k == crate::formtoken::FIELD)
@@ -181,4 +182,12 @@ fn check_csrf(
              vanaf daar.",
         )))
     }
+}
+
+/// A posted form field's value, trimmed; empty when the form lacks it.
+pub(super) fn field<'a>(form: &'a [(String, String)], key: &str) -> &'a str {
+    form.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim())
+        .unwrap_or("")
 }

@@ -3,6 +3,7 @@
 //! *Verwerkt* or *Afgewezen* with a reason — through `optin::service`, so the
 //! patient portal's terugkoppeling and the audit rows are the API's.
 
+use super::field;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -103,13 +104,6 @@ async fn page(
     render(&state, caller, None, None, StatusCode::OK).await
 }
 
-fn get<'a>(form: &'a [(String, String)], key: &str) -> &'a str {
-    form.iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.trim())
-        .unwrap_or("")
-}
-
 async fn subscribe(
     Person(caller): Person,
     state: web::Data<AppState>,
@@ -117,7 +111,7 @@ async fn subscribe(
 ) -> Result<HttpResponse, PortalError> {
     super::check_csrf(&state, &caller, &form)?;
     caller.require(Scope::OptinAfhandelen)?;
-    let email = Some(get(&form, "email").to_owned()).filter(|e| !e.is_empty());
+    let email = Some(field(&form, "email").to_owned()).filter(|e| !e.is_empty());
     service::subscribe(&state.db, caller, email).await?;
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", "/portaal/optin"))
@@ -147,7 +141,7 @@ async fn handle(
 ) -> Result<HttpResponse, PortalError> {
     super::check_csrf(&state, &caller, &form)?;
     let id = id.into_inner();
-    let status = match get(&form, "status") {
+    let status = match field(&form, "status") {
         "Verwerkt" => RegStatus::Verwerkt,
         "Afgewezen" => RegStatus::Afgewezen,
         _ => {
@@ -157,7 +151,7 @@ async fn handle(
             )));
         }
     };
-    let opt = |k: &str| Some(get(&form, k).to_owned()).filter(|s| !s.is_empty());
+    let opt = |k: &str| Some(field(&form, k).to_owned()).filter(|s| !s.is_empty());
     let a = Afhandeling {
         status,
         reden_code: opt("reden_code"),

@@ -170,13 +170,6 @@ async fn page(
     render(&state, &caller, StatusCode::OK, melding, None, None, None).await
 }
 
-fn field(form: &[(String, String)], k: &str) -> String {
-    form.iter()
-        .find(|(key, _)| key == k)
-        .map(|(_, v)| v.trim().to_owned())
-        .unwrap_or_default()
-}
-
 fn verification_text(v: &Verification) -> String {
     if v.ok {
         format!(
@@ -206,9 +199,9 @@ async fn register(
     super::check_csrf(&state, &caller, &form)?;
     caller.require(Scope::TerugkoppelingBeheren)?;
     let entered = Entered {
-        url: field(&form, "url"),
-        formaat: field(&form, "formaat"),
-        ca_bundle: field(&form, "ca_bundle"),
+        url: super::field(&form, "url").to_owned(),
+        formaat: super::field(&form, "formaat").to_owned(),
+        ca_bundle: super::field(&form, "ca_bundle").to_owned(),
     };
     let outcome = match view::subscribable(&caller, Vec::new()) {
         Ok(event_types) => registration::register(
