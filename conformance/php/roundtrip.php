@@ -144,6 +144,7 @@ final class RoundTrip
             $ack = $this->call(BO, 'zorgverzekeraar', 'BevestigenInbox', ['InboxId' => array_map(fn ($i) => $i->InboxId, $inbox)]);
             $this->check(BO, 'BevestigenInbox', (int) ($ack->Bevestigd ?? -1) === count($inbox), 'not all acknowledged');
         }
+        $this->searchAsInsurer();
         $doc = $this->call(BO, 'zorgverzekeraar', 'RaadplegenAanvraag', ['MachtigingsaanvraagId' => $this->ids['grant']]);
         $this->check(BO, 'RaadplegenAanvraag', ($doc->Document->Machtigingsaanvraag->Verzekerde->Bsn ?? null) === $this->bsn, 'wrong document');
         $this->decide('grant', ['InBehandeling' => true], 'InBehandeling');
@@ -178,6 +179,44 @@ final class RoundTrip
     }
 
     /** An unknown request id: a SoapFault whose detail carries `Fout` with its code. */
+    /** ZoekenAanvragen for this run's patient, two per page, following Vervolg to the end. */
+    private function searchAsInsurer(): void
+    {
+        $seen = [];
+        $vervolg = null;
+        $pages = 0;
+        $page = null;
+        while ($pages < 10) {
+            $paginering = ['PaginaGrootte' => 2];
+            if ($vervolg !== null) {
+                $paginering['Vervolg'] = $vervolg;
+            }
+            $page = $this->call(BO, 'zorgverzekeraar', 'ZoekenAanvragen', [
+                'AangemaaktVanaf' => Mt::date(-1),
+                'Verzekerde' => ['Bsn' => $this->bsn, 'Geboortedatum' => Mt::date(-365 * 40)],
+                'Paginering' => $paginering]);
+            if ($page === null) {
+                return;
+            }
+            $pages++;
+            $items = Mt::items($page->Aanvraag ?? null);
+            $this->check(BO, 'ZoekenAanvragen', count($items) <= 2 && (int) $page->Pagina === $pages,
+                "page {$page->Pagina} holds " . count($items));
+            foreach ($items as $a) {
+                $seen[] = $a->MachtigingsaanvraagId;
+            }
+            $vervolg = $page->Vervolg ?? null;
+            if ($vervolg === null) {
+                break;
+            }
+        }
+        $distinct = count(array_unique($seen));
+        $this->check(BO, 'ZoekenAanvragen', $distinct === count($seen) && (int) $page->Totaal === count($seen)
+            && !$page->TotaalIsMinimum, "Totaal {$page->Totaal} but " . count($seen) . " ids seen ($distinct distinct)");
+        $this->check(BO, 'ZoekenAanvragen', !array_diff(array_values($this->ids), $seen),
+            "a submitted request is missing from the insurer's search");
+    }
+
     private function fault(): void
     {
         $this->r->call(MT, 'RaadplegenMachtigingsaanvraag', $this->soap, function () {

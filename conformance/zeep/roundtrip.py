@@ -128,6 +128,7 @@ class RoundTrip:
             ack = self.call(BO_SVC, "zorgverzekeraar", "BevestigenInbox",
                             InboxId=[i.InboxId for i in inbox])
             self.check(BO_SVC, "BevestigenInbox", ack == len(inbox), f"acknowledged {ack}")
+        self.search_as_insurer()
         doc = self.call(BO_SVC, "zorgverzekeraar", "RaadplegenAanvraag",
                         MachtigingsaanvraagId=self.ids["grant"])
         self.check(BO_SVC, "RaadplegenAanvraag", doc is not None and
@@ -184,6 +185,34 @@ class RoundTrip:
                        Prestatie="DBC-OOGLID", Datum=mt.today(30))
         self.check(BO_SVC, "ControlerenMachtiging", no is not None and no.RedenCode == "HERROEPEN",
                    f"answer {getattr(no, 'RedenCode', None)}")
+
+    def search_as_insurer(self):
+        """ZoekenAanvragen for this run's patient, two per page, following Vervolg
+        to the end: every page small, no id twice, Totaal equal to what was seen,
+        and the three submitted requests among them."""
+        seen, vervolg, pages = [], None, 0
+        while pages < 10:
+            paginering = {"PaginaGrootte": 2}
+            if vervolg is not None:
+                paginering["Vervolg"] = vervolg
+            page = self.call(BO_SVC, "zorgverzekeraar", "ZoekenAanvragen",
+                             Verzekerde={"Bsn": self.bsn, "Geboortedatum": mt.today(-365 * 40)},
+                             AangemaaktVanaf=mt.today(-1), Paginering=paginering)
+            if page is None:
+                return
+            pages += 1
+            items = page.Aanvraag or []
+            self.check(BO_SVC, "ZoekenAanvragen", len(items) <= 2 and page.Pagina == pages,
+                       f"page {page.Pagina} holds {len(items)}")
+            seen += [a.MachtigingsaanvraagId for a in items]
+            vervolg = page.Vervolg
+            if vervolg is None:
+                break
+        self.check(BO_SVC, "ZoekenAanvragen", len(seen) == len(set(seen)) and
+                   page.Totaal == len(seen) and not page.TotaalIsMinimum,
+                   f"Totaal {page.Totaal} but {len(seen)} ids seen ({len(set(seen))} distinct)")
+        self.check(BO_SVC, "ZoekenAanvragen", set(self.ids.values()) <= set(seen),
+                   "a submitted request is missing from the insurer's search")
 
     def fault(self):
         """An unknown request id: a SOAP Fault whose detail parses as `Fout`."""

@@ -11,10 +11,12 @@ import machtigingen.beoordeling.v1.BeoordelingPortType;
 import machtigingen.beoordeling.v1.BeoordelingService;
 import machtigingen.machtigingen.v1.Beslissing;
 import machtigingen.machtigingen.v1.Vraag;
+import machtigingen.beoordeling.v1.AanvraagSamenvatting;
 import machtigingen.beoordeling.v1.BeoordelingFout;
 import machtigingen.beoordeling.v1.InboxItem;
 import machtigingen.beoordeling.v1.RaadplegenAanvraagResponse;
 import machtigingen.beoordeling.v1.VastleggenBeoordeling;
+import machtigingen.beoordeling.v1.ZoekenAanvragen;
 import machtigingen.common.v1.Status;
 
 /** The insurer's side, beoordeling-v1: inbox, the request as submitted, decisions, validity check. */
@@ -44,6 +46,30 @@ final class BeoordelingClient {
             ids.add(item.getInboxId());
         }
         return port.bevestigenInbox(ids);
+    }
+
+    /** One page of ZoekenAanvragen's answer. */
+    record SearchPage(BigInteger total, boolean totalIsMinimum, BigInteger page, String next,
+            List<AanvraagSamenvatting> found) {}
+
+    /** ZoekenAanvragen for one patient created since yesterday, {@code size} per page, continuing at {@code next}. */
+    SearchPage searchPatient(String bsn, LocalDate birthDate, int size, String next) throws BeoordelingFout {
+        ZoekenAanvragen.Verzekerde patient = new ZoekenAanvragen.Verzekerde();
+        patient.setBsn(bsn);
+        patient.setGeboortedatum(MachtigingenClient.date(birthDate));
+        ZoekenAanvragen.Paginering paging = new ZoekenAanvragen.Paginering();
+        paging.setPaginaGrootte(size);
+        paging.setVervolg(next);
+        Holder<BigInteger> total = new Holder<>();
+        Holder<Boolean> totalIsMinimum = new Holder<>();
+        Holder<BigInteger> page = new Holder<>();
+        Holder<BigInteger> pageSize = new Holder<>();
+        Holder<String> following = new Holder<>();
+        Holder<List<AanvraagSamenvatting>> found = new Holder<>();
+        port.zoekenAanvragen(null, MachtigingenClient.date(LocalDate.now().minusDays(1)), null, null, null,
+                patient, paging, total, totalIsMinimum, page, pageSize, following, found);
+        return new SearchPage(total.value, Boolean.TRUE.equals(totalIsMinimum.value), page.value,
+                following.value, found.value == null ? List.of() : found.value);
     }
 
     /** What RaadplegenAanvraag answers: the status and the document as the provider submitted it. */

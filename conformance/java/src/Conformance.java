@@ -1,6 +1,9 @@
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -196,6 +199,28 @@ public final class Conformance {
             var n = insurer.acknowledge(need(inbox));
             expect(n.intValue() == inbox.size(), n + " acknowledged of " + inbox.size());
             return n;
+        });
+        step("beoordeling.ZoekenAanvragen", v, () -> {
+            // Every page of this patient's requests, three at a time, along the Vervolg chain.
+            List<String> seen = new ArrayList<>();
+            BeoordelingClient.SearchPage page = null;
+            String next = null;
+            for (int n = 1; n <= 100; n++) {
+                page = insurer.searchPatient(MachtigingenClient.BSN, LocalDate.of(1970, 3, 14), 3, next);
+                expect(page.found().size() <= 3 && page.page().intValue() == n,
+                        "page " + page.page() + " holds " + page.found().size());
+                page.found().forEach(a -> seen.add(a.getMachtigingsaanvraagId()));
+                next = page.next();
+                if (next == null) {
+                    break;
+                }
+            }
+            expect(next == null, "more than 100 pages");
+            expect(seen.contains(need(id)), id + " not found by the insurer's search");
+            expect(new HashSet<>(seen).size() == seen.size(), "an id came twice: " + seen);
+            expect(page.totalIsMinimum() || page.total().intValue() == seen.size(),
+                    "Totaal " + page.total() + " but " + seen.size() + " seen");
+            return seen;
         });
         step("beoordeling.RaadplegenAanvraag", v, () -> {
             var request = insurer.consult(need(id));
