@@ -149,18 +149,16 @@ pub fn besluit(base: &str, party: &str, machtiging_id: &str, status: &str, revis
         )
     };
     let line2 = format!("Kenmerk van de aanvraag: {machtiging_id}.");
+    // A rejection has no validity or number; naming them would puzzle the reader.
+    let details = if status == "Afgewezen" {
+        "Het besluit met de reden leest u in het portaal."
+    } else {
+        "Het besluit met de geldigheid en het machtigingsnummer leest u in het portaal."
+    };
     Text {
         soort: Soort::Besluit,
         onderwerp,
-        inhoud: body(
-            party,
-            &[
-                &line1,
-                "Het besluit met de geldigheid en het machtigingsnummer leest u in het portaal.",
-                &line2,
-            ],
-            &link,
-        ),
+        inhoud: body(party, &[&line1, details, &line2], &link),
     }
 }
 
@@ -211,5 +209,14 @@ mod tests {
                 .contains("gedeeltelijk")
         );
         assert!(!is_besluit("InBehandeling"));
+    }
+
+    #[test]
+    fn a_rejection_does_not_promise_a_validity_or_number() {
+        let afgewezen = besluit("https://p", "p", "M-1", "Afgewezen", false).inhoud;
+        assert!(!afgewezen.contains("machtigingsnummer"), "{afgewezen}");
+        assert!(afgewezen.contains("reden"), "{afgewezen}");
+        let toegekend = besluit("https://p", "p", "M-1", "Toegekend", false).inhoud;
+        assert!(toegekend.contains("machtigingsnummer"), "{toegekend}");
     }
 }
