@@ -16,8 +16,9 @@ pub mod types;
 mod whoami;
 pub mod writer;
 
-use actix_web::http::StatusCode;
+use actix_web::dev::Service;
 use actix_web::http::header::CONTENT_TYPE;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::future::LocalBoxFuture;
 
@@ -168,8 +169,8 @@ fn respond_fault(version: Version, p: &Problem) -> HttpResponse {
 pub type Execute<C> =
     fn(web::Data<AppState>, Caller, C) -> LocalBoxFuture<'static, Result<String, Problem>>;
 
-/// Mounts a service: `POST` calls, `GET ?wsdl` / `?xsd=` the contract, any
-/// other method `405 REQ-005` with `Allow: GET, POST`.
+/// Mounts a service: `POST` calls, `GET`/`HEAD ?wsdl` / `?xsd=` the contract,
+/// any other method `405 REQ-005` with `Allow: GET, HEAD, POST`.
 pub fn mount<C: Send + 'static>(
     cfg: &mut web::ServiceConfig,
     contract: &'static Contract,
@@ -189,8 +190,17 @@ pub fn mount<C: Send + 'static>(
             )
             // The same coded 405 as the REST door, not actix's empty one.
             .default_service(web::to(|| async {
-                crate::rest::routes::method_not_allowed("GET, POST")
-            })),
+                crate::rest::routes::method_not_allowed("GET, HEAD, POST")
+            }))
+            // HEAD ?wsdl (link checkers, toolkits probing before a fetch) is the
+            // GET without its body, as on the REST door: the HTTP layer already
+            // decided at parse time that a HEAD answer carries no body.
+            .wrap_fn(|mut req, srv| {
+                if req.method() == Method::HEAD {
+                    req.head_mut().method = Method::GET;
+                }
+                srv.call(req)
+            }),
     );
 }
 

@@ -164,7 +164,7 @@ async fn a_wrong_method_on_a_soap_endpoint_is_405_req_005_with_allow() {
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.headers()["allow"], "GET, POST", "{path}");
+        assert_eq!(resp.headers()["allow"], "GET, HEAD, POST", "{path}");
         assert_eq!(
             resp.headers()["content-type"],
             "application/problem+json",
@@ -177,7 +177,7 @@ async fn a_wrong_method_on_a_soap_endpoint_is_405_req_005_with_allow() {
             "{path}: {body}"
         );
     }
-    // The methods it has still work: the WSDL by GET.
+    // The methods it has still work: the WSDL by GET, and by HEAD without a body.
     let resp = client
         .http
         .get(client.url("/soap/optin/v1?wsdl"))
@@ -185,6 +185,19 @@ async fn a_wrong_method_on_a_soap_endpoint_is_405_req_005_with_allow() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    let get_len = resp.bytes().await.unwrap().len();
+    let head = client
+        .http
+        .head(client.url("/soap/optin/v1?wsdl"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        head.headers()["content-length"],
+        get_len.to_string().as_str()
+    );
+    assert!(head.bytes().await.unwrap().is_empty());
 }
 
 #[tokio::test]
