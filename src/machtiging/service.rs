@@ -175,7 +175,10 @@ fn jvc_check(
         },
     );
     let insurer_registered = match insurer {
-        Ok(p) => matches!(p.kind, PartyKind::Zorgverzekeraar | PartyKind::Zorgkantoor),
+        // A deactivated insurer is not aangesloten: nobody would assess the request.
+        Ok(p) => {
+            matches!(p.kind, PartyKind::Zorgverzekeraar | PartyKind::Zorgkantoor) && p.is_active()
+        }
         Err(crate::registry::RegistryError::UnknownParty(_)) => false,
         Err(e) => return Err(e.into()),
     };

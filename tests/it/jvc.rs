@@ -236,3 +236,29 @@ async fn all_findings_come_together() {
         "{body}"
     );
 }
+
+/// JVC-J02 also refuses an insurer the operator deactivated (it would never
+/// assess the request), and accepts it again after reactivation.
+#[tokio::test]
+async fn a_deactivated_insurer_is_not_aangesloten() {
+    let (app, client) = app_with_provider().await;
+    let operator = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_machtigingen"))
+            .current_dir(app.dir.path())
+            .env("MACHTIGINGEN_DATABASE__URL", &app.config.database.url)
+            .env("RUST_LOG", "warn")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {o:?}");
+    };
+    let submit = || try_submit(&client, |_| {}, None);
+    assert_eq!(submit().await.0, 201);
+    operator(&["party", "deactivate", "--party", "UZOVI:3311"]);
+    let (status, body) = submit().await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(finding_codes(&body), ["JVC-J02"], "{body}");
+    operator(&["party", "reactivate", "--party", "UZOVI:3311"]);
+    let (status, body) = submit().await;
+    assert_eq!(status, 201, "{body}");
+}
