@@ -103,8 +103,17 @@ pub async fn change_scopes(
         }
         // Refused as the change itself would be (`BEH-001`), before it is tried.
         registry::check_scopes(cert.party.kind, cert.kind, after).map_err(AdminError::from)?;
-        // Nor may the contact person hand out its own role.
+        // Nor may the contact person hand out its own role, or take it away: a
+        // contact person who withdrew it from the party's last holder would
+        // lock the party out of Gebruikersbeheer until the operator stepped in.
         grantable(cert.party.kind, cert.kind, grant)?;
+        if withdraw.contains(registry::Scope::Gebruikersbeheer) {
+            return Err(Refusal::new(
+                Code::ScopeNotAllowed,
+                "De autorisatie 'gebruikersbeheer' trekt alleen de beheerder van het platform in.",
+            )
+            .into());
+        }
         Ok(admin::change_scopes(
             conn,
             &fingerprint,

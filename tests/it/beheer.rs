@@ -188,6 +188,11 @@ async fn limits_and_other_parties_are_enforced() {
     assert_eq!((status, p["code"].as_str()), (422, Some("BEH-001")), "{p}");
     let (status, p) = grant(&ic, &fingerprint(&is), &["gebruikersbeheer"], &[]).await;
     assert_eq!((status, p["code"].as_str()), (422, Some("BEH-001")), "{p}");
+    // Nor withdraw it, not even from itself: the party would be locked out.
+    let (status, p) = grant(&ic, &fingerprint(&ic), &[], &["gebruikersbeheer"]).await;
+    assert_eq!((status, p["code"].as_str()), (422, Some("BEH-001")), "{p}");
+    let (status, _) = ic.get_json("/api/v1/beheer/certificaten").await;
+    assert_eq!(status, 200, "the contact person keeps its role");
 
     // A systeem certificate without gebruikersbeheer cannot manage anything.
     let (status, p) = other_system.get_json("/api/v1/beheer/certificaten").await;
