@@ -17,6 +17,7 @@ mod cli_ops;
 mod contract;
 mod crash;
 mod email;
+mod email_tls;
 mod examples;
 mod fixtures;
 mod group_commit;
