@@ -42,6 +42,8 @@ mod portal_beoordeling;
 mod portal_certificaten;
 mod portal_optin;
 mod portal_terugkoppeling;
+mod portal_verklaringen;
+mod portal_werklijst;
 mod query_plans;
 mod readme;
 mod receiver_check;
