@@ -80,7 +80,8 @@ fn vraag(e: &Entered) -> Result<Zoekvraag, String> {
         (bsn, Some(d)) if !bsn.is_empty() => Some((bsn.to_owned(), d)),
         _ => return Err("Zoeken op patiënt vraagt BSN én geboortedatum.".into()),
     };
-    if !e.agb.is_empty() && !(e.agb.len() == 8 && e.agb.bytes().all(|b| b.is_ascii_digit())) {
+    let agb_ok = e.agb.len() == 8 && e.agb.bytes().all(|b| b.is_ascii_digit());
+    if !e.agb.is_empty() && !agb_ok {
         return Err("AGB-code van de zorgaanbieder: 8 cijfers.".into());
     }
     Ok(Zoekvraag {

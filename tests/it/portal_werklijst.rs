@@ -151,7 +151,7 @@ async fn an_assessor_searches_the_work_list_pages_through_it_and_every_hit_is_au
         (200, "/portaal/werklijst"),
         "{page}"
     );
-    assert_eq!(found(&page), [of_patient.clone()]);
+    assert_eq!(found(&page), [of_patient.as_str()]);
     assert_eq!(
         found_audits(&app, &of_patient),
         2,
