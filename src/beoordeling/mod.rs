@@ -4,11 +4,12 @@
 //! transaction (through `machtiging::change`, as the automatic decisions of
 //! the catalog's rules at submission are), revisions of its grants
 //! (`herziening`: revoke, shorten, extend), the search of its requests
-//! (`zoeken`) and the insurer's own catalog.
+//! (`zoeken`), one attachment with its content (`bijlage`) and the insurer's own catalog.
 //! Shared by the SOAP and REST doors; the insurer sees only requests
 //! addressed to its UZOVI. The operations return a [`BeoordelingError`],
 //! which the doors map onto the wire (`problem`).
 
+pub mod bijlage;
 pub mod controle;
 pub mod herziening;
 pub mod model;

@@ -28,6 +28,9 @@ pub struct EmailConfig {
     pub relay: String,
     pub port: u16,
     pub tls: SmtpTls,
+    /// PEM file of the CAs the relay's certificate must chain to, instead of
+    /// the system's; empty: the system's CAs.
+    pub ca_bundle: String,
     /// Optional SMTP AUTH user; with it `password` is required.
     pub username: String,
     pub password: String,
@@ -91,6 +94,22 @@ impl EmailConfig {
         base.trim_end_matches('/').to_owned()
     }
 
+    /// The CAs of `ca_bundle` (empty when none is configured): at least one
+    /// certificate, every PEM block readable.
+    pub fn relay_cas(&self) -> Result<Vec<openssl::x509::X509>, String> {
+        let path = self.ca_bundle.trim();
+        if path.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pem = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let cas = openssl::x509::X509::stack_from_pem(&pem)
+            .map_err(|e| format!("{path} is not a PEM certificate bundle: {e}"))?;
+        if cas.is_empty() {
+            return Err(format!("{path} holds no certificate"));
+        }
+        Ok(cas)
+    }
+
     pub fn validate(&self, public_url: &str) -> Result<(), ConfigError> {
         let invalid = |key, message: &str| {
             Err(ConfigError::Invalid {
@@ -129,6 +148,17 @@ impl EmailConfig {
                 "must be an address, e.g. \"Machtigingen <noreply@example.nl>\"",
             );
         }
+        if !self.ca_bundle.trim().is_empty() {
+            if self.tls == SmtpTls::None {
+                return invalid(
+                    "email.ca_bundle",
+                    "only applies with tls = \"starttls\" or \"tls\"",
+                );
+            }
+            if let Err(message) = self.relay_cas() {
+                return invalid("email.ca_bundle", &message);
+            }
+        }
         if !self.username.is_empty() && self.password.is_empty() {
             return invalid(
                 "email.password",
@@ -163,6 +193,15 @@ mod tests {
             ("tls = \"ssl\"", "email.tls"),
             ("retry_schedule = []", "email.retry_schedule"),
             ("port = 0", "email.port"),
+            (
+                "ca_bundle = \"/nonexistent/relay-ca.pem\"",
+                "email.ca_bundle",
+            ),
+            ("ca_bundle = \"Cargo.toml\"", "email.ca_bundle"),
+            (
+                "tls = \"none\"\nca_bundle = \"Cargo.toml\"",
+                "email.ca_bundle",
+            ),
         ] {
             let err = Config::from_toml_str(&format!("{on}\n{extra}")).unwrap_err();
             assert!(err.to_string().contains(key), "{extra}: {err}");

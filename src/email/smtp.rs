@@ -1,5 +1,6 @@
 //! The SMTP relay (lettre over tokio, TLS through native-tls: the system's
-//! OpenSSL, the same stack as the rest of the service). One mail per
+//! OpenSSL, the same stack as the rest of the service; the relay's
+//! certificate checked against the system's CAs or `email.ca_bundle`). One mail per
 //! conversation, with a Message-ID derived from its row, so a resend after a
 //! crash carries the same id and a relay or mailbox that deduplicates on it
 //! shows the mail once.
@@ -7,6 +8,7 @@
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::store::{Leased, Outcome};
@@ -24,12 +26,11 @@ impl Relay {
     /// The relay of a validated configuration.
     pub fn new(c: &EmailConfig, timeout: std::time::Duration) -> Result<Self, String> {
         let host = c.relay.trim();
+        let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host);
         let builder = match c.tls {
-            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
-            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
-                .map_err(|e| format!("email.relay: {e}"))?,
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
-                .map_err(|e| format!("email.relay: {e}"))?,
+            SmtpTls::None => builder,
+            SmtpTls::Starttls => builder.tls(Tls::Required(tls_parameters(c, host)?)),
+            SmtpTls::Tls => builder.tls(Tls::Wrapper(tls_parameters(c, host)?)),
         };
         let mut builder = builder.port(c.port).timeout(Some(timeout));
         if !c.username.is_empty() {
@@ -79,6 +80,22 @@ impl Relay {
             Err(e) => Outcome::Transient(describe(&e)),
         }
     }
+}
+
+/// TLS to the relay: its certificate must chain to the system's CAs, or
+/// with `email.ca_bundle` to those alone, and name `host`.
+fn tls_parameters(c: &EmailConfig, host: &str) -> Result<TlsParameters, String> {
+    let cas = c.relay_cas().map_err(|e| format!("email.ca_bundle: {e}"))?;
+    let mut b = TlsParameters::builder(host.to_owned());
+    if !cas.is_empty() {
+        b = b.certificate_store(CertificateStore::None);
+    }
+    for ca in cas {
+        let pem = ca.to_pem().map_err(|e| format!("email.ca_bundle: {e}"))?;
+        let cert = Certificate::from_pem(&pem).map_err(|e| format!("email.ca_bundle: {e}"))?;
+        b = b.add_root_certificate(cert);
+    }
+    b.build_native().map_err(|e| format!("email.tls: {e}"))
 }
 
 /// The relay's answer without anything of the mail in it.

@@ -184,6 +184,8 @@ struct Detail {
     toegekend: Vec<String>,
     reden: Option<String>,
     vragen: Vec<String>,
+    /// The attachments (name, type, size), each a download link.
+    bijlagen: Vec<String>,
     historie: Vec<Regel>,
     csrf: String,
     /// The person may submit and the lifecycle allows withdrawing.
@@ -298,6 +300,17 @@ async fn render_detail(
             .unwrap_or_default(),
         reden: b.and_then(|b| b.reden_tekst.clone()),
         vragen: r.open_vragen.iter().map(|v| v.tekst.clone()).collect(),
+        bijlagen: r
+            .aanvraag
+            .bijlagen
+            .iter()
+            .map(|b| {
+                format!(
+                    "{} ({}, {}, {} bytes)",
+                    b.naam, b.soort, b.media_type, b.grootte
+                )
+            })
+            .collect(),
         historie: d
             .history
             .iter()

@@ -68,10 +68,14 @@ impl Nav {
         }
         if scopes.contains(Scope::Beoordelen) {
             items.push(("/portaal/beoordeling", "Beoordeling"));
+            items.push(("/portaal/werklijst", "Werklijst"));
         }
         if scopes.contains(Scope::Gebruikersbeheer) {
             items.push(("/portaal/beheer", "Gebruikersbeheer"));
             items.push(("/portaal/beheer/certificaten", "Certificaten"));
+            if caller.party().kind == crate::registry::PartyKind::Zorgaanbieder {
+                items.push(("/portaal/beheer/verklaringen", "Verklaringen"));
+            }
         }
         if scopes.contains(Scope::TerugkoppelingBeheren) {
             items.push(("/portaal/beheer/terugkoppeling", "Terugkoppeling"));

@@ -14,11 +14,14 @@ mod aanvraag;
 mod aanvragen;
 mod beheer;
 mod beoordeling;
+mod bijlagen;
 mod certificaten;
 mod gegevens;
 mod layout;
 mod optin;
 mod terugkoppeling;
+mod verklaringen;
+mod werklijst;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -57,6 +60,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(beoordeling::configure)
             .configure(optin::configure)
             .configure(terugkoppeling::configure)
+            .configure(bijlagen::configure)
+            .configure(verklaringen::configure)
+            .configure(werklijst::configure)
             .default_service(web::to(not_found)),
     );
 }

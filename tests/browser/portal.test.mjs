@@ -39,6 +39,8 @@ const pem = {
   verzekeraar3312: path.join(CERTS, 'verzekeraar3312'),
   praktijksoftware: path.join(CERTS, 'praktijksoftware'),
   patientportaal: path.join(CERTS, 'patientportaal'),
+  leverancier: path.join(CERTS, 'leverancier'),
+  zorgaanbieder: path.join(DEMO, 'zorgaanbieder'),
 };
 
 const day = (n) => new Date(Date.now() + n * 86400000).toISOString().slice(0, 10);
@@ -373,6 +375,86 @@ test('an opt-in handler marks a registration verwerkt and the portal channel see
   const seen = await api(pem.patientportaal, 'GET', `/api/v1/optin/registraties/${id}`);
   assert.equal(seen.status, 200, seen.text);
   assert.equal(seen.json.status, 'Verwerkt', seen.text);
+});
+
+/** A Machtigingsaanvraag for 3312 PLAST-OOGLID of the demo practice, over REST. */
+function aanvraagXml({ referentie, bsn = '999999990', geboortedatum = '1970-03-14', bijlage }) {
+  const b = bijlage
+    ? `<Bijlagen><Bijlage><Soort>${bijlage.soort}</Soort><Naam>${bijlage.naam}</Naam><MediaType>${bijlage.mediaType}</MediaType><Inhoud>${bijlage.inhoud.toString('base64')}</Inhoud></Bijlage></Bijlagen>`
+    : '';
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<Machtigingsaanvraag xmlns="urn:machtigingen:machtigingen:v1"><Referentie>${referentie}</Referentie><Indiener><AgbPraktijk>03123456</AgbPraktijk><Software><Naam>BrowserPMS</Naam><Versie>1.0</Versie></Software></Indiener><Verzekerde><Bsn>${bsn}</Bsn><Geboortedatum>${geboortedatum}</Geboortedatum><Naam><Voorletters>J.</Voorletters><Achternaam>Jansen</Achternaam></Naam></Verzekerde><Uzovi>3312</Uzovi><Grondslag>Zvw</Grondslag><Verstrekking>PLAST-OOGLID</Verstrekking><Zorgsoort>0303</Zorgsoort><Prestaties><Prestatie><Code>DBC-OOGLID</Code><Aantal>1</Aantal></Prestatie></Prestaties><Begindatum>${day(7)}</Begindatum><GewensteEinddatum>${day(180)}</GewensteEinddatum><Antwoorden><Antwoord><VraagId>GEZICHTSVELD</VraagId><Waarde>ja</Waarde></Antwoord></Antwoorden>${b}</Machtigingsaanvraag>
+`;
+}
+
+test('an assessor finds a request in the work list and downloads its attachment', async () => {
+  const referentie = `BROWSER-W-${unique()}`;
+  const inhoud = Buffer.from(`%PDF-1.4\n% verwijsbrief ${referentie}\n%%EOF\n`);
+  const r = await api(pem.zorgaanbieder, 'POST', '/api/v1/machtigingsaanvragen', aanvraagXml({
+    referentie, bsn: '111222333', geboortedatum: '1985-06-01',
+    bijlage: { soort: 'verwijsbrief', naam: 'verwijsbrief.pdf', mediaType: 'application/pdf', inhoud },
+  }), 'application/xml');
+  assert.equal(r.status, 201, r.text);
+  const id = r.json.machtigingsaanvraagId;
+
+  await as(p12.beoordelaar3312, async (page) => {
+    await open(page, '/portaal/werklijst');
+    // The patient's BSN goes in the POST body: the URL stays the work list's.
+    await page.fill('#bsn', '111222333');
+    await page.fill('#geboortedatum', '1985-06-01');
+    await Promise.all([page.waitForLoadState(), page.getByRole('button', { name: 'Zoeken' }).click()]);
+    await page.locator('caption', { hasText: 'Gevonden: 1' }).waitFor();
+    await stylesheetApplied(page);
+    assert.equal(new URL(page.url()).pathname, '/portaal/werklijst');
+    assert.ok(!page.url().includes('111222333'), 'no BSN in the URL');
+    assert.ok((await page.content()).includes(referentie), 'the request is found');
+    await shot(page, 'beoordelaar-werklijst');
+    await Promise.all([
+      page.waitForURL(`**/portaal/beoordeling/${id}`),
+      page.locator(`a[href="/portaal/beoordeling/${id}"]`).click(),
+    ]);
+    await stylesheetApplied(page);
+    const link = page.locator(`a[href="/portaal/beoordeling/${id}/bijlagen/1"]`);
+    await link.scrollIntoViewIfNeeded();
+    await shot(page, 'beoordelaar-bijlage');
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    assert.equal(download.suggestedFilename(), 'verwijsbrief.pdf');
+    const saved = await download.path();
+    assert.deepEqual(fs.readFileSync(saved), inhoud, 'the bytes submitted');
+  });
+});
+
+test('a contact person adds a consent statement that the vendor\'s next API call honours', async () => {
+  const submit = () => api(pem.leverancier, 'POST', '/api/v1/machtigingsaanvragen',
+    aanvraagXml({ referentie: `BROWSER-V-${unique()}` }), 'application/xml');
+  const refused = await submit();
+  assert.equal(refused.status, 403, refused.text);
+  assert.match(refused.text, /AUTZ-003/, 'no consent statement yet');
+
+  await as(p12.medewerker, async (page) => {
+    await open(page, '/portaal/beheer/verklaringen');
+    await page.fill('#leverancier', 'PLATFORM:browser-pms');
+    await page.fill('#geldig_tot', day(365));
+    await Promise.all([page.waitForURL(/geregistreerd=1/), page.getByRole('button', { name: 'Verklaring registreren' }).click()]);
+    await page.getByText('is geregistreerd', { exact: false }).waitFor();
+    await stylesheetApplied(page);
+    assert.ok((await page.content()).includes('PLATFORM:browser-pms'));
+    await shot(page, 'contactpersoon-verklaringen');
+  });
+
+  const honoured = await submit();
+  assert.equal(honoured.status, 201, `the vendor's next call is honoured: ${honoured.text}`);
+
+  await as(p12.medewerker, async (page) => {
+    await open(page, '/portaal/beheer/verklaringen');
+    await Promise.all([
+      page.waitForURL(/ingetrokken=1/),
+      page.getByRole('button', { name: 'Verklaring voor PLATFORM:browser-pms intrekken' }).click(),
+    ]);
+    await page.getByText('is ingetrokken', { exact: false }).waitFor();
+  });
+  const again = await submit();
+  assert.equal(again.status, 403, `withdrawn: refused again: ${again.text}`);
 });
 
 test('a systeem certificate is refused on the portal with AUTZ-004', async () => {

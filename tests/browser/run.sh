@@ -96,6 +96,11 @@ pw=(--p12-password-file data/demo/p12-wachtwoord.txt)
 # Software of the demo practice without raadplegen: the contact person grants it.
 "$MT_BIN" pki issue --party AGB:03123456 --kind systeem --cn "Browser praktijksoftware" \
   --grant terugkoppeling:beheren "${pw[@]}" --out "$MT_CERTS/praktijksoftware" >&2
+# A software vendor acting for the demo practice once its contact person
+# registers a consent statement in the portal.
+"$MT_BIN" party add --vendor browser-pms --name "Browser PMS BV" >&2
+"$MT_BIN" pki issue --party PLATFORM:browser-pms --kind systeem \
+  --grant machtigingen:indienen "${pw[@]}" --out "$MT_CERTS/leverancier" >&2
 # A patient portal that registers opt-in consents (the portal channel).
 "$MT_BIN" party add --portal browser-portaal --name "Browser patiëntportaal" >&2
 "$MT_BIN" pki issue --party PLATFORM:browser-portaal --kind systeem \

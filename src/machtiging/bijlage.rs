@@ -1,0 +1,108 @@
+//! One attachment (bijlage) of a request, with its content: read from the
+//! stored document, for the provider's people and software (`raadplegen`,
+//! [`for_provider`]) and — through `beoordeling::bijlage` — for the insurer.
+//! The access checks and the audit rows are those of reading the request
+//! (`machtigingsaanvraag.raadplegen`, with the attachment's number in the
+//! detail): another party's request, or one that does not exist, is the same
+//! "not found", audited as refused.
+
+use base64::Engine;
+use serde_json::json;
+
+use super::MachtigingError;
+use super::model::Bijlage;
+use super::service::{audit_request, load_visible};
+use super::store::{self, Record};
+use crate::db::{Db, DbConnection};
+use crate::error::{Code, Refusal};
+use crate::identity::Caller;
+use crate::ids::{MachtigingId, Requested};
+use crate::registry::Scope;
+use crate::validation::{El, xsd};
+
+/// An attachment as submitted: its description and decoded content.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub id: MachtigingId,
+    pub bijlage: Bijlage,
+    pub content: Vec<u8>,
+}
+
+fn not_found() -> Refusal {
+    Refusal::new(Code::NotFound, "Bijlage niet gevonden.")
+}
+
+/// Attachment `n` (1-based, in the order of the document's `Bijlagen`) of a
+/// request of the caller's providers.
+pub async fn for_provider(
+    db: &Db,
+    caller: Caller,
+    id: Requested<MachtigingId>,
+    n: usize,
+) -> Result<Attachment, MachtigingError> {
+    caller.require(Scope::MachtigingenRaadplegen)?;
+    const ACTION: &str = "machtigingsaanvraag.raadplegen";
+    db.run(move |conn| {
+        let record = load_visible(conn, &caller, &id, ACTION)?;
+        let found = of_record(conn, &record, n)?;
+        let outcome = if found.is_some() {
+            "ok"
+        } else {
+            "geweigerd: bijlage niet gevonden"
+        };
+        audit_request(
+            conn,
+            &caller,
+            ACTION,
+            Some(&record.id),
+            outcome,
+            json!({ "bijlage": n }),
+        )?;
+        found.ok_or_else(|| not_found().into())
+    })
+    .await
+}
+
+/// Attachment `n` of `record`, read from its stored document; `None` when
+/// the request has no such attachment. The content is checked against the
+/// SHA-256 recorded at submission, so what is served is what was submitted.
+pub fn of_record(
+    conn: &mut DbConnection,
+    record: &Record,
+    n: usize,
+) -> Result<Option<Attachment>, MachtigingError> {
+    let Some(bijlage) = n
+        .checked_sub(1)
+        .and_then(|i| record.aanvraag.bijlagen.get(i))
+    else {
+        return Ok(None);
+    };
+    let document = store::document(conn, &record.id)?;
+    let content = content(&document, n)?;
+    if hex::encode(openssl::sha::sha256(&content)) != bijlage.sha256 {
+        tracing::error!(request = %record.id, bijlage = n, "stored attachment differs from its recorded hash");
+        return Err(Refusal::internal("De bijlage kon niet worden gelezen.").into());
+    }
+    Ok(Some(Attachment {
+        id: record.id.clone(),
+        bijlage: bijlage.clone(),
+        content,
+    }))
+}
+
+/// The decoded `Inhoud` of the `n`-th `Bijlage` of a stored document (the
+/// schema-valid element the intake stored, so a miss is an internal error).
+fn content(document: &str, n: usize) -> Result<Vec<u8>, Refusal> {
+    let doc = xsd::parse(document.as_bytes())?;
+    let lost = || Refusal::internal("De bijlage kon niet worden gelezen.");
+    let root = doc.get_root_element().map(El).ok_or_else(lost)?;
+    let el = root
+        .opt("Bijlagen")
+        .and_then(|list| list.all("Bijlage").into_iter().nth(n - 1))
+        .ok_or_else(lost)?;
+    let mut text = el.req("Inhoud")?.text();
+    text.retain(|c| !c.is_ascii_whitespace());
+    base64::engine::general_purpose::STANDARD
+        .decode(text.as_bytes())
+        .map_err(|_| lost())
+}
