@@ -243,7 +243,7 @@ python3 "$PY" stmts "$PG_LOG" "$L0" "$L1" "$DB" $(($(rx_lines) - BASE)) callback
 psql "$PG_ADMIN" -qc "ALTER DATABASE $DB RESET log_statement"
 
 echo "-- disk: fdatasync rate and sequential write bandwidth (this machine)"
-FS=$("$FSYNC_TEST" -s 2 -f "$WORK/fsync.tmp" 2>/dev/null | awk '/fdatasync/ {print $2; exit}')
+FS=$("$FSYNC_TEST" -s 2 -f "$WORK/fsync.tmp" 2>/dev/null | awk '/fdatasync/ && !d {print $2; d = 1}')
 BW=$(dd if=/dev/zero of="$WORK/dd.tmp" bs=1M count=256 conv=fdatasync 2>&1 | awk '/copied/ {for (i = 1; i <= NF; i++) if ($i == "s,") t = $(i - 1); print 268.435456 / t}')
 rm -f "$WORK/fsync.tmp" "$WORK/dd.tmp"
 echo "{\"phase\": \"disk\", \"fdatasync_per_s\": ${FS:-0}, \"write_mb_s\": ${BW:-0}}" | tee -a "$RESULTS"
