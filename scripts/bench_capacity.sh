@@ -54,7 +54,7 @@ PG_ADMIN=${CAP_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_LOG=${CAP_PG_LOG:-/var/log/postgresql/postgresql-15-main.log}
 FSYNC_TEST=${CAP_PG_TEST_FSYNC:-/usr/lib/postgresql/15/bin/pg_test_fsync}
 # Ports of their own, so bench.sh can run beside it.
-PORT=28443 OPS=29464 PORT2=28445 OPS2=29466 RXPORT=28444
+PORT=28443 OPS=29464 PORT2=28445 OPS2=29466 RXPORT=28444 CPORT=28446 CPORT2=28447
 PY=$ROOT/scripts/bench_capacity.py
 
 echo "== building (release)"
@@ -84,6 +84,7 @@ cat >bench.toml <<EOF
 [server]
 listen = "127.0.0.1:$PORT"
 ops_listen = "127.0.0.1:$OPS"
+contract_listen = "127.0.0.1:$CPORT"
 [database]
 url = "${PG_ADMIN%/*}/$DB"
 pool_size = 16
@@ -243,7 +244,7 @@ python3 "$PY" stmts "$PG_LOG" "$L0" "$L1" "$DB" $(($(rx_lines) - BASE)) callback
 psql "$PG_ADMIN" -qc "ALTER DATABASE $DB RESET log_statement"
 
 echo "-- disk: fdatasync rate and sequential write bandwidth (this machine)"
-FS=$("$FSYNC_TEST" -s 2 -f "$WORK/fsync.tmp" 2>/dev/null | awk '/fdatasync/ && !d {print $2; d = 1}')
+FS=$("$FSYNC_TEST" -s 2 -f "$WORK/fsync.tmp" 2>/dev/null | awk '$1 == "fdatasync" && $2 ~ /^[0-9.]+$/ && !d {print $2; d = 1}')
 BW=$(dd if=/dev/zero of="$WORK/dd.tmp" bs=1M count=256 conv=fdatasync 2>&1 | awk '/copied/ {for (i = 1; i <= NF; i++) if ($i == "s,") t = $(i - 1); print 268.435456 / t}')
 rm -f "$WORK/fsync.tmp" "$WORK/dd.tmp"
 echo "{\"phase\": \"disk\", \"fdatasync_per_s\": ${FS:-0}, \"write_mb_s\": ${BW:-0}}" | tee -a "$RESULTS"
@@ -252,6 +253,7 @@ if [ "$TWO" = 1 ]; then
   echo "== part 2: two instances on one database"
   start
   MACHTIGINGEN_SERVER__LISTEN=127.0.0.1:$PORT2 MACHTIGINGEN_SERVER__OPS_LISTEN=127.0.0.1:$OPS2 \
+    MACHTIGINGEN_SERVER__CONTRACT_LISTEN=127.0.0.1:$CPORT2 \
     "$BIN" --config bench.toml serve >>serve2.log 2>&1 &
   SERVER2_PID=$!
   wait_ready "$OPS2"
