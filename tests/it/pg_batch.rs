@@ -126,8 +126,14 @@ async fn a_unique_violation_in_a_batch_fails_only_its_own_submission() {
     assert_eq!(stored(&db), expected);
     let after = stats(&db).unwrap();
     assert_eq!(after.1 - before.1, 13, "transactions");
-    // The holder's batch, then the twelve queued behind it in one.
-    assert_eq!(after.0 - before.0, 2, "commits");
+    // PostgreSQL: the holder's batch, then the twelve queued behind it in
+    // one. SQLite's writer thread takes them into the holder's batch.
+    let commits = if db.backend() == Backend::Postgres {
+        2
+    } else {
+        1
+    };
+    assert_eq!(after.0 - before.0, commits, "commits");
 }
 
 #[tokio::test]
