@@ -182,6 +182,9 @@ pub struct DatabaseConfig {
     pub pool_size: u32,
     pub connect_timeout_secs: u64,
     pub busy_timeout_ms: u64,
+    /// PostgreSQL: writer threads batching concurrent submissions into
+    /// shared transactions (`db::pg_writer`); 0 commits each on its own.
+    pub pg_batch_writers: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,6 +9,7 @@
 
 mod checkpoint;
 mod hooks;
+pub mod pg_writer;
 pub mod schema;
 pub mod writer;
 
@@ -199,6 +200,9 @@ pub struct Db {
     backend: Backend,
     /// SQLite: the group-commit writer of this file (see [`writer`]).
     writer: Option<Arc<writer::GroupWriter>>,
+    /// PostgreSQL: the batch writer of submissions ([`pg_writer`]), unless
+    /// `database.pg_batch_writers` is 0.
+    pg_writer: Option<Arc<pg_writer::PgWriter>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -236,6 +240,8 @@ impl Db {
                 .map_or_else(|| path.to_path_buf(), |(d, name)| d.join(name));
             writer = Some(writer::GroupWriter::for_file(manager.clone(), file));
         }
+        let pg_writer = (backend == Backend::Postgres && config.pg_batch_writers > 0)
+            .then(|| pg_writer::PgWriter::start(&manager, config.pg_batch_writers));
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_size)
             .min_idle(Some(0))
@@ -248,6 +254,7 @@ impl Db {
             manager,
             backend,
             writer,
+            pg_writer,
         })
     }
 
@@ -311,10 +318,34 @@ impl Db {
         }
     }
 
+    /// [`Db::write`] for submissions: on PostgreSQL too, `f` shares one
+    /// transaction and one commit with the other jobs queued at the moment,
+    /// in a savepoint of its own ([`pg_writer`]); on SQLite it is
+    /// [`Db::write`]. Resolves once the batch has committed (`Ok`) or
+    /// failed. Keep `f` to the inserts: every statement in it holds up the
+    /// rest of its batch.
+    pub async fn write_batched<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+    {
+        match &self.pg_writer {
+            Some(w) => w.submit(f).await,
+            None => self.write(f).await,
+        }
+    }
+
     /// SQLite: (commits, write transactions in them) of this file's group
     /// commit so far; `None` on PostgreSQL.
     pub fn group_commit_stats(&self) -> Option<(u64, u64)> {
         self.writer.as_ref().map(|w| w.stats())
+    }
+
+    /// PostgreSQL: (commits, write transactions in them) of the batch
+    /// writer of [`Db::write_batched`]; `None` on SQLite or when it is off.
+    pub fn pg_batch_stats(&self) -> Option<(u64, u64)> {
+        self.pg_writer.as_ref().map(|w| w.stats())
     }
 
     /// Applies pending migrations of this backend; returns how many ran.

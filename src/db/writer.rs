@@ -21,7 +21,8 @@
 //! turns on the lock, every hand-over waits for the next caller's thread to
 //! be scheduled.
 //!
-//! PostgreSQL needs none of this: concurrent commits already share WAL flushes.
+//! PostgreSQL shares WAL flushes between concurrent commits by itself; only
+//! submissions are batched there, by `pg_writer`, to save round trips.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -37,10 +38,10 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use super::{DbConnection, DbError, Manager};
 
 /// Most transactions committed together; bounds the latency one commit adds.
-const MAX_BATCH: usize = 64;
+pub(super) const MAX_BATCH: usize = 64;
 
 /// What a batch came to, for the callers that wrote in it.
-type Outcome = Result<(), String>;
+pub(super) type Outcome = Result<(), String>;
 
 type Panic = Box<dyn Any + Send + 'static>;
 
@@ -61,7 +62,7 @@ pub struct GroupWriter {
 
 /// A write handed to the writer thread: it runs in a savepoint and answers
 /// its caller once the batch has ended.
-trait OwnedJob: Send {
+pub(super) trait OwnedJob: Send {
     /// Runs the job; returns how to answer once the batch has ended, whether
     /// its writes stand, and whether the savepoint ended cleanly.
     fn run(self: Box<Self>, conn: &mut DbConnection) -> Ran;
@@ -69,10 +70,10 @@ trait OwnedJob: Send {
     fn fail(self: Box<Self>, message: String);
 }
 
-struct Ran {
-    answer: Box<dyn FnOnce(&Outcome) + Send>,
-    wrote: bool,
-    intact: bool,
+pub(super) struct Ran {
+    pub(super) answer: Box<dyn FnOnce(&Outcome) + Send>,
+    pub(super) wrote: bool,
+    pub(super) intact: bool,
 }
 
 struct Typed<T, E, F> {
@@ -111,6 +112,19 @@ where
     fn fail(self: Box<Self>, message: String) {
         let _ = self.reply.send(Err(DbError::Unavailable(message).into()));
     }
+}
+
+/// `f` as an owned job that answers on `reply`.
+pub(super) fn owned_job<T, E, F>(
+    f: F,
+    reply: tokio::sync::oneshot::Sender<Result<T, E>>,
+) -> Box<dyn OwnedJob>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<diesel::result::Error> + From<DbError> + Send + 'static,
+{
+    Box::new(Typed { f, reply })
 }
 
 fn not_committed(message: &str) -> DbError {
@@ -402,6 +416,7 @@ where
 {
     type Tm = DbConnection;
     let hooks = super::hooks::mark();
+    let before = super::hooks::before_mark();
     if let Err(e) = <Tm as TransactionManager<Tm>>::begin_transaction(conn) {
         return (Err(e.into()), false, None);
     }
@@ -422,6 +437,7 @@ where
     };
     if result.is_err() {
         super::hooks::discard(hooks);
+        super::hooks::before_discard(before);
     }
     (result, intact, panic)
 }

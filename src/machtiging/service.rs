@@ -237,8 +237,9 @@ fn event<'a>(
 ///
 /// Two steps: the checks and reads (idempotency, JVC) on a pooled connection,
 /// in parallel with other requests; then only the inserts as one write
-/// transaction ([`Db::write`]), which on SQLite shares its commit with the
-/// other submissions queued at that moment.
+/// transaction ([`Db::write_batched`]), which shares its commit with the
+/// other submissions queued at that moment (SQLite's group commit; on
+/// PostgreSQL the batch writer, `db::pg_writer`).
 pub async fn submit(
     db: &Db,
     caller: Caller,
@@ -257,7 +258,7 @@ pub async fn submit(
         new.submission.aanvraag.referentie.clone(),
         new.stored.content_hash.clone(),
     );
-    match db.write(move |c| new.store(c)).await {
+    match db.write_batched(move |c| new.store(c)).await {
         Ok(c) => Ok(c),
         // A concurrent identical submission won the race for the reference.
         Err(DbError::Conflict(_)) => {

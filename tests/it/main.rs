@@ -36,6 +36,7 @@ mod optin;
 mod outage;
 mod outbox_notify;
 mod persons;
+mod pg_batch;
 mod portal;
 mod portal_aanvraag;
 mod portal_beoordeling;
