@@ -12,13 +12,17 @@
 
 mod aanvraag;
 mod aanvragen;
+mod aanvullen;
 mod beheer;
 mod beoordeling;
 mod certificaten;
+mod concept;
+mod document;
 mod gegevens;
 mod layout;
 mod optin;
 mod terugkoppeling;
+mod upload;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -51,6 +55,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/portaal.css", web::get().to(layout::stylesheet))
             .configure(gegevens::configure)
             .configure(aanvraag::configure)
+            .configure(concept::configure)
+            .configure(aanvullen::configure)
             .configure(aanvragen::configure)
             .configure(beheer::configure)
             .configure(certificaten::configure)
