@@ -12,8 +12,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::layout::{self, Nav};
 use super::document::{attachments, document, soort_of};
+use super::layout::{self, Nav};
 use super::upload::{self, Attachment, Posted};
 use super::{Person, PortalError};
 use crate::catalog::{AntwoordType, Verstrekking};
@@ -278,8 +278,7 @@ pub(super) async fn render(
                 // A missing kind names it: `bijlage van soort 'foto'`.
                 let at = bestanden.iter().position(|b| {
                     origin.as_deref() == Some(b.name.as_str())
-                        || soort_of(&b.name)
-                            .is_some_and(|s| f.message.contains(&format!("'{s}'")))
+                        || soort_of(&b.name).is_some_and(|s| f.message.contains(&format!("'{s}'")))
                 });
                 match at.and_then(|i| bestanden.get_mut(i)) {
                     Some(b) if b.error.is_none() => b.error = Some(text),
@@ -478,24 +477,23 @@ pub(super) async fn save(
         (None, Some((uzovi, v, _))) => {
             let concept = field(&form, "actie") == "concept";
             let xml = document(&caller, &form, &v, &uzovi, &attachments).into_bytes();
-            let result =
-                match intake::blocking(xml.len(), move || intake::submission(&xml, concept)).await
-                {
-                    Ok(submission) => match &mode.wijzigen {
-                        Some(id) => service::modify(
-                            &state.db,
-                            caller.clone(),
-                            id.clone().into(),
-                            submission,
-                        )
+            let result = match intake::blocking(xml.len(), move || {
+                intake::submission(&xml, concept)
+            })
+            .await
+            {
+                Ok(submission) => match &mode.wijzigen {
+                    Some(id) => {
+                        service::modify(&state.db, caller.clone(), id.clone().into(), submission)
+                            .await
+                            .map_err(Problem::from)
+                    }
+                    None => service::submit(&state.db, caller.clone(), submission)
                         .await
                         .map_err(Problem::from),
-                        None => service::submit(&state.db, caller.clone(), submission)
-                            .await
-                            .map_err(Problem::from),
-                    },
-                    Err(e) => Err(Problem::from(e)),
-                };
+                },
+                Err(e) => Err(Problem::from(e)),
+            };
             match result {
                 Ok(c) => Ok(c),
                 Err(p) if p.code.is_client_fault() => {

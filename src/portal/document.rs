@@ -118,4 +118,3 @@ pub(super) fn document(
     x.push_str("</Machtigingsaanvraag>\n");
     x
 }
-

@@ -49,9 +49,13 @@ impl Posted {
         Problem::new(
             Code::BodyTooLarge,
             format!(
-                "Het formulier met de bestanden is groter dan {} MB; er is niets opgeslagen. \
+                "Het formulier met de bestanden is groter dan {}; er is niets opgeslagen. \
                  Kies kleinere bestanden (bijlagen samen ten hoogste 20 MB).",
-                limit / (1024 * 1024).max(1)
+                if limit >= 1024 * 1024 {
+                    format!("{} MB", limit / (1024 * 1024))
+                } else {
+                    format!("{} kB", limit / 1024)
+                }
             ),
         )
     }

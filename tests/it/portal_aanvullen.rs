@@ -34,7 +34,12 @@ fn insurer(app: &TestApp) -> TestClient {
 }
 
 /// A valid form for KEUZE (without its attachment), `over` replacing fields.
-fn form(token: &str, referentie: &str, actie: &str, over: &[(&str, &str)]) -> Vec<(String, String)> {
+fn form(
+    token: &str,
+    referentie: &str,
+    actie: &str,
+    over: &[(&str, &str)],
+) -> Vec<(String, String)> {
     let mut f: Vec<(String, String)> = [
         ("_csrf", token.to_owned()),
         ("keuze", KEUZE.to_owned()),
@@ -125,7 +130,9 @@ async fn staff_submit_with_an_attachment_and_answer_the_insurers_question() {
     assert_eq!(status, 200, "{dossier}");
     let doc = dossier["document"].as_str().unwrap();
     assert!(
-        doc.contains("<Soort>foto</Soort><Naam>vooraanzicht.jpg</Naam><MediaType>image/jpeg</MediaType>"),
+        doc.contains(
+            "<Soort>foto</Soort><Naam>vooraanzicht.jpg</Naam><MediaType>image/jpeg</MediaType>"
+        ),
         "{doc}"
     );
 
@@ -143,7 +150,8 @@ async fn staff_submit_with_an_attachment_and_answer_the_insurers_question() {
     assert_eq!(status, 200, "{page}");
     assert!(
         page.contains("<strong>AanvullendeInformatieGevraagd</strong>")
-            && page.contains("<label for=\"antwoord-FOTO-ZIJ\">Graag ook een foto van opzij.</label>")
+            && page
+                .contains("<label for=\"antwoord-FOTO-ZIJ\">Graag ook een foto van opzij.</label>")
             && page.contains(&format!("action=\"{action}\"")),
         "{page}"
     );
@@ -152,7 +160,10 @@ async fn staff_submit_with_an_attachment_and_answer_the_insurers_question() {
     // Nothing supplied: JVC-V03, the status unchanged.
     let (status, _, page) = post_multipart(&staff, &action, &[("_csrf", &token)], &[]).await;
     assert_eq!(status, 422, "{page}");
-    assert!(near(&page, "aanvullen-melding").contains("JVC-V03"), "{page}");
+    assert!(
+        near(&page, "aanvullen-melding").contains("JVC-V03"),
+        "{page}"
+    );
     // A file of a type the platform does not take: next to the file field,
     // the answer typed kept.
     let zip = File {
@@ -168,10 +179,19 @@ async fn staff_submit_with_an_attachment_and_answer_the_insurers_question() {
     ];
     let (status, _, page) = post_multipart(&staff, &action, &answer, &[zip]).await;
     assert_eq!(status, 422, "{page}");
-    assert!(near(&page, "aanvul-bijlage-fout").contains("JVC-J04"), "{page}");
-    assert!(page.contains(">Foto van opzij bijgevoegd.</textarea>"), "{page}");
+    assert!(
+        near(&page, "aanvul-bijlage-fout").contains("JVC-J04"),
+        "{page}"
+    );
+    assert!(
+        page.contains(">Foto van opzij bijgevoegd.</textarea>"),
+        "{page}"
+    );
     let (_, v) = insurer.get_json(&dossier_path).await;
-    assert_eq!(v["machtigingsaanvraag"]["status"], "AanvullendeInformatieGevraagd");
+    assert_eq!(
+        v["machtigingsaanvraag"]["status"],
+        "AanvullendeInformatieGevraagd"
+    );
 
     // Answered with a photo: the insurer works on it again and has it.
     let (status, path, page) = post_multipart(
@@ -213,7 +233,10 @@ async fn attachment_refusals_are_shown_next_to_the_file_field_and_nothing_is_sto
     // The required kind missing: JVC-V02 next to its file field.
     let (status, _, body) = post_multipart(&staff, NEW, &pairs(&f), &[]).await;
     assert_eq!(status, 422, "{body}");
-    assert!(near(&body, "bijlage-foto-fout").contains("JVC-V02"), "{body}");
+    assert!(
+        near(&body, "bijlage-foto-fout").contains("JVC-V02"),
+        "{body}"
+    );
     assert!(
         body.contains("id=\"bijlage-foto\" name=\"bijlage-foto\""),
         "{body}"
@@ -229,7 +252,10 @@ async fn attachment_refusals_are_shown_next_to_the_file_field_and_nothing_is_sto
     let (status, _, body) =
         post_multipart(&staff, NEW, &pairs(&f), &[photo("bijlage-foto"), exe]).await;
     assert_eq!(status, 422, "{body}");
-    assert!(near(&body, "bijlage-overig-fout").contains("JVC-J04"), "{body}");
+    assert!(
+        near(&body, "bijlage-overig-fout").contains("JVC-J04"),
+        "{body}"
+    );
 
     // Over the documented 20 MB of attachments: JVC-J05 next to the files.
     let big = File {
@@ -244,9 +270,11 @@ async fn attachment_refusals_are_shown_next_to_the_file_field_and_nothing_is_sto
     assert!(near(&body, "bijlagen-fout").contains("JVC-J05"), "{body}");
 
     // A multipart form without its CSRF token changes nothing.
-    let without: Vec<(&str, &str)> = pairs(&f).into_iter().filter(|(k, _)| *k != "_csrf").collect();
-    let (status, _, body) =
-        post_multipart(&staff, NEW, &without, &[photo("bijlage-foto")]).await;
+    let without: Vec<(&str, &str)> = pairs(&f)
+        .into_iter()
+        .filter(|(k, _)| *k != "_csrf")
+        .collect();
+    let (status, _, body) = post_multipart(&staff, NEW, &without, &[photo("bijlage-foto")]).await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("REQ-007"), "{body}");
 
@@ -272,7 +300,10 @@ async fn a_form_past_the_body_limit_is_refused_next_to_the_file_field() {
     let (status, _, body) = post_multipart(&staff, NEW, &pairs(&f), &[big]).await;
     assert_eq!(status, 413, "{body}");
     assert!(near(&body, "bijlagen-fout").contains("REQ-002"), "{body}");
-    assert!(body.contains("value=\"PORTAAL-GROOT\""), "entered values kept: {body}");
+    assert!(
+        body.contains("value=\"PORTAAL-GROOT\""),
+        "entered values kept: {body}"
+    );
     let (_, list) = text(&staff, "/portaal/aanvragen").await;
     assert!(list.contains("Gevonden: 0"), "{list}");
 }
@@ -319,14 +350,20 @@ async fn staff_change_a_concept_keep_its_attachment_and_submit_it() {
     );
     let (status, _, page) = post_multipart(&staff, &change, &pairs(&f), &[]).await;
     assert_eq!(status, 422, "{page}");
-    assert!(near(&page, "bijlage-foto-fout").contains("JVC-V02"), "{page}");
+    assert!(
+        near(&page, "bijlage-foto-fout").contains("JVC-V02"),
+        "{page}"
+    );
 
     // Changed and submitted, the stored photo kept.
     let f = form(&token, &referentie, "indienen", &[("achternaam", "Jansen")]);
     let (status, path, page) = post_multipart(&staff, &change, &pairs(&f), &[]).await;
     assert_eq!((status, id_of(&path, &page)), (200, id.clone()), "{page}");
     assert!(page.contains("<strong>Ingediend</strong>"), "{page}");
-    assert!(!page.contains(&change), "a submitted request is not changed here");
+    assert!(
+        !page.contains(&change),
+        "a submitted request is not changed here"
+    );
     let (status, dossier) = insurer
         .get_json(&format!("/api/v1/beoordeling/machtigingsaanvragen/{id}"))
         .await;
