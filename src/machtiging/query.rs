@@ -74,6 +74,31 @@ pub async fn get(
     .await
 }
 
+/// One request with the document it was submitted or last saved as, for a
+/// provider that changes its Concept (the portal keeps the attachments it
+/// holds). Audited as a read.
+pub async fn document(
+    db: &Db,
+    caller: Caller,
+    id: Requested<MachtigingId>,
+) -> Result<(Record, String), MachtigingError> {
+    caller.require(Scope::MachtigingenRaadplegen)?;
+    db.run(move |conn| {
+        let record = load_visible(conn, &caller, &id, "machtigingsaanvraag.raadplegen")?;
+        let document = store::document(conn, &record.id)?;
+        audit_request(
+            conn,
+            &caller,
+            "machtigingsaanvraag.raadplegen",
+            Some(&record.id),
+            "ok",
+            json!({"document": true}),
+        )?;
+        Ok((record, document))
+    })
+    .await
+}
+
 /// `ZoekenMachtigingsaanvragen`: the caller's requests matching every
 /// criterion, newest first, one page from where `paging` says. Each request
 /// returned is audited as accessed.

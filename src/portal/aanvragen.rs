@@ -2,8 +2,11 @@
 //! period and patient with paging by the keyset search's `vervolg` token,
 //! and one request's detail with its history, decision, validity and
 //! Machtigingsnummer — through `machtiging::query`, audited as the API's
-//! reads are — and withdrawing it (`machtiging::service::withdraw`). The search is a POST form, so a patient's BSN never appears in
-//! a URL (nor in the browser's history or an access log).
+//! reads are — and withdrawing it (`machtiging::service::withdraw`). The
+//! detail page also carries the form that answers the insurer's questions
+//! ([`super::aanvullen`]) and the way to change a Concept
+//! ([`super::concept`]). The search is a POST form, so a patient's BSN
+//! never appears in a URL (nor in the browser's history or an access log).
 
 use super::field;
 use actix_web::http::StatusCode;
@@ -160,6 +163,30 @@ async fn search(
     render(&state, caller, &form).await
 }
 
+/// One open question of the insurer, with the answer field.
+struct OpenVraag {
+    id: String,
+    tekst: String,
+    antwoord: String,
+    fout: Option<String>,
+}
+
+/// A refused supply of information: what was entered and each finding by
+/// the field it concerns.
+#[derive(Default)]
+pub(super) struct AanvulFouten {
+    pub entered: Vec<(String, String)>,
+    pub melding: Option<String>,
+    pub antwoorden: Vec<(String, String)>,
+    pub toelichting: Vec<String>,
+    pub bijlagen: Vec<String>,
+    pub algemeen: Vec<String>,
+}
+
+fn joined(v: &[String]) -> Option<String> {
+    (!v.is_empty()).then(|| v.join("; "))
+}
+
 /// One line of the history.
 struct Regel {
     at: String,
@@ -183,10 +210,20 @@ struct Detail {
     geldig: Option<String>,
     toegekend: Vec<String>,
     reden: Option<String>,
-    vragen: Vec<String>,
+    vragen: Vec<OpenVraag>,
     /// The attachments (name, type, size), each a download link.
     bijlagen: Vec<String>,
     historie: Vec<Regel>,
+    /// The person may submit and the insurer waits for information.
+    aanvulbaar: bool,
+    aanvul_melding: Option<String>,
+    aanvul_algemeen: Vec<String>,
+    aanvul_toelichting: String,
+    aanvul_toelichting_fout: Option<String>,
+    aanvul_soort: String,
+    aanvul_bijlagen_fout: Option<String>,
+    /// The person may submit and the request is a Concept.
+    wijzigbaar: bool,
     csrf: String,
     /// The person may submit and the lifecycle allows withdrawing.
     intrekbaar: bool,
@@ -197,6 +234,7 @@ struct Detail {
 #[derive(serde::Deserialize)]
 struct Notice {
     ingetrokken: Option<String>,
+    aangevuld: Option<String>,
 }
 
 async fn detail(
@@ -205,11 +243,13 @@ async fn detail(
     id: web::Path<String>,
     q: web::Query<Notice>,
 ) -> Result<HttpResponse, PortalError> {
-    let melding = q
-        .ingetrokken
-        .as_ref()
-        .map(|_| "De aanvraag is ingetrokken.");
-    render_detail(&state, caller, id.into_inner(), melding, None).await
+    let melding = match (&q.ingetrokken, &q.aangevuld) {
+        (Some(_), _) => Some("De aanvraag is ingetrokken."),
+        (None, Some(_)) => Some("De aanvullende informatie is verstuurd naar de verzekeraar."),
+        (None, None) => None,
+    };
+    let none = AanvulFouten::default();
+    render_detail(&state, caller, id.into_inner(), melding, None, none).await
 }
 
 /// `IntrekkenMachtigingsaanvraag` with an optional reason; a refusal
@@ -244,19 +284,21 @@ async fn withdraw(
             }
             let fout = format!("{} ({})", p.detail, p.code.as_str());
             let status = StatusCode::from_u16(p.code.status()).unwrap_or(StatusCode::CONFLICT);
-            let mut resp = render_detail(&state, caller, id, None, Some(fout)).await?;
+            let none = AanvulFouten::default();
+            let mut resp = render_detail(&state, caller, id, None, Some(fout), none).await?;
             *resp.status_mut() = status;
             Ok(resp)
         }
     }
 }
 
-async fn render_detail(
+pub(super) async fn render_detail(
     state: &AppState,
     caller: Caller,
     id: String,
     melding: Option<&'static str>,
     intrek_fout: Option<String>,
+    aanvul: AanvulFouten,
 ) -> Result<HttpResponse, PortalError> {
     let nav = Nav::for_caller(&caller, "/portaal/aanvragen");
     let csrf = state.csrf.token(caller.fingerprint());
@@ -268,6 +310,24 @@ async fn render_detail(
     let r = d.record;
     let intrekbaar = indienen
         && lifecycle::transition(Some(r.status), lifecycle::Command::Intrekken, None).is_ok();
+    let aanvulbaar = indienen
+        && lifecycle::transition(Some(r.status), lifecycle::Command::Aanvullen, None).is_ok();
+    let wijzigbaar = indienen && r.status == Status::Concept;
+    let entered = |k: &str| field(&aanvul.entered, k).to_owned();
+    let vragen = r
+        .open_vragen
+        .iter()
+        .map(|v| OpenVraag {
+            antwoord: entered(&format!("antwoord-{}", v.vraag_id)),
+            fout: aanvul
+                .antwoorden
+                .iter()
+                .find(|(id, _)| id == &v.vraag_id)
+                .map(|(_, t)| t.clone()),
+            id: v.vraag_id.clone(),
+            tekst: v.tekst.clone(),
+        })
+        .collect();
     let b = r.beslissing.as_ref();
     let fmt = |d: Option<NaiveDate>| d.map(|d| d.format("%d-%m-%Y").to_string());
     Ok(layout::render(&Detail {
@@ -299,7 +359,7 @@ async fn render_detail(
             })
             .unwrap_or_default(),
         reden: b.and_then(|b| b.reden_tekst.clone()),
-        vragen: r.open_vragen.iter().map(|v| v.tekst.clone()).collect(),
+        vragen,
         bijlagen: r
             .aanvraag
             .bijlagen
@@ -311,6 +371,17 @@ async fn render_detail(
                 )
             })
             .collect(),
+        aanvulbaar,
+        aanvul_melding: aanvul.melding.clone(),
+        aanvul_algemeen: aanvul.algemeen.clone(),
+        aanvul_toelichting: entered("toelichting"),
+        aanvul_toelichting_fout: joined(&aanvul.toelichting),
+        aanvul_soort: match entered("bijlage-soort") {
+            s if s.is_empty() => super::aanvullen::DEFAULT_SOORT.to_owned(),
+            s => s,
+        },
+        aanvul_bijlagen_fout: joined(&aanvul.bijlagen),
+        wijzigbaar,
         historie: d
             .history
             .iter()

@@ -2,7 +2,8 @@
 //! (`/portaal/beheer/certificaten`, `gebruikersbeheer`): kind, holder,
 //! status, validity and authorizations; a new certificate from a CSR
 //! (systeem for the party's software, persoonlijk for a colleague) and
-//! revoking one — the page the "certificaat verloopt" e-mail links to. Same
+//! revoking one — the page the "certificaat verloopt" e-mail links to. The
+//! CSR is pasted as PEM or uploaded as a `.csr`/`.pem` file (multipart). Same
 //! services (`beheer::request_certificate`, `beheer::revoke`), limits
 //! (`BEH-…`) and audit rows as `/api/v1/beheer/certificaten`.
 
@@ -11,6 +12,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use super::layout::{self, Nav};
+use super::upload::Posted;
 use super::{Person, PortalError};
 use crate::beheer;
 use crate::identity::Caller;
@@ -174,21 +176,39 @@ fn client_fault(p: Problem) -> Result<(StatusCode, String), PortalError> {
     Ok((status, format!("{} ({})", p.detail, p.code.as_str())))
 }
 
-/// A new certificate from the CSR pasted into the form.
+/// The CSR as pasted, or as the uploaded file holds it; both, or a body past
+/// its bound, is a refusal.
+fn csr_of(posted: &Posted, pasted: &str, limit: usize) -> Result<Vec<u8>, Problem> {
+    if posted.too_large {
+        return Err(Posted::too_large_problem(limit));
+    }
+    let file = posted.files.iter().find(|f| f.field == "csr-bestand");
+    match (file, pasted.is_empty()) {
+        (Some(_), false) => Err(bad(
+            "Plak de CSR of kies een bestand met de CSR, niet allebei.".into(),
+        )),
+        (Some(f), true) => Ok(f.inhoud.clone()),
+        (None, _) => Ok(pasted.as_bytes().to_vec()),
+    }
+}
+
+/// A new certificate from the CSR pasted into the form or uploaded as a file.
 async fn request(
     Person(caller): Person,
     state: web::Data<AppState>,
-    form: web::Form<Vec<(String, String)>>,
+    posted: Posted,
 ) -> Result<HttpResponse, PortalError> {
-    super::check_csrf(&state, &caller, &form)?;
+    let form = &posted.fields;
+    super::check_csrf(&state, &caller, form)?;
     caller.require(Scope::Gebruikersbeheer)?;
-    let field = |k: &str| super::field(&form, k).to_owned();
+    let field = |k: &str| super::field(form, k).to_owned();
     let entered = Entered {
         soort: field("soort"),
         houder: field("houder"),
         csr: field("csr"),
     };
     let mut wanted = Scopes::default();
+    let csr = csr_of(&posted, &entered.csr, state.config.server.body_limit);
     let mut parsed: Result<(), Problem> = Ok(());
     for (_, v) in form.iter().filter(|(k, _)| k == "autorisatie") {
         match v.parse::<Scope>() {
@@ -202,14 +222,14 @@ async fn request(
             entered.soort
         ))
     });
-    let outcome = match (parsed, kind) {
-        (Err(p), _) | (_, Err(p)) => Err(p),
-        (Ok(()), Ok(kind)) => beheer::request_certificate(
+    let outcome = match (parsed, kind, csr) {
+        (Err(p), _, _) | (_, Err(p), _) | (_, _, Err(p)) => Err(p),
+        (Ok(()), Ok(kind), Ok(csr)) => beheer::request_certificate(
             &state.db,
             caller.clone(),
             state.config.pki.clone(),
             beheer::CertificateRequest {
-                csr: entered.csr.clone().into_bytes(),
+                csr,
                 kind,
                 holder: (!entered.houder.is_empty()).then(|| entered.houder.clone()),
                 scopes: wanted,

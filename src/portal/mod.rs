@@ -12,14 +12,18 @@
 
 mod aanvraag;
 mod aanvragen;
+mod aanvullen;
 mod beheer;
 mod beoordeling;
 mod bijlagen;
 mod certificaten;
+mod concept;
+mod document;
 mod gegevens;
 mod layout;
 mod optin;
 mod terugkoppeling;
+mod upload;
 mod verklaringen;
 mod werklijst;
 
@@ -54,6 +58,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/portaal.css", web::get().to(layout::stylesheet))
             .configure(gegevens::configure)
             .configure(aanvraag::configure)
+            .configure(concept::configure)
+            .configure(aanvullen::configure)
             .configure(aanvragen::configure)
             .configure(beheer::configure)
             .configure(certificaten::configure)

@@ -489,6 +489,82 @@ test('the CSP watcher sees what the policy blocks', async () => {
   assert.ok(problems.some((p) => /style/i.test(p)), JSON.stringify(problems));
 });
 
+test('staff attach the required photo, the assessor asks a question and staff answer it in the portal', async () => {
+  const referentie = `BROWSER-F-${unique()}`;
+  const vraag = `Graag ook een foto van opzij (${referentie}).`;
+  const photo = (name) => ({ name, mimeType: 'image/jpeg', buffer: Buffer.from('\xff\xd8\xff\xe0 foto', 'latin1') });
+  let id;
+  await as(p12.medewerker, async (page) => {
+    // The demo insurer 3311 requires a photo for PLAST-OOGLID: without one,
+    // JVC-V02 appears next to its upload field.
+    await open(page, '/portaal/aanvragen/nieuw');
+    await page.selectOption('#keuze', '3311|PLAST-OOGLID');
+    await Promise.all([page.waitForURL(/keuze=/), page.getByRole('button', { name: 'Kiezen' }).click()]);
+    await page.fill('#referentie', referentie);
+    await page.fill('#bsn', '999999990');
+    await page.fill('#geboortedatum', '1970-03-14');
+    await page.fill('#achternaam', 'Jansen');
+    await page.fill('#zorgsoort', '0303');
+    await page.fill('#begindatum', day(7));
+    await page.fill('#einddatum', day(180));
+    await page.check('#prestatie-DBC-OOGLID');
+    await page.selectOption('#vraag-GEZICHTSVELD', 'ja');
+    await page.fill('#vraag-GRADEN', '25');
+    await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Indienen' }).click(),
+    ]);
+    await stylesheetApplied(page);
+    const upload = page.locator('#bijlage-foto');
+    assert.equal(await upload.getAttribute('aria-invalid'), 'true', await page.content());
+    assert.equal(await upload.getAttribute('aria-describedby'), 'bijlage-foto-fout');
+    assert.match(await page.locator('#bijlage-foto-fout').textContent(), /JVC-V02/);
+    await shot(page, 'medewerker-aanvraag-bijlage-fout');
+
+    // With the photo (chosen again, as after any refusal) it is submitted.
+    await page.setInputFiles('#bijlage-foto', photo('vooraanzicht.jpg'));
+    await Promise.all([
+      page.waitForURL((u) => /\/portaal\/aanvragen\/[^/]+$/.test(u.pathname) && !u.pathname.endsWith('/nieuw')),
+      page.getByRole('button', { name: 'Indienen' }).click(),
+    ]);
+    id = new URL(page.url()).pathname.split('/').pop();
+    await stylesheetApplied(page);
+    await page.locator('strong', { hasText: 'Ingediend' }).waitFor();
+  });
+
+  // The assessor of 3311 asks a question in the portal.
+  await as(p12.beoordelaar3311, async (page) => {
+    await open(page, `/portaal/beoordeling/${id}`);
+    assert.ok((await page.content()).includes('vooraanzicht.jpg'), 'the assessor sees the attachment');
+    await page.getByLabel('Aanvullende informatie vragen').check();
+    await page.fill('#vraag', vraag);
+    await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST'),
+      page.locator('form[method="post"] button[type="submit"]').first().click(),
+    ]);
+    await page.locator('strong', { hasText: 'AanvullendeInformatieGevraagd' }).first().waitFor();
+  });
+
+  // Staff see the question on the request's page and answer it with a photo.
+  await as(p12.medewerker, async (page) => {
+    await open(page, `/portaal/aanvragen/${id}`);
+    await page.locator('strong', { hasText: 'AanvullendeInformatieGevraagd' }).waitFor();
+    const answer = page.getByLabel(vraag);
+    await answer.fill('Foto van opzij bijgevoegd.');
+    await page.fill('#bijlage-soort', 'foto');
+    await page.setInputFiles('#aanvul-bijlage', photo('zijaanzicht.jpg'));
+    await shot(page, 'medewerker-aanvullen');
+    await Promise.all([
+      page.waitForURL(/aangevuld=1/),
+      page.getByRole('button', { name: 'Informatie versturen' }).click(),
+    ]);
+    await stylesheetApplied(page);
+    await page.locator('#status strong', { hasText: 'InBehandeling' }).waitFor();
+    assert.match(await page.locator('p.melding').textContent(), /verstuurd naar de verzekeraar/);
+    await shot(page, 'medewerker-aangevuld');
+  });
+});
+
 test('the demo assessor of 3311 sees the inbox and the documentation shows every screenshot', async () => {
   await as(p12.beoordelaar3311, async (page) => {
     await open(page, '/portaal/beoordeling');

@@ -226,14 +226,14 @@ async fn a_jvc_finding_appears_next_to_its_field() {
         .unwrap_or_else(|| panic!("{body}"));
     assert!(body[err..err + 400].contains("XSD-001"), "{body}");
 
-    // A required attachment the form cannot carry yet: JVC-V02 at the top.
+    // A required attachment not sent: JVC-V02 next to its file field.
     let f = form(&token, "PORTAAL-BIJLAGE", &[("keuze", "3311|PLAST-OOGLID")]);
     let (status, _, body) = post(&staff, "/portaal/aanvragen/nieuw", &pairs(&f)).await;
     assert_eq!(status, 422, "{body}");
-    let top = body
-        .find("id=\"melding\"")
+    let err = body
+        .find("id=\"bijlage-foto-fout\"")
         .unwrap_or_else(|| panic!("{body}"));
-    assert!(body[top..].contains("JVC-V02"), "{body}");
+    assert!(body[err..err + 300].contains("JVC-V02"), "{body}");
 
     // Nothing was stored.
     let (_, list) = text(&staff, "/portaal/aanvragen").await;

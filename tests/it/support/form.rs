@@ -1,6 +1,7 @@
 //! A browser's side of the portal's forms, shared by the `portal*` tests:
 //! reading a page, posting a form as `application/x-www-form-urlencoded`
-//! (following the 303 after a change), and finding a form's CSRF token.
+//! or, with files, as `multipart/form-data` (following the 303 after a
+//! change), and finding a form's CSRF token.
 
 use super::TestClient;
 
@@ -17,6 +18,63 @@ pub async fn post(c: &TestClient, path: &str, form: &[(&str, &str)]) -> (u16, St
         .post(c.url(path))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(urlencoded(form))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let path = r.url().path().to_owned();
+    (status, path, r.text().await.unwrap())
+}
+
+/// A file in a multipart form: field, file name, media type, content.
+pub struct File<'a> {
+    pub field: &'a str,
+    pub name: &'a str,
+    pub media_type: &'a str,
+    pub content: Vec<u8>,
+}
+
+/// `multipart/form-data` as a browser builds it: the text fields in order,
+/// then the files. Returns the content type (with its boundary) and body.
+pub fn multipart_body(form: &[(&str, &str)], files: &[File<'_>]) -> (String, Vec<u8>) {
+    let boundary = format!("----portaaltest{}", crate::fixtures::random_suffix());
+    let mut body = Vec::new();
+    for (k, v) in form {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for f in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\n\
+                 Content-Type: {}\r\n\r\n",
+                f.field, f.name, f.media_type
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&f.content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// POST a form with files as a browser does (following the 303): status,
+/// final path, body.
+pub async fn post_multipart(
+    c: &TestClient,
+    path: &str,
+    form: &[(&str, &str)],
+    files: &[File<'_>],
+) -> (u16, String, String) {
+    let (content_type, body) = multipart_body(form, files);
+    let r = c
+        .http
+        .post(c.url(path))
+        .header("content-type", content_type)
+        .body(body)
         .send()
         .await
         .unwrap();
