@@ -519,6 +519,8 @@ test('staff attach the required photo, the assessor asks a question and staff an
     assert.equal(await upload.getAttribute('aria-invalid'), 'true', await page.content());
     assert.equal(await upload.getAttribute('aria-describedby'), 'bijlage-foto-fout');
     assert.match(await page.locator('#bijlage-foto-fout').textContent(), /JVC-V02/);
+    // The finding sits at the upload field, below the fold: show it there.
+    await upload.scrollIntoViewIfNeeded();
     await shot(page, 'medewerker-aanvraag-bijlage-fout');
 
     // With the photo (chosen again, as after any refusal) it is submitted.
