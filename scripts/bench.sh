@@ -266,6 +266,9 @@ if [ -n "$ONLY" ]; then
   cat "$RESULTS"
   echo "== BENCH_ONLY: docs/benchmarks.md left as it was (raw results: $RESULTS)"
 else
-  python3 scripts/bench_report.py "$RESULTS" >docs/benchmarks.md
+  # Into a file of its own first: the report keeps the hand-written sections of the
+  # current docs/benchmarks.md, which a redirect would have emptied before it ran.
+  python3 scripts/bench_report.py "$RESULTS" >"$WORK/benchmarks.md"
+  mv "$WORK/benchmarks.md" docs/benchmarks.md
   echo "== written docs/benchmarks.md (raw results: $RESULTS)"
 fi

@@ -192,4 +192,14 @@ for name, size in (("small", "1 KB"), ("typical", "2.5 KB"), ("attachments_5x1MB
         ns = json.load(open(est))["mean"]["point_estimate"]
         t = f"{ns / 1e3:.1f} µs" if ns < 1e6 else f"{ns / 1e6:.1f} ms"
         w(f"| {name} | {size} | {t} | {1e9 / ns:,.0f} docs/s |")
+# The sections written by hand (analyses, one-off runs with their dates) follow the
+# marker in the current report and are carried over unchanged.
+MARKER = "<!-- Hand-written sections below: scripts/bench_report.py keeps them as they are. -->"
+current = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "benchmarks.md")
+if os.path.exists(current):
+    text = open(current).read()
+    if MARKER in text:
+        w("")
+        w(MARKER)
+        w(text.split(MARKER, 1)[1].strip("\n"))
 print("\n".join(out))
