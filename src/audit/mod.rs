@@ -121,19 +121,42 @@ impl ByCaller<'_> {
         detail: serde_json::Value,
     ) -> DbResult<()> {
         let actor = self.caller.as_actor();
-        record(
-            conn,
-            &AuditEntry {
-                fingerprint: actor.fingerprint.as_deref(),
-                actor: actor.name,
-                acting_for: self.acting_for.clone(),
-                action,
-                object_type: self.object_type,
-                object_id: id.map(str::to_owned),
-                outcome,
-                detail,
-            },
-        )
+        record(conn, &self.entry(&actor, action, id, outcome, detail))
+    }
+
+    /// As [`Self::record`], on `conn` as it is ([`insert`]): for a caller
+    /// already inside its write transaction, where a savepoint of its own
+    /// would cost two round trips and undo nothing the transaction does not.
+    pub fn insert(
+        &self,
+        conn: &mut DbConnection,
+        action: &str,
+        id: Option<&str>,
+        outcome: &str,
+        detail: serde_json::Value,
+    ) -> DbResult<()> {
+        let actor = self.caller.as_actor();
+        insert(conn, &self.entry(&actor, action, id, outcome, detail))
+    }
+
+    fn entry<'e>(
+        &'e self,
+        actor: &'e Actor,
+        action: &'e str,
+        id: Option<&str>,
+        outcome: &'e str,
+        detail: serde_json::Value,
+    ) -> AuditEntry<'e> {
+        AuditEntry {
+            fingerprint: actor.fingerprint.as_deref(),
+            actor: actor.name.clone(),
+            acting_for: self.acting_for.clone(),
+            action,
+            object_type: self.object_type,
+            object_id: id.map(str::to_owned),
+            outcome,
+            detail,
+        }
     }
 }
 

@@ -371,11 +371,19 @@ impl NewSubmission {
         } else {
             None
         };
-        audit_request(
+        // Written on the submission's own transaction (no savepoint: any error
+        // undoes the whole submission anyway); an intermediary acted for the
+        // practice the request names, so no lookup of it either.
+        audit::ByCaller {
+            caller: &caller,
+            object_type: "machtigingsaanvraag",
+            acting_for: (caller.party().kind == PartyKind::Softwareleverancier)
+                .then(|| PartyRef::provider(&s.aanvraag.agb_praktijk).to_string()),
+        }
+        .insert(
             c,
-            &caller,
             "machtigingsaanvraag.indienen",
-            Some(&id),
+            Some(id.as_str()),
             "ok",
             json!({"status": status.as_str()}),
         )?;

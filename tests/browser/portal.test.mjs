@@ -307,6 +307,38 @@ test('a contact person grants an authorization that the next API call honours', 
   assert.equal(after.status, 200, `the next API call honours the grant: ${after.text}`);
 });
 
+test('a contact person sees the certificates and the callback registration, and staff change a Concept before submitting it', async () => {
+  await as(p12.medewerker, async (page) => {
+    await open(page, '/portaal/beheer/certificaten');
+    await page.getByRole('heading', { name: 'Certificaten', level: 1 }).waitFor();
+    await shot(page, 'contactpersoon-certificaten');
+    await open(page, '/portaal/beheer/terugkoppeling');
+    await page.getByRole('heading', { name: 'Terugkoppeling', level: 1 }).waitFor();
+    await shot(page, 'contactpersoon-terugkoppeling');
+
+    // Saved as a Concept, opened again, changed and submitted.
+    const referentie = `BROWSER-C-${unique()}`;
+    await fillAanvraag(page, referentie);
+    await Promise.all([
+      page.waitForURL(/\/portaal\/aanvragen\/[^/]+$/),
+      page.getByRole('button', { name: 'Opslaan als concept' }).click(),
+    ]);
+    await page.locator('strong', { hasText: 'Concept' }).first().waitFor();
+    await Promise.all([
+      page.waitForURL(/\/wijzigen$/),
+      page.getByRole('link', { name: /Concept wijzigen/ }).click(),
+    ]);
+    await stylesheetApplied(page);
+    assert.equal(await page.inputValue('#referentie'), referentie);
+    assert.equal(await page.inputValue('#achternaam'), 'Jansen', 'the form is filled in from the Concept');
+    await page.fill('#toelichting', 'Dermatochalasis beiderzijds, foto volgt via het dossier');
+    await page.evaluate(() => window.scrollTo(0, 0)); // the page's title, not the field just typed in
+    await shot(page, 'medewerker-concept-wijzigen');
+    await submit(page);
+    await page.locator('strong', { hasText: 'Ingediend' }).waitFor();
+  });
+});
+
 test('an assessor grants a request and the provider\'s callback receiver gets it', async () => {
   const referentie = `BROWSER-D-${unique()}`;
   let id;
