@@ -122,22 +122,15 @@ async fn render(
             };
             match query::search(&state.db, caller, criteria, paging).await {
                 Ok(result) => {
-                    page.totaal = if result.total_is_minimum {
-                        format!("meer dan {}", result.total)
-                    } else {
-                        result.total.to_string()
-                    };
+                    page.totaal = super::totaal_tekst(result.total, result.total_is_minimum);
                     page.items = result.items;
                     page.vervolg = result.next;
                     StatusCode::OK
                 }
                 Err(e) => {
-                    let p = Problem::from(e);
-                    if !p.code.is_client_fault() {
-                        return Err(PortalError(p));
-                    }
-                    page.fout = Some(format!("{} ({})", p.detail, p.code.as_str()));
-                    StatusCode::from_u16(p.code.status()).unwrap_or(StatusCode::BAD_REQUEST)
+                    let (fout, status) = super::refusal_on_page(Problem::from(e))?;
+                    page.fout = Some(fout);
+                    status
                 }
             }
         }

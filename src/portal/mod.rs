@@ -197,6 +197,25 @@ fn check_csrf(
 }
 
 /// A posted form field's value, trimmed; empty when the form lacks it.
+/// A search's total as shown: exact, or "meer dan N" past the API's cap.
+fn totaal_tekst(total: i64, is_minimum: bool) -> String {
+    if is_minimum {
+        format!("meer dan {total}")
+    } else {
+        total.to_string()
+    }
+}
+
+/// A search's refusal the person can correct, as the message shown next to
+/// the form and the page's status; anything else is the error page.
+fn refusal_on_page(p: Problem) -> Result<(String, StatusCode), PortalError> {
+    if !p.code.is_client_fault() {
+        return Err(PortalError(p));
+    }
+    let status = StatusCode::from_u16(p.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    Ok((format!("{} ({})", p.detail, p.code.as_str()), status))
+}
+
 pub(super) fn field<'a>(form: &'a [(String, String)], key: &str) -> &'a str {
     form.iter()
         .find(|(k, _)| k == key)
