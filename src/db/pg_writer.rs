@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use diesel::connection::{SimpleConnection, TransactionManager};
 
-use super::writer::{MAX_BATCH, Outcome, OwnedJob, owned_job};
+use super::writer::{MAX_BATCH, Outcome, OwnedJob, broken, owned_job};
 use super::{DbConnection, DbError, Manager};
 
 type Job = Box<dyn OwnedJob>;
@@ -203,12 +203,6 @@ fn end(conn: &mut DbConnection, intact: bool, written: usize, before: usize) -> 
         (false, _) => Err("the batch was rolled back".to_owned()),
         (true, Err(e)) => Err(e.to_string()),
     }
-}
-
-fn broken(conn: Option<&mut DbConnection>) -> bool {
-    conn.is_some_and(|c| {
-        <DbConnection as TransactionManager<DbConnection>>::is_broken_transaction_manager(c)
-    })
 }
 
 /// How many submissions each PostgreSQL batch commit carried.

@@ -444,7 +444,7 @@ where
 
 /// Whether the connection's transaction manager is unusable or still inside
 /// a transaction it should not be in.
-fn broken(conn: Option<&mut DbConnection>) -> bool {
+pub(super) fn broken(conn: Option<&mut DbConnection>) -> bool {
     conn.is_some_and(|c| {
         <DbConnection as TransactionManager<DbConnection>>::is_broken_transaction_manager(c)
     })
