@@ -31,6 +31,8 @@ pub struct DispatchMetrics {
     pub notifications: IntCounter,
     /// Times the outbox listener had to connect again (PostgreSQL).
     pub listener_reconnects: IntCounter,
+    /// Leases given back unsent: they waited too long in an endpoint's line.
+    pub given_back: IntCounter,
 }
 
 fn counter(name: &str, help: &str) -> IntCounter {
@@ -92,6 +94,10 @@ pub fn get() -> &'static DispatchMetrics {
                 "terugkoppeling_listener_reconnects_total",
                 "Times the outbox listener connected again after losing its connection (PostgreSQL)",
             ),
+            given_back: counter(
+                "terugkoppeling_leases_given_back_total",
+                "Leased deliveries given back unsent: they waited in an endpoint's line until an attempt could outlast the lease",
+            ),
         };
         for c in [
             Box::new(m.delivered.clone()) as Box<dyn prometheus::core::Collector>,
@@ -104,6 +110,7 @@ pub fn get() -> &'static DispatchMetrics {
             Box::new(m.wakeups.clone()),
             Box::new(m.notifications.clone()),
             Box::new(m.listener_reconnects.clone()),
+            Box::new(m.given_back.clone()),
         ] {
             crate::metrics::register(c);
         }

@@ -1,7 +1,7 @@
 //! The delivery queue in the database: fan-out of outbox rows into one
 //! delivery per matching endpoint, leasing due deliveries (PostgreSQL: `FOR
 //! UPDATE SKIP LOCKED`, so several instances share the work; SQLite: one
-//! dispatcher, `BEGIN IMMEDIATE`), and recording each attempt's outcome.
+//! dispatcher, `BEGIN IMMEDIATE`); recording attempts is in [`super::record`].
 //!
 //! FIFO per subject: a delivery is due only when no earlier terugkoppeling
 //! (lower outbox id) with the same subject for the same endpoint is still
@@ -16,12 +16,10 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
-use super::endpoints::{self, Endpoint, VERWIJDERD};
-use super::schedule::{self, Verdict};
-use super::transport::AttemptOutcome;
+use super::endpoints::{Endpoint, VERWIJDERD};
 use crate::db::schema::{
-    terugkoppeling_attempts as att, terugkoppeling_deliveries as del, terugkoppeling_endpoints,
-    terugkoppeling_fanout as fan, terugkoppeling_state as state, terugkoppelingen as tk,
+    terugkoppeling_deliveries as del, terugkoppeling_endpoints, terugkoppeling_fanout as fan,
+    terugkoppeling_state as state, terugkoppelingen as tk,
 };
 use crate::db::{DbConnection, DbResult, write_tx};
 use crate::ids::TerugkoppelingId;
@@ -36,7 +34,7 @@ pub(super) const LOW_WATER: &str = "fanout_low_water";
 /// passes a younger row, so a slow transaction's row is still fanned out.
 const SETTLE: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
-fn add(t: NaiveDateTime, d: Duration) -> NaiveDateTime {
+pub(super) fn add(t: NaiveDateTime, d: Duration) -> NaiveDateTime {
     t + chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::days(365))
 }
 
@@ -438,148 +436,6 @@ pub fn lease(
         )
         .collect::<DbResult<Vec<_>>>()?;
     super::intermediary::lapse_unconsented(conn, leased, now)
-}
-
-/// The retry policy the queue applies.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    pub schedule: Vec<Duration>,
-    pub jitter: f64,
-    pub disable_after: Duration,
-}
-
-/// What completing an attempt led to (for metrics and logs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Completion {
-    Delivered,
-    Retry,
-    Dead,
-    EndpointDisabled,
-    /// Our lease had expired and another instance took over.
-    LeaseLost,
-}
-
-/// Records an attempt and moves the delivery on, if we still hold its lease.
-pub fn complete(
-    conn: &mut DbConnection,
-    owner: &str,
-    l: &Leased,
-    o: &AttemptOutcome,
-    policy: &Policy,
-    now: NaiveDateTime,
-) -> DbResult<Completion> {
-    write_tx(conn, |conn| {
-        let latency_ms = i64::try_from(o.latency.as_millis()).unwrap_or(i64::MAX);
-        diesel::insert_into(att::table)
-            .values((
-                att::delivery_id.eq(l.delivery_id),
-                att::at.eq(now),
-                att::http_status.eq(o.status.map(i32::from)),
-                att::latency_ms.eq(latency_ms),
-                att::error.eq(&o.error),
-                att::instance.eq(owner),
-            ))
-            .execute(conn)?;
-        let mine = del::table
-            .filter(del::id.eq(l.delivery_id))
-            .filter(del::lease_owner.eq(owner))
-            .filter(del::status.eq(WACHTEND));
-        let verdict = schedule::verdict(o.status);
-        let attempts = l.attempts + 1;
-        let (status, next, completion) = match verdict {
-            Verdict::Delivered => (AFGELEVERD, now, Completion::Delivered),
-            Verdict::Gone => (WACHTEND, now, Completion::EndpointDisabled),
-            Verdict::Failed => {
-                let done = usize::try_from(l.attempts).unwrap_or(usize::MAX);
-                match schedule::next_delay(
-                    &policy.schedule,
-                    done,
-                    policy.jitter,
-                    schedule::random_unit(),
-                    o.retry_after,
-                ) {
-                    Some(d) => (WACHTEND, add(now, d), Completion::Retry),
-                    None => (DOOD, now, Completion::Dead),
-                }
-            }
-        };
-        let changed = diesel::update(mine)
-            .set((
-                del::status.eq(status),
-                del::attempts.eq(attempts),
-                del::next_attempt_at.eq(next),
-                del::lease_owner.eq(None::<String>),
-                del::lease_until.eq(None::<NaiveDateTime>),
-                del::last_error.eq(&o.error),
-                del::updated_at.eq(now),
-                del::delivered_at.eq((status == AFGELEVERD).then_some(now)),
-            ))
-            .execute(conn)?;
-        if changed == 0 {
-            return Ok(Completion::LeaseLost);
-        }
-        let delivered = verdict == Verdict::Delivered;
-        if delivered && crate::outbox::kinds::audited(&l.event_type) {
-            // Patient data left the platform: one audit row per delivered
-            // push, in this transaction (no savepoint of its own).
-            crate::audit::insert(
-                conn,
-                &crate::audit::AuditEntry {
-                    fingerprint: None,
-                    actor: crate::audit::PLATFORM.to_owned(),
-                    acting_for: super::intermediary::acting_for(l),
-                    action: "terugkoppeling.afgeleverd",
-                    object_type: "terugkoppeling",
-                    object_id: Some(l.public_id.to_string()),
-                    outcome: "ok",
-                    detail: serde_json::json!({
-                        "ontvanger": l.endpoint.party,
-                        "soort": l.event_type,
-                        "url": l.endpoint.url,
-                        "poging": attempts,
-                    }),
-                },
-            )?;
-        }
-        // A success on an endpoint that was not failing when leased changes
-        // nothing there: skip the statement (one per callback on the hot path).
-        let failing_since = if delivered && l.endpoint.failing_since.is_none() {
-            None
-        } else {
-            endpoints::note_outcome(conn, l.endpoint.id, delivered, now)?
-        };
-        if verdict == Verdict::Gone {
-            endpoints::disable(
-                conn,
-                l.endpoint.id,
-                &format!(
-                    "HTTP 410 Gone ontvangen op {}",
-                    now.format("%Y-%m-%d %H:%M:%S UTC")
-                ),
-                now,
-            )?;
-            return Ok(Completion::EndpointDisabled);
-        }
-        if let Some(since) = failing_since {
-            if now - since
-                >= chrono::TimeDelta::from_std(policy.disable_after)
-                    .unwrap_or(chrono::TimeDelta::MAX)
-            {
-                endpoints::disable(
-                    conn,
-                    l.endpoint.id,
-                    &format!(
-                        "Alleen mislukte afleveringen sinds {}; laatste fout: {}",
-                        since.format("%Y-%m-%d %H:%M:%S UTC"),
-                        o.error.as_deref().unwrap_or("onbekend")
-                    ),
-                    now,
-                )?;
-                return Ok(Completion::EndpointDisabled);
-            }
-        }
-        Ok(completion)
-    })
 }
 
 #[derive(QueryableByName, Debug)]

@@ -414,12 +414,7 @@ async fn a_relay_that_refuses_leaves_a_dead_letter_the_operator_sees_and_sends_a
     assert!(error.unwrap_or_default().contains("554"));
     assert!(smtp.mails().is_empty());
     assert_eq!(audited(&app, "email.dood"), 1);
-    let metrics = reqwest::get(app.ops_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::ops::scrape(&app).await;
     assert!(
         metrics.contains("email_berichten{state=\"dood\"} 1"),
         "{}",

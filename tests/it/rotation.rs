@@ -107,12 +107,7 @@ fn tls_config(dir: &Path, extra: &str) -> String {
 }
 
 async fn reloads(app: &TestApp, part: &str, result: &str) -> u64 {
-    let text = reqwest::get(app.ops_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = crate::ops::scrape(app).await;
     let needle = format!("machtigingen_tls_reloads_total{{part=\"{part}\",result=\"{result}\"}} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&needle))

@@ -75,12 +75,7 @@ async fn registration_verifies_then_delivers_signed_over_mtls() {
     assert_eq!(d["afleveringen"][0]["log"][0]["httpStatus"], 200, "{d}");
     assert!(d["afleveringen"][0]["log"][0]["latentieMs"].is_number());
 
-    let metrics = reqwest::get(app.ops_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::ops::scrape(&app).await;
     assert!(
         metrics.contains("machtigingen_terugkoppeling_delivered_total"),
         "{metrics}"
