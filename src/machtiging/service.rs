@@ -575,9 +575,7 @@ pub async fn supply_information(
                 &id,
                 Action::SupplyInformation,
                 status,
-                // The questions as asked and the attachments' hashes, so
-                // the supplement can be shown with its questions and its
-                // attachments served checked (`super::aanvulling`).
+                // Questions as asked, attachments' hashes: `super::aanvulling`.
                 json!({
                     "antwoorden": info.antwoorden.len(),
                     "bijlagen": info.bijlagen.len(),
