@@ -66,11 +66,16 @@ pub async fn for_provider(
 /// Attachment `n` of `record`, read from its stored document; `None` when
 /// the request has no such attachment. The content is checked against the
 /// SHA-256 recorded at submission, so what is served is what was submitted.
+/// Numbers past the request's own attachments name those of its supplements
+/// (`super::aanvulling`, which explains the numbering and their check).
 pub fn of_record(
     conn: &mut DbConnection,
     record: &Record,
     n: usize,
 ) -> Result<Option<Attachment>, MachtigingError> {
+    if n > record.aanvraag.bijlagen.len() {
+        return super::aanvulling::attachment(conn, record, n);
+    }
     let Some(bijlage) = n
         .checked_sub(1)
         .and_then(|i| record.aanvraag.bijlagen.get(i))

@@ -8,6 +8,7 @@
 //! reads). The operations return a [`MachtigingError`], which the doors map
 //! onto the wire (`problem`).
 
+pub mod aanvulling;
 pub mod bijlage;
 pub mod change;
 pub mod cursor;

@@ -575,7 +575,13 @@ pub async fn supply_information(
                 &id,
                 Action::SupplyInformation,
                 status,
-                json!({ "antwoorden": info.antwoorden.len(), "bijlagen": info.bijlagen.len() }),
+                // Questions as asked, attachments' hashes: `super::aanvulling`.
+                json!({
+                    "antwoorden": info.antwoorden.len(),
+                    "bijlagen": info.bijlagen.len(),
+                    "vragen": record.open_vragen,
+                    "sha256": info.bijlagen.iter().map(|b| b.sha256.as_str()).collect::<Vec<_>>(),
+                }),
             );
             e.document = Some(&document);
             let event_id = store::add_event(c, &e)?;

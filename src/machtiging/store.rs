@@ -356,3 +356,26 @@ pub fn add_inbox(
         .execute(conn)?;
     Ok(())
 }
+
+/// A supplement (`AanvullendeInformatie`) as its event keeps it.
+#[derive(Debug, Clone, Queryable)]
+pub struct SupplementRow {
+    pub at: NaiveDateTime,
+    pub detail: String,
+    pub document: Option<String>,
+}
+
+/// The supplements of request `id` in the order they were supplied, with
+/// their documents (the only query that reads `machtiging_events.document`).
+pub fn supplements(conn: &mut DbConnection, id: &MachtigingId) -> DbResult<Vec<SupplementRow>> {
+    Ok(machtiging_events::table
+        .filter(machtiging_events::request_id.eq(id.as_str()))
+        .filter(machtiging_events::action.eq(super::model::Action::SupplyInformation.as_str()))
+        .order(machtiging_events::id)
+        .select((
+            machtiging_events::at,
+            machtiging_events::detail,
+            machtiging_events::document,
+        ))
+        .load(conn)?)
+}

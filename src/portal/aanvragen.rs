@@ -14,6 +14,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::NaiveDate;
 
+use super::aanvullingen::{self, Aanvulling};
 use super::layout::{self, Nav};
 use super::{Person, PortalError};
 use crate::identity::Caller;
@@ -21,7 +22,7 @@ use crate::ids::Requested;
 use crate::machtiging::model::Status;
 use crate::machtiging::query::{self, Paging};
 use crate::machtiging::search::{Criteria, Summary};
-use crate::machtiging::{lifecycle, service};
+use crate::machtiging::{aanvulling, lifecycle, service};
 use crate::problem::Problem;
 use crate::registry::Scope;
 use crate::state::AppState;
@@ -206,6 +207,10 @@ struct Detail {
     vragen: Vec<OpenVraag>,
     /// The attachments (name, type, size), each a download link.
     bijlagen: Vec<String>,
+    /// The practice's supplements, in the order supplied.
+    aanvullingen: Vec<Aanvulling>,
+    /// Where the attachments are downloaded (`{bijlage_basis}/{n}`).
+    bijlage_basis: String,
     historie: Vec<Regel>,
     /// The person may submit and the insurer waits for information.
     aanvulbaar: bool,
@@ -300,6 +305,7 @@ pub(super) async fn render_detail(
         .scopes
         .contains(Scope::MachtigingenIndienen);
     let d = query::get(&state.db, caller, Requested::from(id)).await?;
+    let aanvullingen = aanvullingen::view(aanvulling::list(&state.db, d.record.clone()).await?);
     let r = d.record;
     let intrekbaar = indienen
         && lifecycle::transition(Some(r.status), lifecycle::Command::Intrekken, None).is_ok();
@@ -364,6 +370,8 @@ pub(super) async fn render_detail(
                 )
             })
             .collect(),
+        aanvullingen,
+        bijlage_basis: format!("/portaal/aanvragen/{}/bijlagen", r.id),
         aanvulbaar,
         aanvul_melding: aanvul.melding.clone(),
         aanvul_algemeen: aanvul.algemeen.clone(),

@@ -12,12 +12,14 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::NaiveDate;
 
+use super::aanvullingen::{self, Aanvulling};
 use super::layout::{self, Nav};
 use super::{Person, PortalError};
 use crate::beoordeling::herziening;
 use crate::beoordeling::model::{Beoordeling, Besluit, Herzien};
 use crate::beoordeling::{service, store::InboxEntry};
 use crate::ids::Requested;
+use crate::machtiging::aanvulling;
 use crate::machtiging::model::{Outcome, Soort, Status, ToegekendePrestatie, Vraag};
 use crate::problem::{Code, Problem};
 use crate::state::AppState;
@@ -65,6 +67,10 @@ struct Dossier {
     gegevens: Vec<Line>,
     antwoorden: Vec<Line>,
     bijlagen: Vec<Line>,
+    /// The practice's supplements, in the order supplied.
+    aanvullingen: Vec<Aanvulling>,
+    /// Where the attachments are downloaded (`{bijlage_basis}/{n}`).
+    bijlage_basis: String,
     prestaties: Vec<Requested_>,
     machtigingsnummer: Option<String>,
     fout: Option<String>,
@@ -95,6 +101,7 @@ async fn render(
     let nav = Nav::for_caller(&caller, "/portaal/beoordeling");
     let csrf = state.csrf.token(caller.fingerprint());
     let d = service::get(&state.db, caller, Requested::from(id)).await?;
+    let aanvullingen = aanvullingen::view(aanvulling::list(&state.db, d.record.clone()).await?);
     let r = &d.record;
     let a = &r.aanvraag;
     let line = |label: &str, value: String| Line {
@@ -146,6 +153,8 @@ async fn render(
                 )
             })
             .collect(),
+        aanvullingen,
+        bijlage_basis: format!("/portaal/beoordeling/{}/bijlagen", r.id),
         prestaties: a
             .prestaties
             .iter()

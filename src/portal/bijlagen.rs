@@ -3,7 +3,9 @@
 //! for the insurer's assessor (`beoordelen`, `/portaal/beoordeling/{id}/bijlagen/{n}`).
 //! The access checks and audit rows are those of reading the request
 //! (`machtiging::bijlage`, `beoordeling::bijlage`), so another party's
-//! request is the same 404 the API gives.
+//! request is the same 404 the API gives. Numbers past the request's own
+//! attachments name the supplements' (`machtiging::aanvulling`), in the
+//! order supplied.
 //!
 //! The file is always offered as a download (`Content-Disposition:
 //! attachment`), never shown inline: the content is the submitter's, so the

@@ -13,6 +13,7 @@
 mod aanvraag;
 mod aanvragen;
 mod aanvullen;
+mod aanvullingen;
 mod beheer;
 mod beoordeling;
 mod bijlagen;

@@ -597,6 +597,21 @@ test('staff attach the required photo, the assessor asks a question and staff an
     assert.match(await page.locator('p.melding').textContent(), /verstuurd naar de verzekeraar/);
     await shot(page, 'medewerker-aangevuld');
   });
+
+  // The assessor sees the supplement: the question, the answer and the
+  // photo as attachment 2, after the request's own.
+  await as(p12.beoordelaar3311, async (page) => {
+    await open(page, `/portaal/beoordeling/${id}`);
+    const section = page.getByRole('region', { name: 'Aanvullende informatie' });
+    await section.getByText('Foto van opzij bijgevoegd.').waitFor();
+    assert.equal(await section.getByText(vraag).count(), 1, 'the question as asked');
+    const link = section.locator(`a[href="/portaal/beoordeling/${id}/bijlagen/2"]`);
+    assert.match(await link.textContent(), /zijaanzicht\.jpg/);
+    await section.scrollIntoViewIfNeeded();
+    await shot(page, 'beoordelaar-aanvulling');
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    assert.equal(download.suggestedFilename(), 'zijaanzicht.jpg');
+  });
 });
 
 test('the demo assessor of 3311 sees the inbox and the documentation shows every screenshot', async () => {

@@ -41,6 +41,7 @@ mod pg_batch;
 mod portal;
 mod portal_aanvraag;
 mod portal_aanvullen;
+mod portal_aanvulling;
 mod portal_beoordeling;
 mod portal_certificaten;
 mod portal_csr_upload;
