@@ -1,7 +1,7 @@
-//! The supplements (aanvullingen) of a request: what the practice supplied
+//! The supplements (aanvullingen) of a request: what the practice supplies
 //! in answer to the insurer's questions (`AanvullendeInformatie`: answers, a
-//! remark, attachments), read back from the events that
-//! `service::supply_information` wrote, for the portal's detail pages, and
+//! remark, attachments) — [`supply_information`], shared by the doors — and
+//! the same read back from its events for the portal's detail pages, with
 //! their attachments for download.
 //!
 //! A supplement's attachments are numbered after the request's own: the
@@ -24,13 +24,25 @@ use base64::Engine;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
+use serde_json::json;
+
 use super::MachtigingError;
 use super::bijlage::Attachment;
+use super::change;
+use super::jvc;
+use super::lifecycle::{Command, transition};
+use super::model::Action;
 use super::model::{AanvullendeInformatie, Bijlage, Vraag};
+use super::service::{Confirmation, audit_request, conflict_or, event, illegal, load_visible};
+use super::store::StatusChange;
 use super::store::{self, Record, SupplementRow};
 use crate::catalog;
+use crate::db::write_tx;
 use crate::db::{Db, DbConnection};
 use crate::error::Refusal;
+use crate::identity::Caller;
+use crate::ids::{MachtigingId, Requested};
+use crate::registry::Scope;
 use crate::validation::{El, xsd};
 
 /// One supplement as the pages show it.
@@ -177,4 +189,78 @@ fn content(root: &El, i: usize) -> Result<Vec<u8>, Refusal> {
     base64::engine::general_purpose::STANDARD
         .decode(text.as_bytes())
         .map_err(|_| lost())
+}
+
+/// `AanleverenAanvullendeInformatie`: answers the insurer's questions; the
+/// request goes to InBehandeling (the insurer has started, so the document
+/// can no longer be replaced — `docs/levenscyclus.md`).
+pub async fn supply_information(
+    db: &Db,
+    caller: Caller,
+    id: Requested<MachtigingId>,
+    info: AanvullendeInformatie,
+    document: String,
+) -> Result<Confirmation, MachtigingError> {
+    caller.require(Scope::MachtigingenIndienen)?;
+    db.run(move |conn| {
+        let record = load_visible(conn, &caller, &id, "machtigingsaanvraag.aanvullen")?;
+        let id = record.id.clone();
+        let status = transition(Some(record.status), Command::Aanvullen, None).map_err(illegal)?;
+        let verstrekking =
+            catalog::store::verstrekking(conn, &record.uzovi, &record.aanvraag.verstrekking)?;
+        jvc::check_aanvulling(&info, verstrekking.as_ref())?;
+        let actor = caller.party().reference.to_string();
+        write_tx(conn, |c| {
+            store::set_status(
+                c,
+                &id,
+                record.version,
+                status,
+                StatusChange {
+                    open_vragen: Some(&[]),
+                    beslissing: None,
+                },
+            )?;
+            let mut e = event(
+                &caller,
+                &actor,
+                &id,
+                Action::SupplyInformation,
+                status,
+                // Questions as asked, attachments' hashes: `super::aanvulling`.
+                json!({
+                    "antwoorden": info.antwoorden.len(),
+                    "bijlagen": info.bijlagen.len(),
+                    "vragen": record.open_vragen,
+                    "sha256": info.bijlagen.iter().map(|b| b.sha256.as_str()).collect::<Vec<_>>(),
+                }),
+            );
+            e.document = Some(&document);
+            let event_id = store::add_event(c, &e)?;
+            change::to_inbox(
+                c,
+                &record.uzovi,
+                &id,
+                event_id,
+                Action::SupplyInformation,
+                status,
+            )?;
+            audit_request(
+                c,
+                &caller,
+                "machtigingsaanvraag.aanvullen",
+                Some(&id),
+                "ok",
+                json!({}),
+            )
+        })
+        .map_err(conflict_or)?;
+        Ok(Confirmation {
+            id: id.clone(),
+            status,
+            repeated: false,
+            beslissing: None,
+        })
+    })
+    .await
 }

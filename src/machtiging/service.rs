@@ -10,7 +10,7 @@ use super::MachtigingError;
 use super::change::{self, Automatic, Target};
 use super::jvc::{self, Context};
 use super::lifecycle::{Command, IllegalTransition, transition};
-use super::model::{Aanvraag, AanvullendeInformatie, Action, Beslissing, Status, StoredForm};
+use super::model::{Aanvraag, Action, Beslissing, Status, StoredForm};
 use super::rules;
 use super::search::Visibility;
 use super::store::{self, NewEvent, NewRecord, Record, StatusChange};
@@ -21,6 +21,8 @@ use crate::error::{Code, Refusal};
 use crate::identity::Caller;
 use crate::ids::{MachtigingId, Requested};
 use crate::registry::{IdScheme, PartyKind, PartyRef, Scope, store as registry};
+
+pub use super::aanvulling::supply_information;
 
 /// A document as received: typed, plus its XML for the insurer.
 #[derive(Debug, Clone)]
@@ -44,11 +46,11 @@ pub(super) fn not_found() -> Refusal {
     Refusal::new(Code::NotFound, "Machtigingsaanvraag niet gevonden.")
 }
 
-fn illegal(e: IllegalTransition) -> Refusal {
+pub(super) fn illegal(e: IllegalTransition) -> Refusal {
     Refusal::new(Code::StatusTransition, format!("Niet toegestaan: {e}."))
 }
 
-fn conflict_or(e: DbError) -> MachtigingError {
+pub(super) fn conflict_or(e: DbError) -> MachtigingError {
     match e {
         DbError::Conflict(_) => Refusal::new(
             Code::StatusTransition,
@@ -213,7 +215,7 @@ fn jvc_check(
     }
 }
 
-fn event<'a>(
+pub(super) fn event<'a>(
     caller: &'a Caller,
     actor: &'a str,
     id: &'a MachtigingId,
@@ -523,80 +525,6 @@ pub async fn withdraw(
                 c,
                 &caller,
                 "machtigingsaanvraag.intrekken",
-                Some(&id),
-                "ok",
-                json!({}),
-            )
-        })
-        .map_err(conflict_or)?;
-        Ok(Confirmation {
-            id: id.clone(),
-            status,
-            repeated: false,
-            beslissing: None,
-        })
-    })
-    .await
-}
-
-/// `AanleverenAanvullendeInformatie`: answers the insurer's questions; the
-/// request goes to InBehandeling (the insurer has started, so the document
-/// can no longer be replaced — `docs/levenscyclus.md`).
-pub async fn supply_information(
-    db: &Db,
-    caller: Caller,
-    id: Requested<MachtigingId>,
-    info: AanvullendeInformatie,
-    document: String,
-) -> Result<Confirmation, MachtigingError> {
-    caller.require(Scope::MachtigingenIndienen)?;
-    db.run(move |conn| {
-        let record = load_visible(conn, &caller, &id, "machtigingsaanvraag.aanvullen")?;
-        let id = record.id.clone();
-        let status = transition(Some(record.status), Command::Aanvullen, None).map_err(illegal)?;
-        let verstrekking =
-            catalog::store::verstrekking(conn, &record.uzovi, &record.aanvraag.verstrekking)?;
-        jvc::check_aanvulling(&info, verstrekking.as_ref())?;
-        let actor = caller.party().reference.to_string();
-        write_tx(conn, |c| {
-            store::set_status(
-                c,
-                &id,
-                record.version,
-                status,
-                StatusChange {
-                    open_vragen: Some(&[]),
-                    beslissing: None,
-                },
-            )?;
-            let mut e = event(
-                &caller,
-                &actor,
-                &id,
-                Action::SupplyInformation,
-                status,
-                // Questions as asked, attachments' hashes: `super::aanvulling`.
-                json!({
-                    "antwoorden": info.antwoorden.len(),
-                    "bijlagen": info.bijlagen.len(),
-                    "vragen": record.open_vragen,
-                    "sha256": info.bijlagen.iter().map(|b| b.sha256.as_str()).collect::<Vec<_>>(),
-                }),
-            );
-            e.document = Some(&document);
-            let event_id = store::add_event(c, &e)?;
-            change::to_inbox(
-                c,
-                &record.uzovi,
-                &id,
-                event_id,
-                Action::SupplyInformation,
-                status,
-            )?;
-            audit_request(
-                c,
-                &caller,
-                "machtigingsaanvraag.aanvullen",
                 Some(&id),
                 "ok",
                 json!({}),
