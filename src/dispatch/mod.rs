@@ -1,10 +1,11 @@
 //! Feedback push: the dispatcher that delivers terugkoppelingen from the
 //! outbox to the providers' registered callbacks (docs/callbacks.md).
 //!
-//! One tokio task per instance ([`spawn`]) loops in rounds, each one write
-//! transaction: record the outcomes of attempts finished since the last
-//! round, fan out new outbox rows into deliveries, lease due deliveries
-//! (respecting FIFO per subject); then it sends what it leased, at most
+//! One tokio task per instance ([`spawn`]) loops in rounds: it starts
+//! recording the outcomes of attempts finished since the last round (in the
+//! background, [`record`]), fans out new outbox rows into deliveries and
+//! leases due deliveries in one write transaction (respecting FIFO per
+//! subject); then it sends what it leased, at most
 //! `concurrency_per_endpoint` at a time per endpoint, the rest waiting in the
 //! endpoint's line here and sent as soon as a slot frees, without waiting for
 //! the next round. Leases expire, so deliveries held by a crashed instance
