@@ -20,7 +20,6 @@
 //! row is append-only and never rewritten, so there is no second copy that
 //! could have drifted from it.
 
-use base64::Engine;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
@@ -31,11 +30,11 @@ use super::bijlage::Attachment;
 use super::change;
 use super::jvc;
 use super::lifecycle::{Command, transition};
-use super::model::Action;
-use super::model::{AanvullendeInformatie, Bijlage, Vraag};
+
+use super::model::{AanvullendeInformatie, Action, Bijlage, Vraag};
 use super::service::{Confirmation, audit_request, conflict_or, event, illegal, load_visible};
-use super::store::StatusChange;
-use super::store::{self, Record, SupplementRow};
+
+use super::store::{self, Record, StatusChange, SupplementRow};
 use crate::catalog;
 use crate::db::write_tx;
 use crate::db::{Db, DbConnection};
@@ -160,13 +159,10 @@ pub fn attachment(
         }
         let info = super::xml::aanvullende_informatie(&root)?;
         let bijlage = info.bijlagen.get(i).cloned().ok_or_else(lost)?;
-        let content = content(&root, i)?;
+        let content = super::bijlage::decoded(&root, i)?;
         let detail: Detail = serde_json::from_str(&row.detail).unwrap_or_default();
         if let Some(recorded) = detail.sha256.get(i) {
-            if hex::encode(openssl::sha::sha256(&content)) != *recorded {
-                tracing::error!(request = %record.id, bijlage = n, "stored supplement attachment differs from its recorded hash");
-                return Err(lost().into());
-            }
+            super::bijlage::verify(&content, recorded, &record.id, n)?;
         }
         return Ok(Some(Attachment {
             id: record.id.clone(),
@@ -175,20 +171,6 @@ pub fn attachment(
         }));
     }
     Ok(None)
-}
-
-/// The decoded `Inhoud` of the `i`-th (0-based) `Bijlage` of a stored
-/// `AanvullendeInformatie` document.
-fn content(root: &El, i: usize) -> Result<Vec<u8>, Refusal> {
-    let el = root
-        .opt("Bijlagen")
-        .and_then(|list| list.all("Bijlage").into_iter().nth(i))
-        .ok_or_else(lost)?;
-    let mut text = el.req("Inhoud")?.text();
-    text.retain(|c| !c.is_ascii_whitespace());
-    base64::engine::general_purpose::STANDARD
-        .decode(text.as_bytes())
-        .map_err(|_| lost())
 }
 
 /// `AanleverenAanvullendeInformatie`: answers the insurer's questions; the

@@ -83,11 +83,10 @@ pub fn of_record(
         return Ok(None);
     };
     let document = store::document(conn, &record.id)?;
-    let content = content(&document, n)?;
-    if hex::encode(openssl::sha::sha256(&content)) != bijlage.sha256 {
-        tracing::error!(request = %record.id, bijlage = n, "stored attachment differs from its recorded hash");
-        return Err(Refusal::internal("De bijlage kon niet worden gelezen.").into());
-    }
+    let doc = xsd::parse(document.as_bytes())?;
+    let root = doc.get_root_element().map(El).ok_or_else(unreadable)?;
+    let content = decoded(&root, n - 1)?;
+    verify(&content, &bijlage.sha256, &record.id, n)?;
     Ok(Some(Attachment {
         id: record.id.clone(),
         bijlage: bijlage.clone(),
@@ -95,19 +94,37 @@ pub fn of_record(
     }))
 }
 
-/// The decoded `Inhoud` of the `n`-th `Bijlage` of a stored document (the
-/// schema-valid element the intake stored, so a miss is an internal error).
-fn content(document: &str, n: usize) -> Result<Vec<u8>, Refusal> {
-    let doc = xsd::parse(document.as_bytes())?;
-    let lost = || Refusal::internal("De bijlage kon niet worden gelezen.");
-    let root = doc.get_root_element().map(El).ok_or_else(lost)?;
+fn unreadable() -> Refusal {
+    Refusal::internal("De bijlage kon niet worden gelezen.")
+}
+
+/// The decoded `Inhoud` of the `i`-th (0-based) `Bijlage` under `root`, a
+/// stored document's root (schema-valid when the intake stored it, so a
+/// miss is an internal error). Shared with the supplements
+/// (`super::aanvulling`).
+pub(super) fn decoded(root: &El, i: usize) -> Result<Vec<u8>, Refusal> {
     let el = root
         .opt("Bijlagen")
-        .and_then(|list| list.all("Bijlage").into_iter().nth(n - 1))
-        .ok_or_else(lost)?;
+        .and_then(|list| list.all("Bijlage").into_iter().nth(i))
+        .ok_or_else(unreadable)?;
     let mut text = el.req("Inhoud")?.text();
     text.retain(|c| !c.is_ascii_whitespace());
     base64::engine::general_purpose::STANDARD
         .decode(text.as_bytes())
-        .map_err(|_| lost())
+        .map_err(|_| unreadable())
+}
+
+/// Refuses `content` (attachment `n` of request `id`) unless it has the
+/// SHA-256 recorded for it (hex): what is served is what was received.
+pub(super) fn verify(
+    content: &[u8],
+    recorded: &str,
+    id: &MachtigingId,
+    n: usize,
+) -> Result<(), Refusal> {
+    if hex::encode(openssl::sha::sha256(content)) == recorded {
+        return Ok(());
+    }
+    tracing::error!(request = %id, bijlage = n, "stored attachment differs from its recorded hash");
+    Err(unreadable())
 }
