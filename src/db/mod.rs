@@ -87,14 +87,18 @@ impl From<diesel::result::Error> for DbError {
 /// Messages of "the database cannot serve you now" that diesel reports with
 /// no specific kind: SQLite's lock, and PostgreSQL shutting down or
 /// restarting (SQLSTATE class 57P; diesel does not expose SQLSTATE) while
-/// the connection still looks open.
+/// the connection still looks open, or libpq finding a pooled connection
+/// already broken when it sends the next statement (diesel's
+/// `UnableToSendCommand`, which also covers statements we got wrong, so
+/// matched by message).
 fn means_unavailable(message: &str) -> bool {
-    const MARKERS: [&str; 5] = [
+    const MARKERS: [&str; 6] = [
         "database is locked",
         "database is busy",
         "terminating connection",
         "the database system is",
         "server closed the connection",
+        "no connection to the server",
     ];
     MARKERS.iter().any(|m| message.contains(m))
 }
@@ -506,6 +510,7 @@ mod tests {
             "FATAL:  the database system is shutting down",
             "the database system is starting up",
             "server closed the connection unexpectedly",
+            "no connection to the server\n",
             "database is locked",
         ] {
             assert!(matches!(map(m), DbError::Unavailable(_)), "{m}");
