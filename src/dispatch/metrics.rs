@@ -8,7 +8,9 @@ use std::sync::OnceLock;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+};
 
 use super::{endpoints, queue};
 use crate::db::schema::{
@@ -33,6 +35,9 @@ pub struct DispatchMetrics {
     pub listener_reconnects: IntCounter,
     /// Leases given back unsent: they waited too long in an endpoint's line.
     pub given_back: IntCounter,
+    /// Where a round's time goes: `start` (waiting for a connection and
+    /// `BEGIN`), `fan_out`, `lease`, `commit`, and the whole `round`.
+    pub round_phases: HistogramVec,
 }
 
 fn counter(name: &str, help: &str) -> IntCounter {
@@ -98,6 +103,17 @@ pub fn get() -> &'static DispatchMetrics {
                 "terugkoppeling_leases_given_back_total",
                 "Leased deliveries given back unsent: they waited in an endpoint's line until an attempt could outlast the lease",
             ),
+            round_phases: HistogramVec::new(
+                HistogramOpts::new(
+                    "terugkoppeling_round_phase_seconds",
+                    "Time of a dispatcher round's fan-out-and-lease transaction by phase: start (waiting for a connection and BEGIN), fan_out, lease, commit; round is the whole",
+                )
+                .buckets(vec![
+                    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0,
+                ]),
+                &["phase"],
+            )
+            .unwrap_or_else(|e| panic!("metric definition: {e}")),
         };
         for c in [
             Box::new(m.delivered.clone()) as Box<dyn prometheus::core::Collector>,
@@ -111,6 +127,7 @@ pub fn get() -> &'static DispatchMetrics {
             Box::new(m.notifications.clone()),
             Box::new(m.listener_reconnects.clone()),
             Box::new(m.given_back.clone()),
+            Box::new(m.round_phases.clone()),
         ] {
             crate::metrics::register(c);
         }

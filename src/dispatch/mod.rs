@@ -16,6 +16,7 @@ pub mod check;
 pub mod cursor;
 pub mod endpoints;
 pub mod intermediary;
+mod line;
 pub mod listen;
 pub mod metrics;
 pub mod queue;
@@ -28,7 +29,7 @@ pub mod ssrf;
 pub mod transport;
 pub mod view;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -73,21 +74,13 @@ struct Shared {
     /// Deliveries leased here per endpoint: being sent or in its line.
     held: Mutex<HashMap<i64, usize>>,
     /// Per endpoint: how many are being sent, and the line behind them.
-    lines: Mutex<HashMap<i64, Line>>,
+    lines: Mutex<HashMap<i64, line::Line>>,
     /// Attempts made since the last round, recorded by the next.
     finished: Mutex<Vec<Finished>>,
     /// Leases to give back (delivery, endpoint): waited too long in a line.
     returned: Mutex<Vec<(i64, i64)>>,
     wake: Notify,
     settings: Settings,
-}
-
-/// An endpoint's deliveries in this instance.
-#[derive(Default)]
-struct Line {
-    sending: usize,
-    /// Leased, not yet sent, with when the lease was taken.
-    waiting: VecDeque<(Leased, Instant)>,
 }
 
 /// Starts the dispatcher on the current tokio runtime. The handle is aborted
@@ -355,33 +348,54 @@ async fn round(shared: &Arc<Shared>, s: Settings, after: i64) -> Result<i64, DbE
     };
     let lease_owner = owner.clone();
     let leased_at = Instant::now();
+    let phases = &metrics::get().round_phases;
     let leasing = shared.db.write(move |c| {
         let owner = lease_owner;
+        phases
+            .with_label_values(&["start"])
+            .observe(leased_at.elapsed().as_secs_f64());
         // Nothing in this transaction needs to survive a crash: a fan-out
         // lost with it is done again (the outbox row is durable, committed
         // by the decision), a lost lease was never taken. So it does not
         // wait for the WAL flush, which under load made every round — and
         // so every callback's start — wait tens of milliseconds.
         no_flush(c)?;
+        let t = Instant::now();
         let (_, last_fanned) = fan_out_all(c, after, batch.max(100))?;
+        phases
+            .with_label_values(&["fan_out"])
+            .observe(t.elapsed().as_secs_f64());
+        let t = Instant::now();
         let leased = if total_free == 0 {
             Vec::new()
         } else {
             queue::lease(c, &owner, total_free as i64, lease, &free, per, now())?
         };
-        Ok::<_, DbError>((last_fanned, leased))
+        phases
+            .with_label_values(&["lease"])
+            .observe(t.elapsed().as_secs_f64());
+        Ok::<_, DbError>((last_fanned, leased, Instant::now()))
     });
     let (leased, ()) = tokio::join!(leasing, giving_back);
+    let leased = leased.map(|(last_fanned, leased, done)| {
+        phases
+            .with_label_values(&["commit"])
+            .observe(done.elapsed().as_secs_f64());
+        phases
+            .with_label_values(&["round"])
+            .observe(leased_at.elapsed().as_secs_f64());
+        (last_fanned, leased)
+    });
     // Finished attempts are done with their slots whatever was recorded; an
     // attempt whose record failed keeps its lease until it runs out and is
     // then sent again.
-    release_slots(shared, &done_endpoints);
+    line::release_slots(shared, &done_endpoints);
     let (last_fanned, leased) = leased?;
     for l in leased {
         if let Ok(mut map) = shared.held.lock() {
             *map.entry(l.endpoint.id).or_default() += 1;
         }
-        start_or_line_up(shared, l, leased_at);
+        line::start_or_line_up(shared, l, leased_at);
     }
     Ok(last_fanned)
 }
@@ -393,83 +407,10 @@ fn take<T>(m: &Mutex<Vec<T>>) -> Vec<T> {
         .unwrap_or_default()
 }
 
-/// Sends `l` at once if its endpoint has a free slot, else puts it in the
-/// endpoint's line, where the next sender to finish picks it up.
-fn start_or_line_up(shared: &Arc<Shared>, l: Leased, leased_at: Instant) {
-    let start = match shared.lines.lock() {
-        Ok(mut lines) => {
-            let line = lines.entry(l.endpoint.id).or_default();
-            if line.sending < shared.settings.per_endpoint {
-                line.sending += 1;
-                Some(l)
-            } else {
-                line.waiting.push_back((l, leased_at));
-                None
-            }
-        }
-        // Nothing to count with: send it (the lease still holds).
-        Err(_) => Some(l),
-    };
-    if let Some(l) = start {
-        tokio::spawn(work(shared.clone(), l));
-    }
-}
-
-/// One sender of an endpoint: sends `first`, then whatever waits in the
-/// endpoint's line, until the line is empty.
-async fn work(shared: Arc<Shared>, first: Leased) {
-    let mut next = Some(first);
-    while let Some(l) = next.take() {
-        let outcome = send(&shared, &l).await;
-        let endpoint = l.endpoint.id;
-        if let Ok(mut f) = shared.finished.lock() {
-            f.push(Finished { leased: l, outcome });
-        }
-        shared.wake.notify_one();
-        next = next_in_line(&shared, endpoint);
-    }
-}
-
-/// The next delivery in `endpoint`'s line, or `None` (one sender fewer).
-/// A delivery whose attempt could outlast its lease is not sent but given
-/// back: another instance could take it over while it is in flight.
-fn next_in_line(shared: &Shared, endpoint: i64) -> Option<Leased> {
-    let s = shared.settings;
-    let mut lines = shared.lines.lock().ok()?;
-    let line = lines.get_mut(&endpoint)?;
-    while let Some((l, leased_at)) = line.waiting.pop_front() {
-        if leased_at.elapsed() + s.attempt + LEASE_MARGIN <= s.lease {
-            return Some(l);
-        }
-        if let Ok(mut r) = shared.returned.lock() {
-            r.push((l.delivery_id, endpoint));
-        }
-    }
-    line.sending = line.sending.saturating_sub(1);
-    if line.sending == 0 {
-        lines.remove(&endpoint);
-    }
-    None
-}
-
 /// An attempt that has been made and is still to be recorded.
 struct Finished {
     leased: Leased,
     outcome: AttemptOutcome,
-}
-
-/// Frees one slot per endpoint id in `done`.
-fn release_slots(shared: &Shared, done: &[i64]) {
-    if let Ok(mut map) = shared.held.lock() {
-        for endpoint in done {
-            if let Some(n) = map.get_mut(endpoint) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    map.remove(endpoint);
-                }
-            }
-        }
-    }
 }
 
 async fn send(shared: &Shared, l: &Leased) -> AttemptOutcome {
