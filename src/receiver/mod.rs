@@ -339,6 +339,10 @@ pub fn start(c: ReceiverConfig) -> Result<Receiver, ReceiverError> {
                     .default_service(web::post().to(receive))
             })
             .workers(2)
+            // The platform keeps an idle connection 90 s; closing it after
+            // actix's default 5 s made every quiet spell end in a burst of
+            // new mutual-TLS handshakes (up to one per concurrent callback).
+            .keep_alive(std::time::Duration::from_secs(75))
             .disable_signals()
             .shutdown_timeout(0)
             .bind_openssl(listen, builder);
