@@ -171,7 +171,10 @@ pub fn outbox_facts(conn: &mut DbConnection, now: NaiveDateTime) -> DbResult<Out
     let unfanned = tk::table
         .filter(tk::id.gt(low))
         .filter(diesel::dsl::not(diesel::dsl::exists(
-            fan::table.filter(fan::terugkoppeling_id.eq(tk::id)),
+            // Repeated bound: see `queue`'s fan-out query.
+            fan::table
+                .filter(fan::terugkoppeling_id.eq(tk::id))
+                .filter(fan::terugkoppeling_id.gt(low)),
         )))
         .count()
         .get_result(conn)?;
