@@ -34,7 +34,6 @@
 use std::any::Any;
 
 use chrono::NaiveDateTime;
-use diesel::connection::TransactionManager;
 use diesel::prelude::*;
 use openssl::hash::{Hasher, MessageDigest};
 
@@ -108,18 +107,10 @@ pub fn hash(place: Place<'_>, c: &Content) -> DbResult<String> {
     Ok(hex::encode(digest))
 }
 
-fn in_transaction(conn: &mut DbConnection) -> DbResult<bool> {
-    Ok(
-        <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(conn)
-            .transaction_depth()?
-            .is_some(),
-    )
-}
-
 /// Writes one row into the chain: on SQLite at once (the writer holds the
 /// file), on PostgreSQL just before the transaction commits.
 pub(super) fn append(conn: &mut DbConnection, content: Content) -> DbResult<()> {
-    if !in_transaction(conn)? {
+    if !crate::db::in_transaction(conn)? {
         return write_tx(conn, |c| append(c, content));
     }
     match conn {

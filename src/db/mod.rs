@@ -386,6 +386,16 @@ pub fn now() -> chrono::NaiveDateTime {
 /// The in-process queue of SQLite writers outside [`Db::run`] (see [`write_tx`]).
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Whether `conn` is inside a transaction (of its own or of a caller).
+pub fn in_transaction(conn: &mut DbConnection) -> Result<bool, diesel::result::Error> {
+    use diesel::connection::TransactionManager;
+    Ok(
+        <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(conn)
+            .transaction_depth()?
+            .is_some(),
+    )
+}
+
 /// Runs `f` in one write transaction: all of it is committed on `Ok` (and
 /// durable when this returns), none of it on `Err`.
 ///
@@ -402,10 +412,7 @@ where
     E: From<diesel::result::Error> + From<DbError>,
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    let nested =
-        <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(conn)
-            .transaction_depth()?
-            .is_some();
+    let nested = in_transaction(conn)?;
     let hooks = hooks::mark();
     let before = hooks::before_mark();
     if nested {

@@ -14,7 +14,7 @@ use super::{Finished, LEASE_MARGIN, Shared, send};
 /// An endpoint's deliveries in this instance.
 #[derive(Default)]
 pub(super) struct Line {
-    pub(super) sending: usize,
+    sending: usize,
     /// Leased, not yet sent, with when the lease was taken.
     waiting: VecDeque<(Leased, Instant)>,
 }

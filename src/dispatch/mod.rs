@@ -64,10 +64,10 @@ const HOUSEKEEPING: Duration = Duration::from_secs(5);
 
 /// How long after a higher outbox row a lower one may still commit on
 /// PostgreSQL and be fanned out without waiting for the full rescan. Every
-/// round re-reads the rows of this window (one index probe each): at 300
-/// terugkoppelingen/s a second's window was 5 of a round's 9 ms. A commit
-/// later than this (a stalled WAL flush) is found by the rescan within
-/// [`HOUSEKEEPING`]; FIFO holds either way (the lease checks for it).
+/// round re-reads the rows of this window (one index probe each), so it is
+/// kept short; a commit later than this (a stalled WAL flush) is found by
+/// the rescan within [`HOUSEKEEPING`], and FIFO holds either way (the lease
+/// checks for it).
 const PG_COMMIT_LAG: Duration = Duration::from_millis(250);
 
 struct Shared {

@@ -72,13 +72,10 @@ fn in_tx<T>(
     conn: &mut DbConnection,
     f: impl FnOnce(&mut DbConnection) -> DbResult<T>,
 ) -> DbResult<T> {
-    use diesel::connection::TransactionManager;
-    let depth =
-        <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(conn)
-            .transaction_depth()?;
-    match depth {
-        Some(_) => f(conn),
-        None => write_tx(conn, f),
+    if crate::db::in_transaction(conn)? {
+        f(conn)
+    } else {
+        write_tx(conn, f)
     }
 }
 
