@@ -83,7 +83,7 @@ fn lost() -> Refusal {
 fn parse(row: &SupplementRow) -> Result<(AanvullendeInformatie, Detail), Refusal> {
     let document = row.document.as_deref().ok_or_else(lost)?;
     let doc = xsd::parse(document.as_bytes())?;
-    let root = doc.get_root_element().map(El).ok_or_else(lost)?;
+    let root = doc.get_root_element().map(El::new).ok_or_else(lost)?;
     let info = super::xml::aanvullende_informatie(&root)?;
     let detail = serde_json::from_str(&row.detail).unwrap_or_default();
     Ok((info, detail))
@@ -151,7 +151,7 @@ pub fn attachment(
     for row in store::supplements(conn, &record.id)? {
         let document = row.document.as_deref().ok_or_else(lost)?;
         let doc = xsd::parse(document.as_bytes())?;
-        let root = doc.get_root_element().map(El).ok_or_else(lost)?;
+        let root = doc.get_root_element().map(El::new).ok_or_else(lost)?;
         let count = root.opt("Bijlagen").map_or(0, |l| l.all("Bijlage").len());
         if i >= count {
             i -= count;

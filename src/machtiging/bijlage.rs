@@ -84,7 +84,7 @@ pub fn of_record(
     };
     let document = store::document(conn, &record.id)?;
     let doc = xsd::parse(document.as_bytes())?;
-    let root = doc.get_root_element().map(El).ok_or_else(unreadable)?;
+    let root = doc.get_root_element().map(El::new).ok_or_else(unreadable)?;
     let content = decoded(&root, n - 1)?;
     verify(&content, &bijlage.sha256, &record.id, n)?;
     Ok(Some(Attachment {

@@ -17,7 +17,7 @@ use crate::validation::{self, El, SchemaSet};
 /// uses declared on it (a SOAP client may declare them on the envelope).
 /// Why this and not the caller's bytes: `docs/architecture.md`, Decisions.
 pub fn stored_document(el: &El) -> Result<String, Refusal> {
-    let doc = Document::dup_node_into_new_doc(&el.0)
+    let doc = Document::dup_node_into_new_doc(el.node())
         .map_err(|()| Refusal::internal("Interne fout bij kopiëren van het bericht."))?;
     Ok(doc.to_string())
 }
@@ -39,7 +39,7 @@ pub fn aanvulling_of(el: &El) -> Result<(AanvullendeInformatie, String), Refusal
 
 fn root(doc: &Document) -> Result<El, Refusal> {
     doc.get_root_element()
-        .map(El)
+        .map(El::new)
         .ok_or_else(|| Refusal::new(Code::XmlNotWellFormed, "Geen root-element."))
 }
 

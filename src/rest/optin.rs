@@ -221,7 +221,7 @@ async fn registreren(
         let doc = validation::document(&bytes, SchemaSet::Optin, "Toestemmingsregistratie")?;
         let root = doc
             .get_root_element()
-            .map(El)
+            .map(El::new)
             .ok_or_else(|| Problem::new(Code::XmlNotWellFormed, "Geen root-element."))?;
         Ok::<_, Problem>(xml::registratie(&root)?)
     })

@@ -190,5 +190,5 @@ fn read_inner<C>(
         }
     }
     validation::xsd::validate(contract.schema, &op)?;
-    decode(&name, &El(op))
+    decode(&name, &El::new(op))
 }
