@@ -13,7 +13,7 @@ pub const ACTIEF: &str = "actief";
 pub const UITGESCHAKELD: &str = "uitgeschakeld";
 pub const VERWIJDERD: &str = "verwijderd";
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = ep)]
 pub struct Endpoint {
     pub id: i64,

@@ -16,6 +16,7 @@ pub mod check;
 pub mod cursor;
 pub mod endpoints;
 pub mod intermediary;
+pub mod lease;
 mod line;
 pub mod listen;
 pub mod metrics;
@@ -358,12 +359,7 @@ async fn round(shared: &Arc<Shared>, s: Settings, after: i64) -> Result<i64, DbE
         phases
             .with_label_values(&["start"])
             .observe(leased_at.elapsed().as_secs_f64());
-        // Nothing in this transaction needs to survive a crash: a fan-out
-        // lost with it is done again (the outbox row is durable, committed
-        // by the decision), a lost lease was never taken. So it does not
-        // wait for the WAL flush, which under load made every round — and
-        // so every callback's start — wait tens of milliseconds.
-        no_flush(c)?;
+        lease::round_settings(c)?;
         let t = Instant::now();
         let (_, last_fanned) = fan_out_all(c, after, batch.max(100))?;
         phases
@@ -475,17 +471,6 @@ fn report(f: &Finished, result: Result<Completion, DbError>) {
     }
 }
 
-/// On PostgreSQL: this transaction's commit does not wait for the WAL
-/// flush. Only for transactions whose loss in a crash is repaired by doing
-/// them again (fan-out, leases).
-fn no_flush(c: &mut crate::db::DbConnection) -> Result<(), DbError> {
-    if let crate::db::DbConnection::Pg(pg) = c {
-        use diesel::connection::SimpleConnection;
-        pg.batch_execute("SET LOCAL synchronous_commit = off")?;
-    }
-    Ok(())
-}
-
 /// Fans out every outbox row after `after` not yet fanned out, `page` at a
 /// time; returns how many and the last one.
 fn fan_out_all(
@@ -514,7 +499,7 @@ async fn housekeeping(shared: &Shared, full_scan: bool, page: i64) {
         let r = shared
             .db
             .write(move |c| {
-                no_flush(c)?;
+                lease::round_settings(c)?;
                 fan_out_all(c, 0, page)
             })
             .await;

@@ -79,7 +79,13 @@ async fn the_fan_out_reads_only_the_rows_after_its_cursor() {
                 "a step of the fan-out read {rows} rows for 300 new ones:\n{text}"
             );
         }
-        for bad in ["Seq Scan", "SCAN t", "SCAN f"] {
+        // The low-water mark's one-row table may be scanned.
+        for bad in [
+            "Seq Scan on terugkoppelingen ",
+            "Seq Scan on terugkoppeling_fanout ",
+            "SCAN t",
+            "SCAN f",
+        ] {
             assert!(!line.contains(bad), "the fan-out has `{bad}`:\n{text}");
         }
     }
