@@ -321,3 +321,17 @@ pub fn depth(conn: &mut DbConnection) -> DbResult<(i64, Option<NaiveDateTime>)> 
     let d: Depth = diesel::sql_query(q).get_result(conn)?;
     Ok((d.n, d.oldest))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The PostgreSQL fan-out reads the low-water mark in SQL, by name: a
+    /// rename of [`LOW_WATER`] alone would leave it reading nothing (and so
+    /// scanning from the cursor only) without a failing plan.
+    #[test]
+    fn the_pg_fan_out_reads_the_low_water_mark_by_its_name() {
+        let quoted = format!("s.name = '{LOW_WATER}'");
+        assert_eq!(FANOUT_PG.matches(&quoted).count(), 2, "{FANOUT_PG}");
+    }
+}
