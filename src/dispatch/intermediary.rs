@@ -16,7 +16,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::endpoints::Endpoint;
-use super::queue::{Leased, VERVALLEN, WACHTEND};
+use super::lease::Leased;
+use super::queue::{VERVALLEN, WACHTEND};
 use crate::db::schema::terugkoppeling_deliveries as del;
 use crate::db::{DbConnection, DbError, DbResult, write_tx};
 use crate::identity::Caller;

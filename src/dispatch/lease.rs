@@ -19,12 +19,13 @@ use crate::db::schema::{
 use crate::db::{DbConnection, DbResult, write_tx};
 use crate::ids::TerugkoppelingId;
 
+/// A due delivery as [`LEASE`] finds it.
 #[derive(QueryableByName, Debug, Clone)]
-pub struct Candidate {
+struct Candidate {
     #[diesel(sql_type = BigInt)]
-    pub id: i64,
+    id: i64,
     #[diesel(sql_type = BigInt)]
-    pub endpoint_id: i64,
+    endpoint_id: i64,
 }
 
 /// The due deliveries, oldest first: not leased by anyone, on an active

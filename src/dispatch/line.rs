@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::queue::Leased;
+use super::lease::Leased;
 use super::{Finished, LEASE_MARGIN, Shared, send};
 
 /// An endpoint's deliveries in this instance.

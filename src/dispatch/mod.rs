@@ -39,7 +39,7 @@ use tokio::sync::Notify;
 use crate::config::TerugkoppelingConfig;
 use crate::db::{Db, DbError, now};
 use crate::ids::TerugkoppelingId;
-use queue::Leased;
+use lease::Leased;
 use record::{Completion, Policy};
 use render::{Body, Format, Message};
 use transport::{AttemptOutcome, Target, Transport};
@@ -369,7 +369,7 @@ async fn round(shared: &Arc<Shared>, s: Settings, after: i64) -> Result<i64, DbE
         let leased = if total_free == 0 {
             Vec::new()
         } else {
-            queue::lease(c, &owner, total_free as i64, lease, &free, per, now())?
+            lease::lease(c, &owner, total_free as i64, lease, &free, per, now())?
         };
         phases
             .with_label_values(&["lease"])

@@ -21,8 +21,6 @@ use crate::db::schema::{
 };
 use crate::db::{DbConnection, DbError, DbResult, write_tx};
 
-pub use super::lease::{Candidate, Leased, lease, lease_plan};
-
 pub const WACHTEND: &str = "wachtend";
 pub const AFGELEVERD: &str = "afgeleverd";
 pub const DOOD: &str = "dood";

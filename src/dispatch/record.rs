@@ -17,7 +17,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::endpoints;
-use super::queue::{AFGELEVERD, DOOD, Leased, WACHTEND, add};
+use super::lease::Leased;
+use super::queue::{AFGELEVERD, DOOD, WACHTEND, add};
 use super::schedule::{self, Verdict};
 use super::transport::AttemptOutcome;
 use crate::db::schema::{terugkoppeling_attempts as att, terugkoppeling_deliveries as del};

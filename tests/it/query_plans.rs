@@ -4,7 +4,7 @@
 //! every waiting delivery per round, and anti-joined the whole outbox).
 
 use diesel::connection::SimpleConnection;
-use machtigingen::dispatch::queue;
+use machtigingen::dispatch::{lease, queue};
 
 use crate::support::TestDb;
 
@@ -32,7 +32,7 @@ async fn the_lease_walks_the_due_index_in_order_after_a_burst() {
         .unwrap()
         .and_hms_opt(0, 0, 0)
         .unwrap();
-    let plan = queue::lease_plan(&mut c, now).unwrap();
+    let plan = lease::lease_plan(&mut c, now).unwrap();
     let text = plan.join("\n");
     assert!(
         plan.iter()

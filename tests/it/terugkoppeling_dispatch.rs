@@ -303,7 +303,7 @@ async fn a_later_terugkoppeling_waits_while_an_earlier_one_is_not_fanned_out() {
         terugkoppeling_deliveries as del, terugkoppeling_endpoints as ep,
         terugkoppeling_fanout as fan, terugkoppelingen as tk,
     };
-    use machtigingen::dispatch::queue;
+    use machtigingen::dispatch::{lease, queue};
 
     // No dispatcher: the test plays two instances, one of which fanned out
     // the later row while the other still holds the earlier one.
@@ -346,7 +346,7 @@ async fn a_later_terugkoppeling_waits_while_an_earlier_one_is_not_fanned_out() {
         .unwrap();
     let lease = |conn: &mut _| {
         let now = machtigingen::db::now();
-        queue::lease(
+        lease::lease(
             conn,
             "test",
             10,
