@@ -135,6 +135,8 @@ for backend in $BACKENDS; do
 [server]
 listen = "127.0.0.1:$PORT"
 ops_listen = "127.0.0.1:$OPS"
+# Off: a service started by the README (or .ci/run) beside it keeps 8444.
+contract_listen = ""
 [database]
 url = "$URL"
 pool_size = 16

@@ -53,6 +53,8 @@ for w in $WRITERS; do
 [server]
 listen = "127.0.0.1:$PORT"
 ops_listen = "127.0.0.1:$OPS"
+# Off: a service started by the README (or .ci/run) beside it keeps 8444.
+contract_listen = ""
 [database]
 url = "${PG_ADMIN%/*}/$DB"
 pool_size = 16

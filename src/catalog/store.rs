@@ -72,8 +72,13 @@ pub fn verstrekking(
         .select(catalog_verstrekkingen::definition)
         .first(conn)
         .optional()?;
-    def.map(|d| serde_json::from_str(&d).map_err(|_| invalid_row("verstrekking")))
-        .transpose()
+    def.as_deref().map(parse_verstrekking).transpose()
+}
+
+/// A verstrekking from its stored JSON form (the `definition` column), for
+/// callers that read the column in a statement of their own.
+pub fn parse_verstrekking(definition: &str) -> Result<Verstrekking, CatalogError> {
+    serde_json::from_str(definition).map_err(|_| invalid_row("verstrekking"))
 }
 
 /// The insurer's definitions of the given prestatie codes (unknown ones absent).

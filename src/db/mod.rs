@@ -8,6 +8,7 @@
 //! SQLite both join the file's group commit ([`writer`]).
 
 mod checkpoint;
+mod guard;
 mod hooks;
 pub mod pg_writer;
 pub mod schema;

@@ -1,5 +1,6 @@
 //! Group commit for PostgreSQL submissions: concurrent write jobs share one
-//! transaction and one `COMMIT`, each in a savepoint of its own.
+//! transaction and one `COMMIT`, each behind a guard of its own (`guard`:
+//! none for the first, a savepoint left standing for the others).
 //!
 //! PostgreSQL shares WAL flushes between concurrent commits by itself, but
 //! every transaction still costs its `BEGIN` and `COMMIT` round trips, a
@@ -15,8 +16,7 @@
 //! The guarantees are those of the SQLite writer (`writer`): a caller is
 //! answered only after the batch it wrote in has committed, with
 //! `synchronous_commit` as configured on the server (on by default); a job
-//! that fails rolls back its own savepoint and leaves the others' writes
-//! alone; a failing `COMMIT` or a lost connection fails every job of the
+//! that fails has its own writes undone and leaves the others' alone; a failing `COMMIT` or a lost connection fails every job of the
 //! batch with `DbError::Unavailable`, and nothing of that batch is stored.
 //!
 //! Only jobs handed over with `Db::write_batched` come here (submissions).
@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use diesel::connection::{SimpleConnection, TransactionManager};
 
+use super::guard::Guard;
 use super::writer::{MAX_BATCH, Outcome, OwnedJob, broken, owned_job};
 use super::{DbConnection, DbError, Manager};
 
@@ -146,10 +147,15 @@ fn run_batch(manager: &Manager, slot: &mut Option<DbConnection>, jobs: Vec<Job>,
     let mut answers = Vec::with_capacity(size);
     let mut written = 0usize;
     let mut intact = true;
-    for job in jobs {
+    for (n, job) in jobs.into_iter().enumerate() {
         match slot.as_mut() {
             Some(conn) if intact => {
-                let ran = job.run(conn);
+                let guard = if n == 0 {
+                    Guard::First
+                } else {
+                    Guard::Standing
+                };
+                let ran = job.run(conn, guard);
                 answers.push(ran.answer);
                 written += usize::from(ran.wrote);
                 intact = ran.intact;

@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 
+use super::guard::Guard;
 use super::{DbConnection, DbError, Manager};
 
 /// Most transactions committed together; bounds the latency one commit adds.
@@ -60,12 +61,12 @@ pub struct GroupWriter {
     jobs: Sender<Box<dyn OwnedJob>>,
 }
 
-/// A write handed to the writer thread: it runs in a savepoint and answers
-/// its caller once the batch has ended.
+/// A write handed to a writer thread: it runs behind a [`Guard`] and
+/// answers its caller once the batch has ended.
 pub(super) trait OwnedJob: Send {
     /// Runs the job; returns how to answer once the batch has ended, whether
-    /// its writes stand, and whether the savepoint ended cleanly.
-    fn run(self: Box<Self>, conn: &mut DbConnection) -> Ran;
+    /// its writes stand, and whether its guard ended cleanly.
+    fn run(self: Box<Self>, conn: &mut DbConnection, guard: Guard) -> Ran;
     /// Answers without running (no connection, no transaction).
     fn fail(self: Box<Self>, message: String);
 }
@@ -87,9 +88,9 @@ where
     T: Send + 'static,
     E: From<diesel::result::Error> + From<DbError> + Send + 'static,
 {
-    fn run(self: Box<Self>, conn: &mut DbConnection) -> Ran {
+    fn run(self: Box<Self>, conn: &mut DbConnection, guard: Guard) -> Ran {
         let Typed { f, reply } = *self;
-        let (result, intact, panic) = run_in_savepoint(conn, f);
+        let (result, intact, panic) = run_guarded(conn, guard, f);
         if panic.is_some() {
             // The caller gets an error; the writer thread goes on.
             tracing::error!("a database write panicked; its transaction was rolled back");
@@ -226,7 +227,7 @@ impl GroupWriter {
                 intact = false;
                 break;
             };
-            let ran = job.run(conn);
+            let ran = job.run(conn, Guard::Savepoint);
             answers.push(ran.answer);
             if ran.wrote {
                 st.written += 1;
@@ -271,7 +272,7 @@ impl GroupWriter {
             return Err(DbError::Unavailable("no writer connection".into()).into());
         };
         let hooks = super::hooks::mark();
-        let (result, intact, panic) = run_in_savepoint(conn, f);
+        let (result, intact, panic) = run_guarded(conn, Guard::Savepoint, f);
         if result.is_ok() && intact {
             st.written += 1;
         }
@@ -407,30 +408,34 @@ fn writer_thread(writer: &Weak<GroupWriter>, rx: &Receiver<Box<dyn OwnedJob>>) {
     }
 }
 
-/// Runs `f` in a savepoint. Returns its result, whether the savepoint was
-/// released or rolled back cleanly, and a caught panic to resume later.
-fn run_in_savepoint<T, E, F>(conn: &mut DbConnection, f: F) -> (Result<T, E>, bool, Option<Panic>)
+/// Runs `f` behind `guard`. Returns its result, whether the guard ended
+/// cleanly (its writes kept or undone), and a caught panic to resume later.
+fn run_guarded<T, E, F>(
+    conn: &mut DbConnection,
+    guard: Guard,
+    f: F,
+) -> (Result<T, E>, bool, Option<Panic>)
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error> + From<DbError>,
 {
-    type Tm = DbConnection;
     let hooks = super::hooks::mark();
     let before = super::hooks::before_mark();
-    if let Err(e) = <Tm as TransactionManager<Tm>>::begin_transaction(conn) {
-        return (Err(e.into()), false, None);
-    }
+    let at = match guard.open(conn) {
+        Ok(at) => at,
+        Err(e) => return (Err(e.into()), false, None),
+    };
     let (result, intact, panic) = match catch_unwind(AssertUnwindSafe(|| f(&mut *conn))) {
-        Ok(Ok(v)) => match <Tm as TransactionManager<Tm>>::commit_transaction(conn) {
+        Ok(Ok(v)) => match guard.keep(conn) {
             Ok(()) => (Ok(v), true, None),
             Err(e) => (Err(e.into()), false, None),
         },
         Ok(Err(e)) => {
-            let intact = <Tm as TransactionManager<Tm>>::rollback_transaction(conn).is_ok();
+            let intact = guard.undo(conn, at).is_ok();
             (Err(e), intact, None)
         }
         Err(p) => {
-            let intact = <Tm as TransactionManager<Tm>>::rollback_transaction(conn).is_ok();
+            let intact = guard.undo(conn, at).is_ok();
             let e = DbError::Invalid("a write panicked".into());
             (Err(e.into()), intact, Some(p))
         }

@@ -1,7 +1,7 @@
 //! Machtigingsaanvragen: the domain model ([`model`]), the state machine as
 //! a table ([`lifecycle`]), the
-//! JVC business checks ([`jvc`]) and the catalog's automatic rules
-//! ([`rules`]), reading the XML ([`xml`]), storage ([`store`]; searches in
+//! JVC business checks ([`jvc`], with what they read in `checks`) and the
+//! catalog's automatic rules ([`rules`]), reading the XML ([`xml`]), storage ([`store`]; searches in
 //! [`search`], paged by a [`cursor`]), what every
 //! change writes alongside (history, inbox, terugkoppeling: [`change`]) and
 //! the operations both doors call ([`service`] for commands, [`query`] for
@@ -11,6 +11,7 @@
 pub mod aanvulling;
 pub mod bijlage;
 pub mod change;
+mod checks;
 pub mod cursor;
 pub mod intake;
 pub mod jvc;

@@ -3,24 +3,21 @@
 //! and one write transaction per command that also writes history, the
 //! insurer's inbox and the audit log.
 
-use chrono::Utc;
 use serde_json::json;
 
 use super::MachtigingError;
 use super::change::{self, Automatic, Target};
-use super::jvc::{self, Context};
+use super::checks;
 use super::lifecycle::{Command, IllegalTransition, transition};
 use super::model::{Aanvraag, Action, Beslissing, Status, StoredForm};
-use super::rules;
 use super::search::Visibility;
 use super::store::{self, NewEvent, NewRecord, Record, StatusChange};
 use crate::audit;
-use crate::catalog;
 use crate::db::{Db, DbConnection, DbError, write_tx};
 use crate::error::{Code, Refusal};
 use crate::identity::Caller;
 use crate::ids::{MachtigingId, Requested};
-use crate::registry::{IdScheme, PartyKind, PartyRef, Scope, store as registry};
+use crate::registry::{PartyKind, PartyRef, Scope};
 
 pub use super::aanvulling::supply_information;
 
@@ -63,7 +60,7 @@ pub(super) fn conflict_or(e: DbError) -> MachtigingError {
 
 /// The AGB-codes the caller may act for: a provider its own; a software
 /// vendor those of providers with a valid consent statement for it.
-fn provider_agbs(caller: &Caller) -> Vec<String> {
+pub(super) fn provider_agbs(caller: &Caller) -> Vec<String> {
     let party = caller.party();
     match party.kind {
         PartyKind::Zorgaanbieder => vec![party.reference.code.clone()],
@@ -139,79 +136,6 @@ pub(super) fn load_visible(
             }
             Err(not_found().into())
         }
-    }
-}
-
-/// The JVC checks, with their context from registry and catalog; and the
-/// decision of the insurer's automatic rules, if one matches the request.
-/// Both are found once, here: the write applies the decision as data.
-fn jvc_check(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    a: &Aanvraag,
-    full: bool,
-) -> Result<Option<Automatic>, MachtigingError> {
-    let allowed = provider_agbs(caller);
-    if caller.party().kind == PartyKind::Softwareleverancier && !allowed.contains(&a.agb_praktijk) {
-        return Err(Refusal::new(
-            Code::NoConsent,
-            format!(
-                "Zorgaanbieder {} heeft geen geldige toestemmingsverklaring voor {}.",
-                a.agb_praktijk,
-                caller.party().reference
-            ),
-        )
-        .into());
-    }
-    if !full {
-        // A Concept may be incomplete; only who it is for is checked now.
-        if allowed.contains(&a.agb_praktijk) {
-            return Ok(None);
-        }
-    }
-    let insurer = registry::find_party(
-        conn,
-        &crate::registry::PartyRef {
-            scheme: IdScheme::Uzovi,
-            code: a.uzovi.clone(),
-        },
-    );
-    let insurer_registered = match insurer {
-        // A deactivated insurer is not aangesloten: nobody would assess the request.
-        Ok(p) => {
-            matches!(p.kind, PartyKind::Zorgverzekeraar | PartyKind::Zorgkantoor) && p.is_active()
-        }
-        Err(crate::registry::RegistryError::UnknownParty(_)) => false,
-        Err(e) => return Err(e.into()),
-    };
-    let verstrekking = catalog::store::verstrekking(conn, &a.uzovi, &a.verstrekking)?;
-    let codes: Vec<&str> = a.prestaties.iter().map(|p| p.code.as_str()).collect();
-    let prestaties = catalog::store::prestaties(conn, &a.uzovi, &codes)?;
-    let ctx = Context {
-        today: Utc::now().date_naive(),
-        allowed_agb: &allowed,
-        insurer_registered,
-        verstrekking: verstrekking.as_ref(),
-        prestaties: &prestaties,
-    };
-    // Evaluated here, outside the write transaction: SQLite has one writer,
-    // so everything done under its lock limits submit throughput.
-    let rule = verstrekking
-        .as_ref()
-        .and_then(|v| rules::evaluate(v, a, crate::db::now()))
-        .and_then(Automatic::new);
-    match jvc::check_aanvraag(a, &ctx) {
-        Ok(()) => Ok(rule),
-        // For a Concept only the indiener finding counts.
-        Err(mut p) if !full => {
-            p.findings.retain(|f| f.code == Code::JvcIndiener);
-            if p.findings.is_empty() {
-                Ok(rule)
-            } else {
-                Err(p.into())
-            }
-        }
-        Err(p) => Err(p.into()),
     }
 }
 
@@ -306,10 +230,18 @@ fn check_submission(
 ) -> Result<Checked, MachtigingError> {
     let submitter = caller.party().reference.to_string();
     let stored = s.aanvraag.stored_form();
-    if let Some(existing) = store::by_reference(conn, &submitter, &s.aanvraag.referentie)? {
-        return repeated(existing, &stored.content_hash).map(|c| Checked::Repeated(Box::new(c)));
+    let found = checks::look_up(
+        conn,
+        &s.aanvraag,
+        Some((&submitter, &s.aanvraag.referentie)),
+    )?;
+    if found.existing {
+        if let Some(existing) = store::by_reference(conn, &submitter, &s.aanvraag.referentie)? {
+            return repeated(existing, &stored.content_hash)
+                .map(|c| Checked::Repeated(Box::new(c)));
+        }
     }
-    let rule = jvc_check(conn, &caller, &s.aanvraag, !s.concept)?;
+    let rule = checks::jvc(&caller, &s.aanvraag, !s.concept, &found)?;
     let command = if s.concept {
         Command::OpslaanConcept
     } else {
@@ -460,7 +392,8 @@ fn modify_blocking(
         )
         .into());
     }
-    let rule = jvc_check(conn, caller, &s.aanvraag, status != Status::Concept)?;
+    let found = checks::look_up(conn, &s.aanvraag, None)?;
+    let rule = checks::jvc(caller, &s.aanvraag, status != Status::Concept, &found)?;
     let stored = s.aanvraag.stored_form();
     let actor = caller.party().reference.to_string();
     let decided = write_tx(conn, |c| {

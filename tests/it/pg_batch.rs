@@ -136,6 +136,51 @@ async fn a_unique_violation_in_a_batch_fails_only_its_own_submission() {
     assert_eq!(after.0 - before.0, commits, "commits");
 }
 
+/// On PostgreSQL the first job of a batch runs without a savepoint and the
+/// later ones in savepoints that are never released (`db::guard`): a job
+/// that fails after writing — first in its batch, in the middle, or by a
+/// panic inside a nested transaction of its own — leaves none of its rows,
+/// and every other job of the batch keeps its own.
+#[tokio::test]
+async fn a_job_failing_after_its_writes_leaves_none_of_them_wherever_it_ran() {
+    let (_t, db) = db().await;
+    let before = stats(&db).unwrap();
+    let results = batch(&db, 8, |i, c| {
+        insert(c, i as i64, &format!("row-{i}"))?;
+        match i {
+            1 | 5 => Err(DbError::Invalid(format!("job {i} gives up"))),
+            7 => {
+                use diesel::Connection;
+                c.transaction::<(), DbError, _>(|c| {
+                    insert(c, 70, "nested")?;
+                    panic!("job 7 panics inside its own transaction")
+                })?;
+                Ok(i)
+            }
+            _ => Ok(i),
+        }
+    })
+    .await;
+    for (i, r) in results.iter().enumerate() {
+        match i {
+            1 | 5 => assert!(matches!(r, Err(DbError::Invalid(_))), "{i}: {r:?}"),
+            7 => assert!(r.is_err(), "{i}: {r:?}"),
+            _ => assert_eq!(r.as_ref().unwrap(), &i, "{i}"),
+        }
+    }
+    assert_eq!(stored(&db), vec![0, 2, 3, 4, 6, 8]);
+    let after = stats(&db).unwrap();
+    let commits = if db.backend() == Backend::Postgres {
+        2
+    } else {
+        1
+    };
+    assert_eq!(after.0 - before.0, commits, "commits");
+    // The writer's connection is in a clean state for the next batch.
+    db.write_batched(|c| insert(c, 100, "after")).await.unwrap();
+    assert_eq!(stored(&db), vec![0, 2, 3, 4, 6, 8, 100]);
+}
+
 #[tokio::test]
 async fn a_connection_killed_mid_batch_fails_every_submission_and_stores_none() {
     let (_t, db) = db().await;
