@@ -9,6 +9,10 @@
 //! nothing else yet: it is rolled back and begun anew), and every later job
 //! opens a savepoint that is never released: `COMMIT` ends them all, and
 //! `ROLLBACK TO` the newest of that name undoes only the job that opened it.
+//! A released savepoint's subtransaction stays counted until `COMMIT` as
+//! well, so a batch (at most `MAX_BATCH` jobs, 63 savepoints) holds no more
+//! of them than before, within the 64 a PostgreSQL backend keeps in shared
+//! memory before every snapshot in the server has to look further.
 
 use diesel::connection::{SimpleConnection, TransactionManager};
 use diesel::result::QueryResult;
