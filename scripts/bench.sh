@@ -2,7 +2,7 @@
 # Benchmarks of the running service, on SQLite and PostgreSQL, written to
 # docs/benchmarks.md. See the "Benchmarks" section of README.md.
 #
-#   scripts/bench.sh                  # everything (20-40 minutes on 2 cores)
+#   scripts/bench.sh                  # everything (35-55 minutes on 2 cores)
 #   BENCH_BACKENDS=sqlite BENCH_SEED=100000 BENCH_DURATION=5 scripts/bench.sh
 #
 # Knobs: BENCH_BACKENDS (sqlite postgres), BENCH_RUNS (3), BENCH_DURATION (10 s
@@ -13,10 +13,13 @@
 # decision-to-receipt latency), BENCH_PG_ADMIN
 # (postgres://postgres@127.0.0.1:5432/postgres), BENCH_PEER (1: also measure
 # the Python peer, scripts/peer/), BENCH_MICRO (1: also the criterion
-# micro-benchmarks), BENCH_ONLY (a subset of the sections, e.g. "ceiling
-# soap_submit callbacks"; sections: ceiling soap_submit rest_submit get_by_id
-# search rest_submit_half callbacks seed; with it the report goes to stdout,
-# not docs/benchmarks.md, since the table would be incomplete).
+# micro-benchmarks), BENCH_SCALE_SIZES ("10000 1000000": the table sizes of
+# the search scaling rows, scripts/bench_search.sh), BENCH_ONLY (a subset of
+# the sections, e.g. "ceiling soap_submit callbacks"; sections: ceiling
+# soap_submit rest_submit get_by_id search rest_submit_half callbacks seed
+# search_scaling two_instances (scripts/bench_capacity.sh, PostgreSQL); with
+# it the report goes to stdout, not docs/benchmarks.md, since the table would
+# be incomplete).
 # Each figure is the median of BENCH_RUNS runs with min-max; the load
 # generator (examples/loadgen.rs) runs on the same machine.
 set -euo pipefail
@@ -168,10 +171,13 @@ EOF
     --header 'content-type: application/xml'
   record peak_rss "$backend" "{\"rss_mib\": $RSS_SUBMIT, \"after\": \"soap_submit\"}"
 
+  if want get_by_id; then
+  # A request stored by the submit runs above (query by id needs them).
   ID=$(curl -s --cacert data/pki/ca.pem --cert "${P[0]}" --key "${P[1]}" \
     "$B/api/v1/machtigingsaanvragen?paginaGrootte=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["resultaten"][0]["machtigingsaanvraagId"])')
-  want get_by_id && echo "-- query by id" &&
+  echo "-- query by id"
   runs get_by_id "$backend" "${P[@]}" "$B/api/v1/machtigingsaanvragen/$ID"
+  fi
   want search && echo "-- search (status, first page of 20)" &&
   runs search "$backend" "${P[@]}" "$B/api/v1/machtigingsaanvragen?status=Ingediend&paginaGrootte=20"
 
@@ -257,6 +263,38 @@ done
 if [ "$PEER" = 1 ] && [ -f scripts/peer/run.sh ]; then
   echo "== peer (Python spyne + lxml, SQLite)"
   bash scripts/peer/run.sh "$WORK" "$RESULTS" "$LG" "$RUNS" "$DUR" "$CONC" || echo "peer failed; see $WORK/peer.log"
+fi
+
+# The search scaling rows (10 k against 1 M stored requests) and the two-instance
+# row come from their own scripts, run here so that the report has them from the
+# same run; their raw lines join this run's results under scenario names of
+# their own.
+if want search_scaling; then
+  echo "== search at ${BENCH_SCALE_SIZES:-10000 1000000} stored requests (scripts/bench_search.sh)"
+  if BENCH_BACKENDS="$BACKENDS" BENCH_SIZES="${BENCH_SCALE_SIZES:-10000 1000000}" BENCH_RUNS="$RUNS" \
+    BENCH_DURATION="$DUR" BENCH_CONCURRENCY="$CONC" BENCH_PG_ADMIN="$PG_ADMIN" \
+    bash scripts/bench_search.sh >"$WORK/search.jsonl" 2>"$WORK/search.log"; then
+    python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    if l.startswith("{"):
+        d = json.loads(l); d["scenario"] = "scaling_" + d["scenario"]; print(json.dumps(d))' \
+      "$WORK/search.jsonl" >>"$RESULTS"
+  else
+    echo "search scaling failed; see $WORK/search.log"
+  fi
+fi
+if want two_instances && [[ " $BACKENDS " == *" postgres "* ]]; then
+  echo "== capacity model and two instances on one PostgreSQL (scripts/bench_capacity.sh)"
+  if CAP_PG_ADMIN="$PG_ADMIN" bash scripts/bench_capacity.sh >"$WORK/capacity.log" 2>&1; then
+    python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    d = json.loads(l)
+    if d.get("phase") in ("two_submit", "two_check"):
+        d.update(scenario=d["phase"], backend="postgres"); print(json.dumps(d))' \
+      "$(sed -n 's/^== raw results: //p' "$WORK/capacity.log")" >>"$RESULTS"
+  else
+    echo "two instances failed; see $WORK/capacity.log"
+  fi
 fi
 
 if [ "$MICRO" = 1 ]; then
