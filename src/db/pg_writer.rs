@@ -16,8 +16,9 @@
 //! The guarantees are those of the SQLite writer (`writer`): a caller is
 //! answered only after the batch it wrote in has committed, with
 //! `synchronous_commit` as configured on the server (on by default); a job
-//! that fails has its own writes undone and leaves the others' alone; a failing `COMMIT` or a lost connection fails every job of the
-//! batch with `DbError::Unavailable`, and nothing of that batch is stored.
+//! that fails has its own writes undone and leaves the others' alone; a
+//! failing `COMMIT` or a lost connection fails every job of the batch with
+//! `DbError::Unavailable`, and nothing of that batch is stored.
 //!
 //! Only jobs handed over with `Db::write_batched` come here (submissions).
 //! The dispatcher keeps its transactions on pooled connections: its record

@@ -50,35 +50,29 @@ pub(super) fn look_up(
         .filter(ma::referentie.eq(referentie))
         .select(ma::id)
         .single_value();
-    let kind = parties::table
+    // A deactivated insurer is not aangesloten: nobody would assess the
+    // request. Its kind is read only while it is active.
+    let active_kind = parties::table
         .filter(parties::id_scheme.eq(IdScheme::Uzovi.as_str()))
         .filter(parties::code.eq(&a.uzovi))
+        .filter(parties::deactivated_at.is_null())
         .select(parties::kind)
-        .single_value();
-    let active = parties::table
-        .filter(parties::id_scheme.eq(IdScheme::Uzovi.as_str()))
-        .filter(parties::code.eq(&a.uzovi))
-        .select(parties::deactivated_at.is_null())
         .single_value();
     let definition = cv::table
         .filter(cv::uzovi.eq(&a.uzovi))
         .filter(cv::code.eq(&a.verstrekking))
         .select(cv::definition)
         .single_value();
-    let (existing, kind, active, definition): (
-        Option<String>,
-        Option<String>,
-        Option<bool>,
-        Option<String>,
-    ) = diesel::select((existing, kind, active, definition))
-        .get_result(conn)
-        .map_err(crate::db::DbError::from)?;
-    let insurer_registered = match (kind, active) {
-        (Some(kind), Some(true)) => matches!(
+    let (existing, active_kind, definition): (Option<String>, Option<String>, Option<String>) =
+        diesel::select((existing, active_kind, definition))
+            .get_result(conn)
+            .map_err(crate::db::DbError::from)?;
+    let insurer_registered = match active_kind {
+        Some(kind) => matches!(
             kind.parse::<PartyKind>()?,
             PartyKind::Zorgverzekeraar | PartyKind::Zorgkantoor
         ),
-        _ => false,
+        None => false,
     };
     let verstrekking = definition
         .as_deref()
