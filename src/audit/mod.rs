@@ -9,6 +9,7 @@
 
 pub mod chain;
 pub mod overview;
+mod pg_append;
 pub mod purge;
 pub mod query;
 pub mod verify;
@@ -53,7 +54,9 @@ pub fn record_all(conn: &mut DbConnection, entries: &[AuditEntry<'_>]) -> DbResu
     if entries.is_empty() {
         return Ok(());
     }
-    write_tx(conn, |c| entries.iter().try_for_each(|e| insert(c, e)))
+    write_tx(conn, |c| {
+        chain::append(c, entries.iter().map(content).collect())
+    })
 }
 
 /// Writes one audit row on `conn` as it is: for callers already inside a
@@ -61,20 +64,21 @@ pub fn record_all(conn: &mut DbConnection, entries: &[AuditEntry<'_>]) -> DbResu
 /// record of a delivered push). On PostgreSQL the row is written, chained,
 /// just before that transaction commits (`chain`).
 pub fn insert(conn: &mut DbConnection, e: &AuditEntry<'_>) -> DbResult<()> {
-    chain::append(
-        conn,
-        chain::Content {
-            at: now(),
-            fingerprint: e.fingerprint.map(str::to_owned),
-            actor: e.actor.clone(),
-            acting_for: e.acting_for.clone(),
-            action: e.action.to_owned(),
-            object_type: e.object_type.to_owned(),
-            object_id: e.object_id.clone(),
-            outcome: e.outcome.to_owned(),
-            detail: e.detail.to_string(),
-        },
-    )
+    chain::append(conn, vec![content(e)])
+}
+
+fn content(e: &AuditEntry<'_>) -> chain::Content {
+    chain::Content {
+        at: now(),
+        fingerprint: e.fingerprint.map(str::to_owned),
+        actor: e.actor.clone(),
+        acting_for: e.acting_for.clone(),
+        action: e.action.to_owned(),
+        object_type: e.object_type.to_owned(),
+        object_id: e.object_id.clone(),
+        outcome: e.outcome.to_owned(),
+        detail: e.detail.to_string(),
+    }
 }
 
 /// Who made a change, as the log records it.

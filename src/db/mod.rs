@@ -384,6 +384,26 @@ pub fn now() -> chrono::NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
 }
 
+/// Executes a write on the backend's own connection. Through the
+/// two-backend connection every bound value passes its bind collector, which
+/// cost a SQLite insert about as much again as the insert itself (callgrind,
+/// docs/benchmarks.md): the hot inserts of a submit and of the audit log go
+/// here instead.
+pub fn execute<Q>(conn: &mut DbConnection, q: Q) -> DbResult<usize>
+where
+    Q: diesel::query_dsl::methods::ExecuteDsl<SqliteConnection>
+        + diesel::query_dsl::methods::ExecuteDsl<PgConnection>,
+{
+    Ok(match conn {
+        DbConnection::Sqlite(c) => {
+            <Q as diesel::query_dsl::methods::ExecuteDsl<SqliteConnection>>::execute(q, c)?
+        }
+        DbConnection::Pg(c) => {
+            <Q as diesel::query_dsl::methods::ExecuteDsl<PgConnection>>::execute(q, c)?
+        }
+    })
+}
+
 /// The in-process queue of SQLite writers outside [`Db::run`] (see [`write_tx`]).
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 

@@ -102,29 +102,28 @@ pub struct NewRecord<'a> {
 pub fn insert(conn: &mut DbConnection, n: &NewRecord<'_>) -> DbResult<()> {
     let at = now();
     let a = n.aanvraag;
-    diesel::insert_into(ma::table)
-        .values((
-            ma::id.eq(n.id.as_str()),
-            ma::provider_agb.eq(n.provider_agb),
-            ma::submitter.eq(n.submitter),
-            ma::uzovi.eq(&a.uzovi),
-            ma::referentie.eq(&a.referentie),
-            ma::content_hash.eq(&n.stored.content_hash),
-            ma::status.eq(n.status.as_str()),
-            ma::grondslag.eq(a.grondslag.as_str()),
-            ma::verstrekking.eq(&a.verstrekking),
-            ma::bsn.eq(&a.bsn),
-            ma::geboortedatum.eq(a.geboortedatum),
-            ma::begindatum.eq(a.begindatum),
-            ma::einddatum.eq(a.gewenste_einddatum),
-            ma::aanvraag.eq(&n.stored.json),
-            ma::document.eq(n.document),
-            ma::version.eq(1),
-            ma::created_at.eq(at),
-            ma::submitted_at.eq((n.status != Status::Concept).then_some(at)),
-            ma::updated_at.eq(at),
-        ))
-        .execute(conn)?;
+    let q = diesel::insert_into(ma::table).values((
+        ma::id.eq(n.id.as_str()),
+        ma::provider_agb.eq(n.provider_agb),
+        ma::submitter.eq(n.submitter),
+        ma::uzovi.eq(&a.uzovi),
+        ma::referentie.eq(&a.referentie),
+        ma::content_hash.eq(&n.stored.content_hash),
+        ma::status.eq(n.status.as_str()),
+        ma::grondslag.eq(a.grondslag.as_str()),
+        ma::verstrekking.eq(&a.verstrekking),
+        ma::bsn.eq(&a.bsn),
+        ma::geboortedatum.eq(a.geboortedatum),
+        ma::begindatum.eq(a.begindatum),
+        ma::einddatum.eq(a.gewenste_einddatum),
+        ma::aanvraag.eq(&n.stored.json),
+        ma::document.eq(n.document),
+        ma::version.eq(1),
+        ma::created_at.eq(at),
+        ma::submitted_at.eq((n.status != Status::Concept).then_some(at)),
+        ma::updated_at.eq(at),
+    ));
+    crate::db::execute(conn, q)?;
     Ok(())
 }
 
@@ -304,19 +303,13 @@ pub fn add_event(conn: &mut DbConnection, e: &NewEvent<'_>) -> DbResult<i64> {
         machtiging_events::detail.eq(e.detail.to_string()),
         machtiging_events::document.eq(e.document),
     ));
-    if let DbConnection::Pg(pg) = conn {
-        // The id comes back with the insert: a round trip less in every
-        // submission and decision on PostgreSQL.
-        return Ok(insert.returning(machtiging_events::id).get_result(pg)?);
-    }
-    insert.execute(conn)?;
-    // The newest event of this request is the one just written: the write
-    // transaction holds the request, so no other event can slip in between.
-    Ok(machtiging_events::table
-        .filter(machtiging_events::request_id.eq(e.request_id.as_str()))
-        .select(machtiging_events::id)
-        .order(machtiging_events::id.desc())
-        .first(conn)?)
+    // The id comes back with the insert (a look-up less in every submission
+    // and decision), on the backend's own connection (`db::execute`).
+    let insert = insert.returning(machtiging_events::id);
+    Ok(match conn {
+        DbConnection::Pg(pg) => insert.get_result(pg)?,
+        DbConnection::Sqlite(c) => insert.get_result(c)?,
+    })
 }
 
 pub fn history(conn: &mut DbConnection, id: &MachtigingId) -> DbResult<Vec<Event>> {
@@ -344,16 +337,15 @@ pub fn add_inbox(
     action: &str,
     status: Status,
 ) -> DbResult<()> {
-    diesel::insert_into(insurer_inbox::table)
-        .values((
-            insurer_inbox::uzovi.eq(uzovi),
-            insurer_inbox::request_id.eq(request_id.as_str()),
-            insurer_inbox::event_id.eq(event_id),
-            insurer_inbox::action.eq(action),
-            insurer_inbox::status.eq(status.as_str()),
-            insurer_inbox::created_at.eq(now()),
-        ))
-        .execute(conn)?;
+    let q = diesel::insert_into(insurer_inbox::table).values((
+        insurer_inbox::uzovi.eq(uzovi),
+        insurer_inbox::request_id.eq(request_id.as_str()),
+        insurer_inbox::event_id.eq(event_id),
+        insurer_inbox::action.eq(action),
+        insurer_inbox::status.eq(status.as_str()),
+        insurer_inbox::created_at.eq(now()),
+    ));
+    crate::db::execute(conn, q)?;
     Ok(())
 }
 

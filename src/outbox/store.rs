@@ -41,16 +41,18 @@ pub fn record(
     let payload = event
         .to_json()
         .map_err(|e| DbError::Invalid(format!("terugkoppeling payload: {e}")))?;
-    diesel::insert_into(terugkoppelingen::table)
-        .values(&Row {
-            public_id: public_id.as_str(),
-            recipient,
-            event_type: kind,
-            subject_id: event.subject(),
-            payload: &payload,
-            created_at: now(),
-        })
-        .execute(conn)?;
+    let row = Row {
+        public_id: public_id.as_str(),
+        recipient,
+        event_type: kind,
+        subject_id: event.subject(),
+        payload: &payload,
+        created_at: now(),
+    };
+    crate::db::execute(
+        conn,
+        diesel::insert_into(terugkoppelingen::table).values(&row),
+    )?;
     crate::db::on_commit(announce);
     Ok(Some(public_id))
 }

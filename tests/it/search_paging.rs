@@ -491,3 +491,47 @@ async fn every_result_on_a_page_is_audited_an_intermediarys_with_its_provider() 
         ]
     );
 }
+
+/// A page of 45 is audited as 45 rows, one per result in the page's order,
+/// chained without a gap: on SQLite twenty to a statement and the five left
+/// one by one, on PostgreSQL one statement; the chain verifies either way.
+#[tokio::test]
+async fn a_large_page_is_audited_row_by_row_in_its_order_and_the_chain_holds() {
+    use machtigingen::db::schema::audit_log;
+
+    let (app, provider) = app_with_provider().await;
+    seed(&mut app.db.conn().unwrap(), AGB, "AGB:03123456", 60, "AUD");
+    let (status, page) = provider
+        .get_json(&format!("{BASE}?status=Ingediend&paginaGrootte=45"))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let shown = ids(&page);
+    assert_eq!(shown.len(), 40, "60 seeded, a third of them Concepts");
+    let (status, page) = provider.get_json(&format!("{BASE}?paginaGrootte=45")).await;
+    assert_eq!(status, 200, "{page}");
+    let all = ids(&page);
+    assert_eq!(all.len(), 45);
+
+    let mut c = app.db.conn().unwrap();
+    let audited: Vec<(Option<String>, Option<i64>, Option<i64>)> = audit_log::table
+        .filter(audit_log::action.eq("machtigingsaanvraag.zoeken"))
+        .order((audit_log::chain, audit_log::seq))
+        .select((audit_log::object_id, audit_log::chain, audit_log::seq))
+        .load(&mut c)
+        .unwrap();
+    let objects: Vec<String> = audited.iter().filter_map(|a| a.0.clone()).collect();
+    assert_eq!(
+        objects,
+        [shown, all].concat(),
+        "one row per result, in order"
+    );
+    // Each page's rows are consecutive in one lane.
+    for page in [&audited[..40], &audited[40..]] {
+        for w in page.windows(2) {
+            assert_eq!(w[0].1, w[1].1, "one lane per page");
+            assert_eq!(w[0].2.map(|s| s + 1), w[1].2, "no gap in the chain");
+        }
+    }
+    let report = machtigingen::audit::verify::verify(&mut c).unwrap();
+    assert!(report.ok, "{report:#?}");
+}
