@@ -107,7 +107,7 @@ fn timestamp(at: &NaiveDateTime) -> String {
 /// The row's hash in the encoding of the module docs, as lowercase hex. The
 /// bytes are gathered first and hashed in one call, not three digest updates
 /// per field.
-pub fn hash(place: Place<'_>, c: &Content) -> DbResult<String> {
+pub fn hash(place: Place<'_>, c: &Content) -> String {
     let at = timestamp(&c.at);
     let (chain, seq) = (place.chain.to_string(), place.seq.to_string());
     let mut buf = Vec::with_capacity(256 + c.detail.len());
@@ -128,7 +128,7 @@ pub fn hash(place: Place<'_>, c: &Content) -> DbResult<String> {
     ] {
         field(&mut buf, v.map(str::as_bytes));
     }
-    Ok(hex::encode(openssl::sha::sha256(&buf)))
+    hex::encode(openssl::sha::sha256(&buf))
 }
 
 /// Writes rows into the chain, in order: on SQLite at once (the writer holds
@@ -227,7 +227,7 @@ fn write_rows(conn: &mut DbConnection, head: Head, rows: Vec<Content>) -> DbResu
                 prev_hash: &prev,
             },
             &c,
-        )?;
+        );
         linked.push((c, seq, std::mem::replace(&mut prev, h.clone()), h));
     }
     let sqlite = match conn {
@@ -356,7 +356,7 @@ pub fn adopt(conn: &mut DbConnection) -> DbResult<usize> {
                         prev_hash: &prev,
                     },
                     &row.content(),
-                )?;
+                );
                 diesel::update(audit_log::table.find(row.id))
                     .set((
                         audit_log::chain.eq(Some(chain)),
@@ -406,41 +406,38 @@ mod tests {
 
     #[test]
     fn hash_is_sha256_hex_and_covers_every_field_and_the_place() {
-        let base = hash(PLACE, &content()).unwrap();
+        let base = hash(PLACE, &content());
         assert_eq!(base.len(), 64);
         assert!(
             base.bytes()
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
         );
-        assert_eq!(base, hash(PLACE, &content()).unwrap(), "deterministic");
+        assert_eq!(base, hash(PLACE, &content()), "deterministic");
         let mut changed = Vec::new();
         let mut c = content();
         c.detail = "{ }".into();
-        changed.push(hash(PLACE, &c).unwrap());
+        changed.push(hash(PLACE, &c));
         let mut c = content();
         c.at += chrono::Duration::microseconds(1);
-        changed.push(hash(PLACE, &c).unwrap());
+        changed.push(hash(PLACE, &c));
         // NULL and the empty string differ; so do shifted field boundaries.
         let mut c = content();
         c.fingerprint = Some(String::new());
-        changed.push(hash(PLACE, &c).unwrap());
+        changed.push(hash(PLACE, &c));
         let mut c = content();
         c.actor = "AGB:0312345".into();
         c.acting_for = Some("6".into());
-        changed.push(hash(PLACE, &c).unwrap());
-        changed.push(hash(Place { seq: 2, ..PLACE }, &content()).unwrap());
-        changed.push(hash(Place { chain: 1, ..PLACE }, &content()).unwrap());
+        changed.push(hash(PLACE, &c));
+        changed.push(hash(Place { seq: 2, ..PLACE }, &content()));
+        changed.push(hash(Place { chain: 1, ..PLACE }, &content()));
         let other = "1".repeat(64);
-        changed.push(
-            hash(
-                Place {
-                    prev_hash: &other,
-                    ..PLACE
-                },
-                &content(),
-            )
-            .unwrap(),
-        );
+        changed.push(hash(
+            Place {
+                prev_hash: &other,
+                ..PLACE
+            },
+            &content(),
+        ));
         for h in &changed {
             assert_ne!(h, &base);
         }
@@ -502,6 +499,6 @@ mod tests {
             }
         }
         let want = hex::encode(openssl::sha::sha256(&bytes));
-        assert_eq!(hash(PLACE, &c).unwrap(), want);
+        assert_eq!(hash(PLACE, &c), want);
     }
 }

@@ -387,8 +387,9 @@ pub fn now() -> chrono::NaiveDateTime {
 /// Executes a write on the backend's own connection. Through the
 /// two-backend connection every bound value passes its bind collector, which
 /// cost a SQLite insert about as much again as the insert itself (callgrind,
-/// docs/benchmarks.md): the hot inserts of a submit and of the audit log go
-/// here instead.
+/// docs/benchmarks.md): a submission's hot inserts go here instead (the audit
+/// log's rows, written per backend anyway, take their connection in
+/// `audit::chain`).
 pub fn execute<Q>(conn: &mut DbConnection, q: Q) -> DbResult<usize>
 where
     Q: diesel::query_dsl::methods::ExecuteDsl<SqliteConnection>

@@ -2,11 +2,10 @@
 //! a table ([`lifecycle`]), the JVC business checks ([`jvc`], with what they
 //! read in `checks`) and the catalog's automatic rules ([`rules`]), reading
 //! the XML ([`xml`]), storage ([`store`]; searches in [`search`], paged by a
-//! [`cursor`]), what every
-//! change writes alongside (history, inbox, terugkoppeling: [`change`]) and
-//! the operations both doors call ([`service`] for commands, [`query`] for
-//! reads). The operations return a [`MachtigingError`], which the doors map
-//! onto the wire (`problem`).
+//! [`cursor`]), what every change writes alongside (history, inbox,
+//! terugkoppeling: [`change`]) and the operations both doors call
+//! ([`service`] for commands, [`query`] for reads). The operations return a
+//! [`MachtigingError`], which the doors map onto the wire (`problem`).
 
 pub mod aanvulling;
 pub mod bijlage;

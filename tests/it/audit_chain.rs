@@ -143,8 +143,7 @@ async fn verify_passes_untouched_and_fails_on_an_altered_or_a_deleted_row() {
             prev_hash: &prev,
         },
         &forged,
-    )
-    .unwrap();
+    );
     diesel::update(audit_log::table.find(id))
         .set((
             audit_log::actor.eq(&forged.actor),
