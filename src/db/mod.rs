@@ -10,6 +10,7 @@
 mod checkpoint;
 mod guard;
 mod hooks;
+pub mod pg_prepared;
 pub mod pg_writer;
 pub mod schema;
 pub mod writer;

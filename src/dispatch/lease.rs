@@ -13,6 +13,7 @@ use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamp};
 
 use super::endpoints::Endpoint;
 use super::queue::{PgPlanLine, SqlitePlanLine, add, in_tx};
+use crate::db::pg_prepared::{Statement, bind, prepared};
 use crate::db::schema::{
     terugkoppeling_deliveries as del, terugkoppeling_endpoints, terugkoppelingen as tk,
 };
@@ -29,7 +30,7 @@ struct Candidate {
 }
 
 /// The due deliveries, oldest first: not leased by anyone, on an active
-/// endpoint that is not saturated here (`{skip}`), and first in line for
+/// endpoint that is not saturated here (`$3`), and first in line for
 /// their subject (FIFO): no earlier delivery of the subject to the endpoint
 /// still waiting, and no earlier terugkoppeling of the subject not yet fanned
 /// out. The second half matters with several instances: one may fan out a
@@ -38,37 +39,38 @@ struct Candidate {
 /// `NOT EXISTS` into one hash anti-join of the whole outbox with the whole
 /// fan-out table per lease (O(outbox) each round); a subquery is evaluated per
 /// candidate, two index probes through the subject's few rows.
+struct LeasePg;
+impl Statement for LeasePg {
+    const SQL: &'static str = LEASE;
+}
 const LEASE: &str = "SELECT d.id, d.endpoint_id FROM terugkoppeling_deliveries d \
     JOIN terugkoppeling_endpoints e ON e.id = d.endpoint_id \
-    WHERE d.status = 'wachtend' AND d.next_attempt_at <= {now} \
-    AND (d.lease_until IS NULL OR d.lease_until < {now}) AND e.status = 'actief' {skip}\
+    WHERE d.status = 'wachtend' AND d.next_attempt_at <= $1 \
+    AND (d.lease_until IS NULL OR d.lease_until < $1) AND e.status = 'actief' \
+    AND d.endpoint_id <> ALL($3) \
     AND NOT EXISTS (SELECT 1 FROM terugkoppeling_deliveries p WHERE p.endpoint_id = d.endpoint_id \
         AND p.subject_id = d.subject_id AND p.status = 'wachtend' AND p.terugkoppeling_id < d.terugkoppeling_id) \
     AND (SELECT t.id FROM terugkoppelingen t WHERE t.subject_id = d.subject_id \
         AND t.id < d.terugkoppeling_id \
         AND NOT EXISTS (SELECT 1 FROM terugkoppeling_fanout f WHERE f.terugkoppeling_id = t.id) \
         LIMIT 1) IS NULL \
-    ORDER BY d.next_attempt_at, d.id LIMIT {limit}";
+    ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED";
 
-/// [`LEASE`] for a backend, skipping the endpoints in `saturated` (ids, so
-/// safe to write into the statement).
-fn lease_sql(pg: bool, saturated: &[i64]) -> String {
-    let skip = if saturated.is_empty() {
+/// [`LEASE`] as SQLite takes it: no row locks (one dispatcher, `BEGIN
+/// IMMEDIATE`) and no arrays, so the saturated endpoints (ids, so safe to
+/// write into the statement) are written out.
+fn lease_sqlite(saturated: &[i64]) -> String {
+    let ids: Vec<String> = saturated.iter().map(i64::to_string).collect();
+    let skip = if ids.is_empty() {
         String::new()
     } else {
-        let ids: Vec<String> = saturated.iter().map(i64::to_string).collect();
         format!("AND d.endpoint_id NOT IN ({}) ", ids.join(","))
     };
-    let (now, limit) = if pg { ("$1", "$2") } else { ("?1", "?2") };
-    let sql = LEASE
-        .replace("{now}", now)
-        .replace("{limit}", limit)
-        .replace("{skip}", &skip);
-    if pg {
-        sql + " FOR UPDATE OF d SKIP LOCKED"
-    } else {
-        sql
-    }
+    LEASE
+        .replace(" FOR UPDATE OF d SKIP LOCKED", "")
+        .replace("AND d.endpoint_id <> ALL($3) ", &skip)
+        .replace("$1", "?1")
+        .replace("$2", "?2")
 }
 
 /// The plan wanted for [`LEASE`] on PostgreSQL is a walk of the due index in
@@ -106,16 +108,17 @@ pub fn lease_plan(conn: &mut DbConnection, now: NaiveDateTime) -> DbResult<Vec<S
         Ok(match conn {
             DbConnection::Pg(c) => {
                 walk_in_order(c)?;
-                diesel::sql_query(format!("EXPLAIN {}", lease_sql(true, &[])))
+                diesel::sql_query(format!("EXPLAIN {LEASE}"))
                     .bind::<Timestamp, _>(now)
                     .bind::<BigInt, _>(512)
+                    .bind::<Array<BigInt>, _>(Vec::<i64>::new())
                     .load::<PgPlanLine>(c)?
                     .into_iter()
                     .map(|l| l.line)
                     .collect()
             }
             DbConnection::Sqlite(c) => {
-                diesel::sql_query(format!("EXPLAIN QUERY PLAN {}", lease_sql(false, &[])))
+                diesel::sql_query(format!("EXPLAIN QUERY PLAN {}", lease_sqlite(&[])))
                     .bind::<Timestamp, _>(now)
                     .bind::<BigInt, _>(512)
                     .load::<SqlitePlanLine>(c)?
@@ -166,11 +169,13 @@ pub fn lease(
         // have many candidates in front of another's.
         let ask = limit.saturating_mul(2);
         let cands: Vec<Candidate> = match conn {
-            DbConnection::Pg(c) => diesel::sql_query(lease_sql(true, &saturated))
-                .bind::<Timestamp, _>(now)
-                .bind::<BigInt, _>(ask)
-                .load(c)?,
-            DbConnection::Sqlite(c) => diesel::sql_query(lease_sql(false, &saturated))
+            DbConnection::Pg(c) => prepared::<LeasePg, _>((
+                bind::<Timestamp, _>(now),
+                bind::<BigInt, _>(ask),
+                bind::<Array<BigInt>, _>(&saturated),
+            ))
+            .load(c)?,
+            DbConnection::Sqlite(c) => diesel::sql_query(lease_sqlite(&saturated))
                 .bind::<Timestamp, _>(now)
                 .bind::<BigInt, _>(ask)
                 .load(c)?,
@@ -244,6 +249,10 @@ struct TakenRow {
 /// Takes the lease on `$4` and returns what sending needs, in one round
 /// trip (SQLite cannot return columns of the joined tables: an update and
 /// a read there, [`load_leased`]).
+struct TakePg;
+impl Statement for TakePg {
+    const SQL: &'static str = TAKE_PG;
+}
 const TAKE_PG: &str = "UPDATE terugkoppeling_deliveries d \
     SET lease_owner = $1, lease_until = $2, updated_at = $3 \
     FROM terugkoppelingen t, terugkoppeling_endpoints e \
@@ -260,12 +269,13 @@ fn take_pg(
     until: NaiveDateTime,
     now: NaiveDateTime,
 ) -> DbResult<Vec<Leased>> {
-    let mut rows: Vec<TakenRow> = diesel::sql_query(TAKE_PG)
-        .bind::<Text, _>(owner)
-        .bind::<Timestamp, _>(until)
-        .bind::<Timestamp, _>(now)
-        .bind::<Array<BigInt>, _>(ids)
-        .load(c)?;
+    let mut rows: Vec<TakenRow> = prepared::<TakePg, _>((
+        bind::<Text, _>(owner),
+        bind::<Timestamp, _>(until),
+        bind::<Timestamp, _>(now),
+        bind::<Array<BigInt>, _>(ids),
+    ))
+    .load(c)?;
     rows.sort_unstable_by_key(|r| r.delivery_id);
     rows.into_iter()
         .map(|r| {

@@ -15,6 +15,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
 
 use super::endpoints::{Endpoint, VERWIJDERD};
+use crate::db::pg_prepared::{Statement, bind, prepared};
 use crate::db::schema::{
     terugkoppeling_deliveries as del, terugkoppeling_endpoints, terugkoppeling_fanout as fan,
     terugkoppeling_state as state, terugkoppelingen as tk,
@@ -54,6 +55,10 @@ struct Unfanned {
 /// 20,000 rows above the low-water mark, however few rows were new).
 /// On PostgreSQL the bound is also raised to the low-water mark in the
 /// statement itself (a round trip less than reading the mark first).
+struct FanOutPg;
+impl Statement for FanOutPg {
+    const SQL: &'static str = FANOUT_PG;
+}
 const FANOUT_PG: &str = "SELECT t.id, t.recipient, t.event_type, t.subject_id FROM terugkoppelingen t \
     WHERE t.id > GREATEST($1, (SELECT s.value FROM terugkoppeling_state s WHERE s.name = 'fanout_low_water')) \
     AND NOT EXISTS (SELECT 1 FROM terugkoppeling_fanout f WHERE f.terugkoppeling_id = t.id \
@@ -66,6 +71,10 @@ const FANOUT_SQLITE: &str = "SELECT t.id, t.recipient, t.event_type, t.subject_i
 
 /// The fan-out rows (`$1`, at `$2`) and their deliveries (`$3`–`$5`,
 /// waiting and due at `$2`) in one statement.
+struct InsertFanOutPg;
+impl Statement for InsertFanOutPg {
+    const SQL: &'static str = INSERT_FANOUT_PG;
+}
 const INSERT_FANOUT_PG: &str = "WITH f AS (INSERT INTO terugkoppeling_fanout (terugkoppeling_id, at) \
         SELECT x, $2 FROM unnest($1::int8[]) AS x) \
     INSERT INTO terugkoppeling_deliveries (terugkoppeling_id, endpoint_id, subject_id, status, \
@@ -152,10 +161,10 @@ pub fn fan_out(
             low_water(conn)?.max(after)
         };
         let rows: Vec<Unfanned> = match conn {
-            DbConnection::Pg(c) => diesel::sql_query(FANOUT_PG)
-                .bind::<BigInt, _>(low)
-                .bind::<BigInt, _>(limit)
-                .load(c)?,
+            DbConnection::Pg(c) => {
+                prepared::<FanOutPg, _>((bind::<BigInt, _>(low), bind::<BigInt, _>(limit)))
+                    .load(c)?
+            }
             DbConnection::Sqlite(c) => diesel::sql_query(FANOUT_SQLITE)
                 .bind::<BigInt, _>(low)
                 .bind::<BigInt, _>(limit)
@@ -188,22 +197,17 @@ pub fn fan_out(
         match conn {
             DbConnection::Pg(c) => {
                 let fanned: Vec<i64> = rows.iter().map(|r| r.id).collect();
-                diesel::sql_query(INSERT_FANOUT_PG)
-                    .bind::<Array<BigInt>, _>(&fanned)
-                    .bind::<Timestamp, _>(now)
-                    .bind::<Array<BigInt>, _>(
-                        deliveries
-                            .iter()
-                            .map(|d| d.terugkoppeling_id)
-                            .collect::<Vec<_>>(),
-                    )
-                    .bind::<Array<BigInt>, _>(
-                        deliveries.iter().map(|d| d.endpoint_id).collect::<Vec<_>>(),
-                    )
-                    .bind::<Array<Text>, _>(
-                        deliveries.iter().map(|d| d.subject_id).collect::<Vec<_>>(),
-                    )
-                    .execute(c)?;
+                let of: Vec<i64> = deliveries.iter().map(|d| d.terugkoppeling_id).collect();
+                let to: Vec<i64> = deliveries.iter().map(|d| d.endpoint_id).collect();
+                let subject: Vec<&str> = deliveries.iter().map(|d| d.subject_id).collect();
+                prepared::<InsertFanOutPg, _>((
+                    bind::<Array<BigInt>, _>(&fanned),
+                    bind::<Timestamp, _>(now),
+                    bind::<Array<BigInt>, _>(&of),
+                    bind::<Array<BigInt>, _>(&to),
+                    bind::<Array<Text>, _>(&subject),
+                ))
+                .execute(c)?;
             }
             DbConnection::Sqlite(c) => {
                 let fanned: Vec<_> = rows

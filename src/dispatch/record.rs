@@ -15,12 +15,14 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamp};
 
 use super::endpoints;
 use super::lease::Leased;
 use super::queue::{AFGELEVERD, DOOD, WACHTEND, add};
 use super::schedule::{self, Verdict};
 use super::transport::AttemptOutcome;
+use crate::db::pg_prepared::{Statement, bind, prepared};
 use crate::db::schema::{terugkoppeling_attempts as att, terugkoppeling_deliveries as del};
 use crate::db::{DbConnection, DbError, DbResult, write_tx};
 
@@ -155,10 +157,37 @@ fn attempt_row(l: &Leased, o: &AttemptOutcome, owner: &str, now: NaiveDateTime) 
         att::delivery_id.eq(l.delivery_id),
         att::at.eq(now),
         att::http_status.eq(o.status.map(i32::from)),
-        att::latency_ms.eq(i64::try_from(o.latency.as_millis()).unwrap_or(i64::MAX)),
+        att::latency_ms.eq(latency_ms(o)),
         att::error.eq(o.error.clone()),
         att::instance.eq(owner.to_owned()),
     )
+}
+
+fn latency_ms(o: &AttemptOutcome) -> i64 {
+    i64::try_from(o.latency.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// PostgreSQL: a chunk's delivered attempts (`$2`, with their HTTP status,
+/// latency and error as arrays `$4`–`$6`, at `$1` by `$3`) and the move of
+/// their deliveries to delivered, where `$3` still holds the lease, as one
+/// prepared statement: one round trip, and no statement planned per chunk
+/// (diesel plans its `UPDATE`s and its multi-row inserts every time).
+/// Returns the deliveries moved.
+struct DeliveredPg;
+impl Statement for DeliveredPg {
+    const SQL: &'static str = "WITH a AS (INSERT INTO terugkoppeling_attempts \
+        (delivery_id, at, http_status, latency_ms, error, instance) \
+        SELECT x.d, $1, x.s, x.l, x.e, $3 FROM unnest($2, $4, $5, $6) AS x(d, s, l, e)) \
+        UPDATE terugkoppeling_deliveries SET status = 'afgeleverd', attempts = attempts + 1, \
+        next_attempt_at = $1, lease_owner = NULL, lease_until = NULL, last_error = NULL, \
+        updated_at = $1, delivered_at = $1 \
+        WHERE id = ANY($2) AND lease_owner = $3 AND status = 'wachtend' RETURNING id";
+}
+
+#[derive(QueryableByName)]
+struct DeliveredRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
 }
 
 /// Whether an attempt can be recorded in the chunk's shared statements:
@@ -184,41 +213,51 @@ pub fn complete_all(
         items.iter().filter(|(l, o)| plain_success(l, o)).collect();
     let mut delivered: Vec<i64> = Vec::new();
     if !plain.is_empty() {
-        let rows: Vec<_> = plain
-            .iter()
-            .map(|(l, o)| attempt_row(l, o, owner, now))
-            .collect();
         let ids: Vec<i64> = plain.iter().map(|(l, _)| l.delivery_id).collect();
-        let mine = del::table
-            .filter(del::id.eq_any(ids))
-            .filter(del::lease_owner.eq(owner))
-            .filter(del::status.eq(WACHTEND));
-        let set = (
-            del::status.eq(AFGELEVERD),
-            del::attempts.eq(del::attempts + 1),
-            del::next_attempt_at.eq(now),
-            del::lease_owner.eq(None::<String>),
-            del::lease_until.eq(None::<NaiveDateTime>),
-            del::last_error.eq(None::<String>),
-            del::updated_at.eq(now),
-            del::delivered_at.eq(Some(now)),
-        );
-        // Multi-row statements are per backend: the multi-backend
-        // connection has no common form for them.
         delivered = match conn {
             DbConnection::Pg(c) => {
-                diesel::insert_into(att::table).values(&rows).execute(c)?;
-                diesel::update(mine)
-                    .set(set)
-                    .returning(del::id)
-                    .get_results(c)?
+                let status: Vec<Option<i32>> =
+                    plain.iter().map(|(_, o)| o.status.map(i32::from)).collect();
+                let latency: Vec<i64> = plain.iter().map(|(_, o)| latency_ms(o)).collect();
+                let error: Vec<Option<&str>> =
+                    plain.iter().map(|(_, o)| o.error.as_deref()).collect();
+                prepared::<DeliveredPg, _>((
+                    bind::<Timestamp, _>(now),
+                    bind::<Array<BigInt>, _>(&ids),
+                    bind::<Text, _>(owner),
+                    bind::<Array<Nullable<Integer>>, _>(&status),
+                    bind::<Array<BigInt>, _>(&latency),
+                    bind::<Array<Nullable<Text>>, _>(&error),
+                ))
+                .load::<DeliveredRow>(c)?
+                .into_iter()
+                .map(|r| r.id)
+                .collect()
             }
             DbConnection::Sqlite(c) => {
+                let rows: Vec<_> = plain
+                    .iter()
+                    .map(|(l, o)| attempt_row(l, o, owner, now))
+                    .collect();
                 diesel::insert_into(att::table).values(&rows).execute(c)?;
-                diesel::update(mine)
-                    .set(set)
-                    .returning(del::id)
-                    .get_results(c)?
+                diesel::update(
+                    del::table
+                        .filter(del::id.eq_any(ids))
+                        .filter(del::lease_owner.eq(owner))
+                        .filter(del::status.eq(WACHTEND)),
+                )
+                .set((
+                    del::status.eq(AFGELEVERD),
+                    del::attempts.eq(del::attempts + 1),
+                    del::next_attempt_at.eq(now),
+                    del::lease_owner.eq(None::<String>),
+                    del::lease_until.eq(None::<NaiveDateTime>),
+                    del::last_error.eq(None::<String>),
+                    del::updated_at.eq(now),
+                    del::delivered_at.eq(Some(now)),
+                ))
+                .returning(del::id)
+                .get_results(c)?
             }
         };
         for (l, _) in &plain {
@@ -290,4 +329,21 @@ pub fn give_back(
         del::updated_at.eq(now),
     ))
     .execute(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The statement writes the statuses as literals (a partial index is
+    /// only used for a literal): they must be the ones the rest reads.
+    #[test]
+    fn the_pg_statement_writes_the_queue_statuses() {
+        let sql = <DeliveredPg as Statement>::SQL;
+        assert!(
+            sql.contains(&format!("SET status = '{AFGELEVERD}'")),
+            "{sql}"
+        );
+        assert!(sql.contains(&format!("AND status = '{WACHTEND}'")), "{sql}");
+    }
 }

@@ -1,5 +1,6 @@
 //! The SQLite and PostgreSQL migration trees must produce the same schema:
-//! same tables, same columns, same nullability and type family. Needs a
+//! same tables, same columns, same nullability and type family, and the
+//! same indexes (name, table, columns in order, partial or not). Needs a
 //! PostgreSQL server: MACHTIGINGEN_TEST_DATABASE_URL when the suite runs on
 //! PostgreSQL, else MACHTIGINGEN_TEST_POSTGRES_URL, else the local default.
 
@@ -70,6 +71,49 @@ fn schema(conn: &mut DbConnection) -> BTreeMap<(String, String), (&'static str, 
         .collect()
 }
 
+#[derive(QueryableByName, Debug)]
+struct Index {
+    #[diesel(sql_type = Text)]
+    index_name: String,
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    columns: String,
+    #[diesel(sql_type = Integer)]
+    partial: i32,
+}
+
+/// The indexes the migrations create by name (not those a `UNIQUE` or
+/// primary key constraint makes, which the backends name differently).
+fn indexes(conn: &mut DbConnection) -> BTreeMap<String, (String, String, bool)> {
+    let sql = match conn {
+        DbConnection::Sqlite(_) => {
+            "SELECT m.name AS index_name, m.tbl_name AS table_name, \
+             (SELECT group_concat(name, ',') FROM (SELECT i.name FROM pragma_index_info(m.name) i \
+              ORDER BY i.seqno)) AS columns, \
+             CASE WHEN m.sql LIKE '% WHERE %' THEN 1 ELSE 0 END AS partial \
+             FROM sqlite_master m WHERE m.type = 'index' AND m.sql IS NOT NULL"
+        }
+        DbConnection::Pg(_) => {
+            "SELECT i.relname::text AS index_name, t.relname::text AS table_name, \
+             (SELECT string_agg(a.attname::text, ',' ORDER BY k.n) \
+              FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, n) \
+              JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum) AS columns, \
+             CASE WHEN x.indpred IS NULL THEN 0 ELSE 1 END AS partial \
+             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+             JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace s ON s.oid = t.relnamespace \
+             WHERE s.nspname = 'public' \
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)"
+        }
+    };
+    diesel::sql_query(sql)
+        .load::<Index>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.index_name, (i.table_name, i.columns, i.partial == 1)))
+        .collect()
+}
+
 #[tokio::test]
 async fn sqlite_and_postgres_migrations_yield_the_same_schema() {
     let pg_admin = postgres_url()
@@ -111,4 +155,8 @@ async fn sqlite_and_postgres_migrations_yield_the_same_schema() {
             p.get(k)
         );
     }
+    let si = indexes(&mut sqlite.conn().unwrap());
+    let pi = indexes(&mut pg.conn().unwrap());
+    assert!(si.contains_key("terugkoppeling_deliveries_due"), "{si:?}");
+    assert_eq!(si, pi, "indexes differ (left sqlite, right postgres)");
 }
