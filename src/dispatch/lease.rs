@@ -85,7 +85,10 @@ fn walk_in_order(c: &mut diesel::PgConnection) -> QueryResult<()> {
 const WALK_IN_ORDER: &str = "SET LOCAL enable_sort = off";
 
 /// For the rest of a dispatcher round's transaction on PostgreSQL, in one
-/// round trip: [`WALK_IN_ORDER`] for [`lease`], and a commit that does not
+/// round trip: [`WALK_IN_ORDER`] for [`lease`]; a plan made for each call
+/// of the round's prepared statements (the queue swings from empty to a
+/// burst, and a generic plan made while it was empty would be kept — only
+/// the parse is saved); and a commit that does not
 /// wait for the WAL flush — nothing in a round needs to survive a crash: a
 /// fan-out lost with it is done again (the outbox row is durable,
 /// committed by the decision), a lost lease was never taken. Waiting for
@@ -94,7 +97,8 @@ const WALK_IN_ORDER: &str = "SET LOCAL enable_sort = off";
 pub fn round_settings(conn: &mut DbConnection) -> DbResult<()> {
     if let DbConnection::Pg(c) = conn {
         c.batch_execute(&format!(
-            "SET LOCAL synchronous_commit = off; {WALK_IN_ORDER}"
+            "SET LOCAL synchronous_commit = off; SET LOCAL plan_cache_mode = force_custom_plan; \
+             {WALK_IN_ORDER}"
         ))?;
     }
     Ok(())
