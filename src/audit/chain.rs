@@ -36,6 +36,7 @@ use std::any::Any;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::pg_prepared::{Statement, prepared};
 use crate::db::schema::{audit_chains, audit_log};
 use crate::db::{DbConnection, DbError, DbResult, write_tx};
 
@@ -172,6 +173,26 @@ fn seal(conn: &mut DbConnection, items: Vec<Box<dyn Any>>) -> DbResult<()> {
 /// A lane's head: (chain, seq, hash).
 type Head = (i64, i64, String);
 
+/// PostgreSQL: the first lane no other transaction holds, locked. A
+/// statement without values, so it is planned once per connection; through
+/// the query builder (`LIMIT` bound as a value) PostgreSQL planned it at
+/// every write, 28 µs each (pg_stat_statements, under submit load).
+struct FreeLane;
+impl Statement for FreeLane {
+    const SQL: &'static str = "SELECT chain, seq, hash FROM audit_chains ORDER BY chain \
+        LIMIT 1 FOR UPDATE SKIP LOCKED";
+}
+
+#[derive(QueryableByName)]
+struct HeadRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    chain: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    seq: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    hash: String,
+}
+
 /// Locks a lane's head for the rest of the transaction: `lane`, or on
 /// PostgreSQL the first free one (waiting, when all are busy, for the one
 /// this connection's backend maps to).
@@ -186,16 +207,9 @@ pub(super) fn lock_lane(conn: &mut DbConnection, lane: Option<i64>) -> DbResult<
                     .for_update()
                     .first(c)?);
             }
-            let free: Option<Head> = audit_chains::table
-                .select(cols)
-                .order(audit_chains::chain)
-                .limit(1)
-                .for_update()
-                .skip_locked()
-                .first(c)
-                .optional()?;
+            let free: Option<HeadRow> = prepared::<FreeLane, _>(()).get_result(c).optional()?;
             match free {
-                Some(h) => Ok(h),
+                Some(h) => Ok((h.chain, h.seq, h.hash)),
                 None => Ok(audit_chains::table
                     .filter(
                         audit_chains::chain.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>(

@@ -64,6 +64,19 @@ macro_rules! binds {
     };
 }
 
+/// A statement without values.
+impl Binds for () {
+    fn push<'b>(&'b self, n: usize, _: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        Err(diesel::result::Error::QueryBuilderError(
+            format!(
+                "the statement names ${}, and has no values",
+                n.wrapping_add(1)
+            )
+            .into(),
+        ))
+    }
+}
+
 // Positions are 1-based in the text and 0-based in the tuple: `push`
 // subtracts one before matching.
 binds!(A SA 0);

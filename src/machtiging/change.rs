@@ -97,6 +97,19 @@ pub fn to_inbox(
     status: Status,
 ) -> Result<(), DbError> {
     store::add_inbox(c, uzovi, id, event_id, action.as_str(), status)?;
+    announce_inbox(c, uzovi, id, action, status)
+}
+
+/// The terugkoppeling that tells the insurer a request entered its inbox:
+/// [`to_inbox`] without the inbox row, for a new submission whose row was
+/// written with the request ([`store::insert_submitted`]).
+pub fn announce_inbox(
+    c: &mut DbConnection,
+    uzovi: &str,
+    id: &MachtigingId,
+    action: Action,
+    status: Status,
+) -> Result<(), DbError> {
     let event = Event::MachtigingInbox(v1::MachtigingInbox {
         machtigingsaanvraag_id: id.clone(),
         soort: action.as_str().to_owned(),

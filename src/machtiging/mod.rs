@@ -16,6 +16,7 @@ pub mod intake;
 pub mod jvc;
 pub mod lifecycle;
 pub mod model;
+mod pg_submission;
 pub mod query;
 pub mod rules;
 pub mod search;

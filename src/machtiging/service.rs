@@ -275,7 +275,11 @@ impl NewSubmission {
             status,
             rule,
         } = self;
-        store::insert(
+        // A submission no rule decides enters the insurer's inbox as it is;
+        // otherwise the decision does (`change::after_submit`).
+        let inbox = (status == Status::Ingediend && rule.is_none())
+            .then(|| (s.aanvraag.uzovi.as_str(), action.as_str()));
+        let event_id = store::insert_submitted(
             c,
             &NewRecord {
                 id: &id,
@@ -286,12 +290,13 @@ impl NewSubmission {
                 document: &s.document,
                 status,
             },
-        )?;
-        let event_id = store::add_event(
-            c,
             &event(&caller, &submitter, &id, action, status, json!({})),
+            inbox,
         )?;
-        let decided = if status == Status::Ingediend {
+        let decided = if inbox.is_some() {
+            change::announce_inbox(c, &s.aanvraag.uzovi, &id, action, status)?;
+            None
+        } else if status == Status::Ingediend {
             // The insurer's automatic rules may decide at once, in this
             // same transaction; the decision is then in the answer.
             let target = Target {

@@ -100,9 +100,20 @@ pub struct NewRecord<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, n: &NewRecord<'_>) -> DbResult<()> {
-    let at = now();
+    crate::db::execute(conn, request_row(n, now()))?;
+    Ok(())
+}
+
+/// The insert of a new request's row.
+fn request_row<'a>(
+    n: &'a NewRecord<'a>,
+    at: NaiveDateTime,
+) -> impl diesel::query_dsl::methods::ExecuteDsl<diesel::SqliteConnection>
++ diesel::query_dsl::methods::ExecuteDsl<diesel::PgConnection>
++ diesel::query_builder::QueryFragment<diesel::pg::Pg>
++ 'a {
     let a = n.aanvraag;
-    let q = diesel::insert_into(ma::table).values((
+    diesel::insert_into(ma::table).values((
         ma::id.eq(n.id.as_str()),
         ma::provider_agb.eq(n.provider_agb),
         ma::submitter.eq(n.submitter),
@@ -122,9 +133,43 @@ pub fn insert(conn: &mut DbConnection, n: &NewRecord<'_>) -> DbResult<()> {
         ma::created_at.eq(at),
         ma::submitted_at.eq((n.status != Status::Concept).then_some(at)),
         ma::updated_at.eq(at),
-    ));
-    crate::db::execute(conn, q)?;
-    Ok(())
+    ))
+}
+
+/// A new request's row, its first history event and, when given, its row in
+/// the insurer's inbox (which names that event); returns the event's id.
+/// PostgreSQL writes the three in one prepared statement
+/// (`super::pg_submission`): each statement is a round trip, and a
+/// submission made nine.
+pub fn insert_submitted(
+    conn: &mut DbConnection,
+    n: &NewRecord<'_>,
+    e: &NewEvent<'_>,
+    inbox: Option<(&str, &str)>,
+) -> DbResult<i64> {
+    match (conn, inbox) {
+        (DbConnection::Pg(pg), Some((uzovi, action))) => {
+            let at = now();
+            super::pg_submission::Submitted {
+                request: request_row(n, at),
+                event: event_row(e),
+                uzovi,
+                request_id: n.id.as_str(),
+                action,
+                status: n.status.as_str(),
+                at,
+            }
+            .event_id(pg)
+        }
+        (conn, inbox) => {
+            insert(conn, n)?;
+            let event_id = add_event(conn, e)?;
+            if let Some((uzovi, action)) = inbox {
+                add_inbox(conn, uzovi, n.id, event_id, action, n.status)?;
+            }
+            Ok(event_id)
+        }
+    }
 }
 
 pub fn get(conn: &mut DbConnection, id: &MachtigingId) -> DbResult<Option<Record>> {
@@ -293,23 +338,46 @@ pub struct NewEvent<'a> {
 
 /// Appends to the history; returns the event id.
 pub fn add_event(conn: &mut DbConnection, e: &NewEvent<'_>) -> DbResult<i64> {
-    let insert = diesel::insert_into(machtiging_events::table).values((
-        machtiging_events::request_id.eq(e.request_id.as_str()),
-        machtiging_events::at.eq(now()),
-        machtiging_events::action.eq(e.action),
-        machtiging_events::status.eq(e.status.as_str()),
-        machtiging_events::actor.eq(e.actor),
-        machtiging_events::fingerprint.eq(e.fingerprint),
-        machtiging_events::detail.eq(e.detail.to_string()),
-        machtiging_events::document.eq(e.document),
-    ));
     // The id comes back with the insert (a look-up less in every submission
     // and decision), on the backend's own connection (`db::execute`).
-    let insert = insert.returning(machtiging_events::id);
+    let insert = event_row(e);
     Ok(match conn {
         DbConnection::Pg(pg) => insert.get_result(pg)?,
         DbConnection::Sqlite(c) => insert.get_result(c)?,
     })
+}
+
+/// A history event's columns as inserted.
+type EventValues<'a> = (
+    diesel::dsl::Eq<machtiging_events::request_id, &'a str>,
+    diesel::dsl::Eq<machtiging_events::at, NaiveDateTime>,
+    diesel::dsl::Eq<machtiging_events::action, &'a str>,
+    diesel::dsl::Eq<machtiging_events::status, &'static str>,
+    diesel::dsl::Eq<machtiging_events::actor, &'a str>,
+    diesel::dsl::Eq<machtiging_events::fingerprint, Option<&'a str>>,
+    diesel::dsl::Eq<machtiging_events::detail, String>,
+    diesel::dsl::Eq<machtiging_events::document, Option<&'a str>>,
+);
+
+/// The insert of a history event, returning its id.
+type EventInsert<'a> = diesel::dsl::Returning<
+    diesel::dsl::Values<diesel::dsl::insert_into<machtiging_events::table>, EventValues<'a>>,
+    machtiging_events::id,
+>;
+
+fn event_row<'a>(e: &'a NewEvent<'a>) -> EventInsert<'a> {
+    diesel::insert_into(machtiging_events::table)
+        .values((
+            machtiging_events::request_id.eq(e.request_id.as_str()),
+            machtiging_events::at.eq(now()),
+            machtiging_events::action.eq(e.action),
+            machtiging_events::status.eq(e.status.as_str()),
+            machtiging_events::actor.eq(e.actor),
+            machtiging_events::fingerprint.eq(e.fingerprint),
+            machtiging_events::detail.eq(e.detail.to_string()),
+            machtiging_events::document.eq(e.document),
+        ))
+        .returning(machtiging_events::id)
 }
 
 pub fn history(conn: &mut DbConnection, id: &MachtigingId) -> DbResult<Vec<Event>> {
