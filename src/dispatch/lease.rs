@@ -39,10 +39,6 @@ struct Candidate {
 /// `NOT EXISTS` into one hash anti-join of the whole outbox with the whole
 /// fan-out table per lease (O(outbox) each round); a subquery is evaluated per
 /// candidate, two index probes through the subject's few rows.
-struct LeasePg;
-impl Statement for LeasePg {
-    const SQL: &'static str = LEASE;
-}
 const LEASE: &str = "SELECT d.id, d.endpoint_id FROM terugkoppeling_deliveries d \
     JOIN terugkoppeling_endpoints e ON e.id = d.endpoint_id \
     WHERE d.status = 'wachtend' AND d.next_attempt_at <= $1 \
@@ -55,6 +51,12 @@ const LEASE: &str = "SELECT d.id, d.endpoint_id FROM terugkoppeling_deliveries d
         AND NOT EXISTS (SELECT 1 FROM terugkoppeling_fanout f WHERE f.terugkoppeling_id = t.id) \
         LIMIT 1) IS NULL \
     ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED";
+
+/// [`LEASE`], prepared once per connection.
+struct LeasePg;
+impl Statement for LeasePg {
+    const SQL: &'static str = LEASE;
+}
 
 /// [`LEASE`] as SQLite takes it: no row locks (one dispatcher, `BEGIN
 /// IMMEDIATE`) and no arrays, so the saturated endpoints (ids, so safe to
@@ -253,10 +255,6 @@ struct TakenRow {
 /// Takes the lease on `$4` and returns what sending needs, in one round
 /// trip (SQLite cannot return columns of the joined tables: an update and
 /// a read there, [`load_leased`]).
-struct TakePg;
-impl Statement for TakePg {
-    const SQL: &'static str = TAKE_PG;
-}
 const TAKE_PG: &str = "UPDATE terugkoppeling_deliveries d \
     SET lease_owner = $1, lease_until = $2, updated_at = $3 \
     FROM terugkoppelingen t, terugkoppeling_endpoints e \
@@ -265,6 +263,12 @@ const TAKE_PG: &str = "UPDATE terugkoppeling_deliveries d \
         t.created_at AS terugkoppeling_created_at, e.id, e.party, e.url, e.format, e.ca_bundle, \
         e.event_types, e.secret, e.previous_secret, e.previous_secret_until, e.status, \
         e.disabled_reason, e.failing_since, e.created_at, e.updated_at";
+
+/// [`TAKE_PG`], prepared once per connection.
+struct TakePg;
+impl Statement for TakePg {
+    const SQL: &'static str = TAKE_PG;
+}
 
 fn take_pg(
     c: &mut diesel::PgConnection,

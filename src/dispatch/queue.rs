@@ -55,15 +55,17 @@ struct Unfanned {
 /// 20,000 rows above the low-water mark, however few rows were new).
 /// On PostgreSQL the bound is also raised to the low-water mark in the
 /// statement itself (a round trip less than reading the mark first).
-struct FanOutPg;
-impl Statement for FanOutPg {
-    const SQL: &'static str = FANOUT_PG;
-}
 const FANOUT_PG: &str = "SELECT t.id, t.recipient, t.event_type, t.subject_id FROM terugkoppelingen t \
     WHERE t.id > GREATEST($1, (SELECT s.value FROM terugkoppeling_state s WHERE s.name = 'fanout_low_water')) \
     AND NOT EXISTS (SELECT 1 FROM terugkoppeling_fanout f WHERE f.terugkoppeling_id = t.id \
         AND f.terugkoppeling_id > GREATEST($1, (SELECT s.value FROM terugkoppeling_state s WHERE s.name = 'fanout_low_water'))) \
     ORDER BY t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED";
+
+/// [`FANOUT_PG`], prepared once per connection.
+struct FanOutPg;
+impl Statement for FanOutPg {
+    const SQL: &'static str = FANOUT_PG;
+}
 const FANOUT_SQLITE: &str = "SELECT t.id, t.recipient, t.event_type, t.subject_id FROM terugkoppelingen t \
     WHERE t.id > ?1 AND NOT EXISTS (SELECT 1 FROM terugkoppeling_fanout f \
         WHERE f.terugkoppeling_id = t.id AND f.terugkoppeling_id > ?1) \
@@ -71,15 +73,17 @@ const FANOUT_SQLITE: &str = "SELECT t.id, t.recipient, t.event_type, t.subject_i
 
 /// The fan-out rows (`$1`, at `$2`) and their deliveries (`$3`–`$5`,
 /// waiting and due at `$2`) in one statement.
-struct InsertFanOutPg;
-impl Statement for InsertFanOutPg {
-    const SQL: &'static str = INSERT_FANOUT_PG;
-}
 const INSERT_FANOUT_PG: &str = "WITH f AS (INSERT INTO terugkoppeling_fanout (terugkoppeling_id, at) \
         SELECT x, $2 FROM unnest($1::int8[]) AS x) \
     INSERT INTO terugkoppeling_deliveries (terugkoppeling_id, endpoint_id, subject_id, status, \
         attempts, next_attempt_at, created_at, updated_at) \
     SELECT a, b, c, 'wachtend', 0, $2, $2, $2 FROM unnest($3::int8[], $4::int8[], $5::text[]) AS x(a, b, c)";
+
+/// [`INSERT_FANOUT_PG`], prepared once per connection.
+struct InsertFanOutPg;
+impl Statement for InsertFanOutPg {
+    const SQL: &'static str = INSERT_FANOUT_PG;
+}
 
 /// `f` inside the caller's write transaction when there is one, without a
 /// savepoint of its own: on PostgreSQL that is two round trips per call
