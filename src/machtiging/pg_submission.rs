@@ -2,10 +2,10 @@
 //! row in the insurer's inbox as one statement that each connection prepares
 //! once.
 //!
-//! Every statement is a round trip, and under SOAP submit load a round trip
-//! cost about 90 µs of CPU between the service and PostgreSQL (measured,
-//! docs/benchmarks.md): the three inserts one after the other were a third
-//! of a submission's round trips. The inbox row needs the event's id, which
+//! Every statement is a round trip, and on a 2-core machine a round trip
+//! cost about 110 µs of CPU between the service and PostgreSQL (measured on
+//! `whoami`'s two, docs/benchmarks.md): the three inserts one after the other
+//! were a third of a submission's round trips. The inbox row needs the event's id, which
 //! the statement passes on itself (`WITH e AS (INSERT … RETURNING id)`).
 
 use chrono::NaiveDateTime;
