@@ -42,8 +42,9 @@ pub fn bind<ST, T>(value: T) -> Bind<ST, T> {
 
 /// The values of a statement.
 pub trait Binds {
-    /// Pushes the `n`th value (1-based) where the text says `$n`.
-    fn push<'b>(&'b self, n: usize, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()>;
+    /// Pushes the value at `index` of the tuple where the text says
+    /// `$(index + 1)`.
+    fn push<'b>(&'b self, index: usize, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()>;
 }
 
 macro_rules! binds {
@@ -52,11 +53,11 @@ macro_rules! binds {
         where
             $(Pg: HasSqlType<$st>, $t: ToSql<$st, Pg>,)+
         {
-            fn push<'b>(&'b self, n: usize, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-                match n {
+            fn push<'b>(&'b self, index: usize, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+                match index {
                     $($i => out.push_bind_param::<$st, $t>(&self.$i.value),)+
                     _ => Err(diesel::result::Error::QueryBuilderError(
-                        format!("the statement names ${n}, which has no value").into(),
+                        format!("the statement names ${}, which has no value", index.wrapping_add(1)).into(),
                     )),
                 }
             }
@@ -66,19 +67,18 @@ macro_rules! binds {
 
 /// A statement without values.
 impl Binds for () {
-    fn push<'b>(&'b self, n: usize, _: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+    fn push<'b>(&'b self, index: usize, _: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         Err(diesel::result::Error::QueryBuilderError(
             format!(
                 "the statement names ${}, and has no values",
-                n.wrapping_add(1)
+                index.wrapping_add(1)
             )
             .into(),
         ))
     }
 }
 
-// Positions are 1-based in the text and 0-based in the tuple: `push`
-// subtracts one before matching.
+// `$1` in the text is index 0 of the tuple (`walk_ast` subtracts one).
 binds!(A SA 0);
 binds!(A SA 0, B SB 1);
 binds!(A SA 0, B SB 1, C SC 2);

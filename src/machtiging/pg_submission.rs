@@ -5,8 +5,9 @@
 //! Every statement is a round trip, and on a 2-core machine a round trip
 //! cost about 110 µs of CPU between the service and PostgreSQL (measured on
 //! `whoami`'s two, docs/benchmarks.md): the three inserts one after the other
-//! were a third of a submission's round trips. The inbox row needs the event's id, which
-//! the statement passes on itself (`WITH e AS (INSERT … RETURNING id)`).
+//! were a third of a submission's round trips. The inbox row needs the
+//! event's id, which the statement passes on itself (`WITH e AS (INSERT …
+//! RETURNING id)`).
 
 use chrono::NaiveDateTime;
 use diesel::pg::Pg;

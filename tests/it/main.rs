@@ -16,6 +16,7 @@ mod cli;
 mod cli_ops;
 mod contract;
 mod crash;
+mod dispatch_lease;
 mod dispatch_line;
 mod email;
 mod email_tls;

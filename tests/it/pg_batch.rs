@@ -248,4 +248,37 @@ async fn concurrent_submissions_with_a_reference_conflict_keep_their_answers() {
     assert_eq!(created, 23);
     assert_eq!(conflicts, vec![serde_json::json!("DUP-001")]);
     assert_eq!(fixtures::stored_requests(&app), 23);
+    // Each stored request has its inbox row, naming its own latest history
+    // event with that event's action and status: on PostgreSQL the three
+    // rows are one statement that passes the event's id on
+    // (`machtiging::pg_submission`), on SQLite three inserts.
+    use diesel::prelude::*;
+    use machtigingen::db::schema::{insurer_inbox as ib, machtiging_events as ev};
+    let mut c = app.db.conn().unwrap();
+    let inbox: i64 = ib::table.count().get_result(&mut c).unwrap();
+    let linked: i64 = ib::table
+        .inner_join(
+            ev::table.on(ev::id
+                .eq(ib::event_id)
+                .and(ev::request_id.eq(ib::request_id))
+                .and(ev::action.eq(ib::action))
+                .and(ev::status.eq(ib::status))),
+        )
+        .count()
+        .get_result(&mut c)
+        .unwrap();
+    let latest: Vec<i64> = ev::table
+        .group_by(ev::request_id)
+        .select(diesel::dsl::max(ev::id))
+        .load::<Option<i64>>(&mut c)
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
+    let named: Vec<i64> = ib::table.select(ib::event_id).load(&mut c).unwrap();
+    assert_eq!((inbox, linked), (23, 23));
+    assert!(
+        named.iter().all(|e| latest.contains(e)),
+        "{named:?} {latest:?}"
+    );
 }
