@@ -19,7 +19,9 @@
 # soap_submit rest_submit get_by_id search rest_submit_half callbacks seed
 # search_scaling two_instances (scripts/bench_capacity.sh, PostgreSQL); with
 # it the report goes to stdout, not docs/benchmarks.md, since the table would
-# be incomplete).
+# be incomplete), BENCH_BIN (a machtigingen binary to measure instead of this
+# checkout's release build, e.g. an earlier commit's, to compare two builds in
+# the same minutes).
 # Each figure is the median of BENCH_RUNS runs with min-max; the load
 # generator (examples/loadgen.rs) runs on the same machine.
 set -euo pipefail
@@ -43,7 +45,7 @@ want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
 echo "== building (release)"
 cargo build --release --locked --bin machtigingen --example loadgen --example seed
-BIN=$ROOT/target/release/machtigingen
+BIN=${BENCH_BIN:-$ROOT/target/release/machtigingen}
 LG=$ROOT/target/release/examples/loadgen
 SEED=$ROOT/target/release/examples/seed
 WORK=$(mktemp -d /tmp/mt-bench-XXXXXX)

@@ -106,14 +106,23 @@ pub fn prestaties(
             .first(conn)
             .optional()?;
         if let Some((code, omschrijving, g)) = row {
-            found.push(PrestatieDef {
-                code,
-                omschrijving,
-                grondslag: Grondslag::parse(&g).ok_or_else(|| invalid_row("prestatie"))?,
-            });
+            found.push(prestatie(code, omschrijving, &g)?);
         }
     }
     Ok(found)
+}
+
+/// A prestatie's definition from its stored columns.
+pub fn prestatie(
+    code: String,
+    omschrijving: String,
+    grondslag: &str,
+) -> Result<PrestatieDef, CatalogError> {
+    Ok(PrestatieDef {
+        code,
+        omschrijving,
+        grondslag: Grondslag::parse(grondslag).ok_or_else(|| invalid_row("prestatie"))?,
+    })
 }
 
 /// The whole catalog of one insurer (empty when it has none).
@@ -138,13 +147,7 @@ pub fn load(conn: &mut DbConnection, uzovi: &str) -> Result<InsurerCatalog, Cata
         .load(conn)?;
     let prestaties = rows
         .into_iter()
-        .map(|(code, omschrijving, g)| {
-            Ok(PrestatieDef {
-                code,
-                omschrijving,
-                grondslag: Grondslag::parse(&g).ok_or_else(|| invalid_row("prestatie"))?,
-            })
-        })
+        .map(|(code, omschrijving, g)| prestatie(code, omschrijving, &g))
         .collect::<Result<Vec<_>, CatalogError>>()?;
     Ok(InsurerCatalog {
         uzovi: uzovi.to_owned(),

@@ -15,6 +15,7 @@ use super::model::{Action, Beslissing, Herziening, Outcome, Status, Vraag};
 use super::store::{self, NewEvent, Record, StatusChange};
 use crate::db::{DbConnection, DbError, now};
 use crate::ids::MachtigingId;
+use crate::outbox::store::Pending;
 use crate::outbox::{self, Event, event::v1};
 use crate::registry::PartyRef;
 
@@ -101,22 +102,33 @@ pub fn to_inbox(
 }
 
 /// The terugkoppeling that tells the insurer a request entered its inbox:
-/// [`to_inbox`] without the inbox row, for a new submission whose row was
-/// written with the request ([`store::insert_submitted`]).
-pub fn announce_inbox(
+/// [`to_inbox`] without the inbox row.
+fn announce_inbox(
     c: &mut DbConnection,
     uzovi: &str,
     id: &MachtigingId,
     action: Action,
     status: Status,
 ) -> Result<(), DbError> {
+    inbox_announcement(uzovi, id, action, status)?.write(c)?;
+    Ok(())
+}
+
+/// That terugkoppeling made ready to be written, for a new submission,
+/// whose inbox row and announcement are written with the request
+/// ([`store::insert_submitted`]).
+pub fn inbox_announcement(
+    uzovi: &str,
+    id: &MachtigingId,
+    action: Action,
+    status: Status,
+) -> Result<Pending, DbError> {
     let event = Event::MachtigingInbox(v1::MachtigingInbox {
         machtigingsaanvraag_id: id.clone(),
         soort: action.as_str().to_owned(),
         status: status.as_str().to_owned(),
     });
-    outbox::record(c, &PartyRef::insurer(uzovi), &event)?;
-    Ok(())
+    Pending::new(&PartyRef::insurer(uzovi), &event)
 }
 
 fn herziening_event(h: &Herziening) -> v1::Herziening {

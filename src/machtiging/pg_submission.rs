@@ -1,21 +1,23 @@
-//! PostgreSQL: a submitted request's row, its first history event and its
-//! row in the insurer's inbox as one statement that each connection prepares
-//! once.
+//! PostgreSQL: a submitted request's row, its first history event, its
+//! row in the insurer's inbox and the terugkoppeling announcing it (where the
+//! insurer subscribed) as one statement that each connection prepares once.
 //!
 //! Every statement is a round trip, and on a 2-core machine a round trip
 //! cost about 110 µs of CPU between the service and PostgreSQL (measured on
 //! `whoami`'s two, docs/benchmarks.md): the three inserts one after the other
-//! were a third of a submission's round trips. The inbox row needs the
-//! event's id, which the statement passes on itself (`WITH e AS (INSERT …
-//! RETURNING id)`).
+//! were a third of a submission's round trips, and the subscription look-up
+//! another. The inbox row needs the event's id, which the statement passes
+//! on itself (`WITH e AS (INSERT … RETURNING id)`); whether the announcement
+//! was written comes back with it.
 
 use chrono::NaiveDateTime;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Text, Timestamp, Untyped};
+use diesel::sql_types::{BigInt, Bool, Text, Timestamp, Untyped};
 use diesel::{PgConnection, QueryResult, QueryableByName, RunQueryDsl};
 
 use crate::db::DbResult;
+use crate::outbox::store::Pending;
 
 /// The statement; `request` and `event` are the store's own inserts (the
 /// event's with `RETURNING id`).
@@ -27,12 +29,15 @@ pub(super) struct Submitted<'a, R, E> {
     pub action: &'a str,
     pub status: &'static str,
     pub at: NaiveDateTime,
+    pub announcement: &'a Pending,
 }
 
 #[derive(QueryableByName)]
-struct EventId {
+struct Written {
     #[diesel(sql_type = BigInt)]
     event_id: i64,
+    #[diesel(sql_type = Bool)]
+    announced: bool,
 }
 
 impl<R, E> Submitted<'_, R, E>
@@ -40,9 +45,11 @@ where
     R: QueryFragment<Pg>,
     E: QueryFragment<Pg>,
 {
-    /// Runs the statement; the new event's id.
-    pub(super) fn event_id(self, conn: &mut PgConnection) -> DbResult<i64> {
-        Ok(self.get_result::<EventId>(conn)?.event_id)
+    /// Runs the statement; the new event's id, and whether the announcement
+    /// was written.
+    pub(super) fn run(self, conn: &mut PgConnection) -> DbResult<(i64, bool)> {
+        let w = self.get_result::<Written>(conn)?;
+        Ok((w.event_id, w.announced))
     }
 }
 
@@ -57,8 +64,8 @@ where
         out.push_sql("), e AS (");
         self.event.walk_ast(out.reborrow())?;
         out.push_sql(
-            ") INSERT INTO insurer_inbox (uzovi, request_id, event_id, action, status, created_at) \
-             SELECT ",
+            "), i AS (INSERT INTO insurer_inbox \
+             (uzovi, request_id, event_id, action, status, created_at) SELECT ",
         );
         out.push_bind_param::<Text, _>(&self.uzovi)?;
         out.push_sql(", ");
@@ -69,7 +76,11 @@ where
         out.push_bind_param::<Text, _>(&self.status)?;
         out.push_sql(", ");
         out.push_bind_param::<Timestamp, _>(&self.at)?;
-        out.push_sql(" FROM e RETURNING event_id");
+        out.push_sql(" FROM e), t AS (");
+        self.announcement.walk_ast(out.reborrow())?;
+        out.push_sql(
+            " RETURNING 1) SELECT e.id AS event_id, EXISTS (SELECT 1 FROM t) AS announced FROM e",
+        );
         Ok(())
     }
 }

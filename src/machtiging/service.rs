@@ -277,8 +277,14 @@ impl NewSubmission {
         } = self;
         // A submission no rule decides enters the insurer's inbox as it is;
         // otherwise the decision does (`change::after_submit`).
-        let inbox = (status == Status::Ingediend && rule.is_none())
-            .then(|| (s.aanvraag.uzovi.as_str(), action.as_str()));
+        let announcement = (status == Status::Ingediend && rule.is_none())
+            .then(|| change::inbox_announcement(&s.aanvraag.uzovi, &id, action, status))
+            .transpose()?;
+        let inbox = announcement.as_ref().map(|announcement| store::Inbox {
+            uzovi: &s.aanvraag.uzovi,
+            action: action.as_str(),
+            announcement,
+        });
         let event_id = store::insert_submitted(
             c,
             &NewRecord {
@@ -294,7 +300,6 @@ impl NewSubmission {
             inbox,
         )?;
         let decided = if inbox.is_some() {
-            change::announce_inbox(c, &s.aanvraag.uzovi, &id, action, status)?;
             None
         } else if status == Status::Ingediend {
             // The insurer's automatic rules may decide at once, in this

@@ -9,6 +9,7 @@ use super::model::{Aanvraag, Beslissing, Status, StoredForm, Vraag};
 use crate::db::schema::{insurer_inbox, machtiging_events, machtigingsaanvragen as ma};
 use crate::db::{DbConnection, DbError, DbResult, now};
 use crate::ids::MachtigingId;
+use crate::outbox::store::Pending;
 
 /// A stored request without its XML document.
 #[derive(Debug, Clone)]
@@ -136,36 +137,52 @@ fn request_row<'a>(
     ))
 }
 
+/// A new submission's place in the insurer's inbox: its row there and the
+/// terugkoppeling that announces it (written only where the insurer
+/// subscribed to its inbox).
+#[derive(Clone, Copy)]
+pub struct Inbox<'a> {
+    pub uzovi: &'a str,
+    pub action: &'a str,
+    pub announcement: &'a Pending,
+}
+
 /// A new request's row, its first history event and, when given, its row in
-/// the insurer's inbox (which names that event); returns the event's id.
-/// PostgreSQL writes the three in one prepared statement
+/// the insurer's inbox (which names that event) with its announcement;
+/// returns the event's id. PostgreSQL writes them in one prepared statement
 /// (`super::pg_submission`): each statement is a round trip, and a
 /// submission made nine.
 pub fn insert_submitted(
     conn: &mut DbConnection,
     n: &NewRecord<'_>,
     e: &NewEvent<'_>,
-    inbox: Option<(&str, &str)>,
+    inbox: Option<Inbox<'_>>,
 ) -> DbResult<i64> {
     match (conn, inbox) {
-        (DbConnection::Pg(pg), Some((uzovi, action))) => {
+        (DbConnection::Pg(pg), Some(inbox)) => {
             let at = now();
-            super::pg_submission::Submitted {
+            let (event_id, announced) = super::pg_submission::Submitted {
                 request: request_row(n, at),
                 event: event_row(e),
-                uzovi,
+                uzovi: inbox.uzovi,
                 request_id: n.id.as_str(),
-                action,
+                action: inbox.action,
                 status: n.status.as_str(),
                 at,
+                announcement: inbox.announcement,
             }
-            .event_id(pg)
+            .run(pg)?;
+            if announced {
+                inbox.announcement.written();
+            }
+            Ok(event_id)
         }
         (conn, inbox) => {
             insert(conn, n)?;
             let event_id = add_event(conn, e)?;
-            if let Some((uzovi, action)) = inbox {
-                add_inbox(conn, uzovi, n.id, event_id, action, n.status)?;
+            if let Some(inbox) = inbox {
+                add_inbox(conn, inbox.uzovi, n.id, event_id, inbox.action, n.status)?;
+                inbox.announcement.write(conn)?;
             }
             Ok(event_id)
         }

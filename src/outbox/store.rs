@@ -2,7 +2,10 @@
 //! transaction of the change that caused it.
 
 use chrono::NaiveDateTime;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::sql_types::{Bool, Text, Timestamp};
 
 use super::{Event, announce, kinds};
 use crate::db::schema::{terugkoppeling_endpoints as endpoints, terugkoppelingen};
@@ -30,31 +33,105 @@ pub fn record(
     recipient: &PartyRef,
     event: &Event,
 ) -> Result<Option<TerugkoppelingId>, DbError> {
-    let kind = event.kind();
-    let recipient = recipient.to_string();
-    let recipient = recipient.as_str();
-    if kinds::kind(kind).is_some_and(|k| k.push_only) && !subscribed(conn, recipient, kind)? {
-        return Ok(None);
+    let p = Pending::new(recipient, event)?;
+    Ok(p.write(conn)?.then_some(p.public_id))
+}
+
+/// A terugkoppeling with its values made, to be written by a statement
+/// that also does other work: on PostgreSQL a submission's single statement
+/// writes it as one of its `WITH` parts (`machtiging::pg_submission`), and
+/// the subscription a push-only kind needs is asked there too, which saves
+/// that look-up its own round trip.
+pub struct Pending {
+    public_id: TerugkoppelingId,
+    recipient: String,
+    kind: &'static str,
+    subject: String,
+    payload: String,
+    push_only: bool,
+    created_at: NaiveDateTime,
+}
+
+impl Pending {
+    /// `event` for `recipient` (the party, e.g. `UZOVI:3311`).
+    pub fn new(recipient: &PartyRef, event: &Event) -> Result<Self, DbError> {
+        let kind = event.kind();
+        Ok(Self {
+            public_id: TerugkoppelingId::new()
+                .map_err(|e| DbError::Invalid(format!("no randomness for an id: {e}")))?,
+            recipient: recipient.to_string(),
+            kind,
+            subject: event.subject().to_owned(),
+            payload: event
+                .to_json()
+                .map_err(|e| DbError::Invalid(format!("terugkoppeling payload: {e}")))?,
+            push_only: kinds::kind(kind).is_some_and(|k| k.push_only),
+            created_at: now(),
+        })
     }
-    let public_id = TerugkoppelingId::new()
-        .map_err(|e| DbError::Invalid(format!("no randomness for an id: {e}")))?;
-    let payload = event
-        .to_json()
-        .map_err(|e| DbError::Invalid(format!("terugkoppeling payload: {e}")))?;
-    let row = Row {
-        public_id: public_id.as_str(),
-        recipient,
-        event_type: kind,
-        subject_id: event.subject(),
-        payload: &payload,
-        created_at: now(),
-    };
-    crate::db::execute(
-        conn,
-        diesel::insert_into(terugkoppelingen::table).values(&row),
-    )?;
-    crate::db::on_commit(announce);
-    Ok(Some(public_id))
+
+    /// Writes the row on its own (where the recipient receives it); whether
+    /// it did.
+    pub fn write(&self, conn: &mut DbConnection) -> Result<bool, DbError> {
+        if self.push_only && !subscribed(conn, &self.recipient, self.kind)? {
+            return Ok(false);
+        }
+        let row = Row {
+            public_id: self.public_id.as_str(),
+            recipient: &self.recipient,
+            event_type: self.kind,
+            subject_id: &self.subject,
+            payload: &self.payload,
+            created_at: self.created_at,
+        };
+        crate::db::execute(
+            conn,
+            diesel::insert_into(terugkoppelingen::table).values(&row),
+        )?;
+        self.written();
+        Ok(true)
+    }
+
+    /// To call when the statement reports the row written: the dispatchers
+    /// are woken once the transaction commits.
+    pub fn written(&self) {
+        crate::db::on_commit(announce);
+    }
+}
+
+/// `INSERT … SELECT` of the row, which selects nothing when the kind is
+/// push-only and the recipient has no callback subscribed to it: the same
+/// rule as [`subscribed`] (`event_types` is written joined by one space,
+/// `dispatch::endpoints`).
+impl QueryFragment<Pg> for Pending {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO terugkoppelingen \
+             (public_id, recipient, event_type, subject_id, payload, created_at) SELECT ",
+        );
+        out.push_bind_param::<Text, _>(self.public_id.as_str())?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.recipient)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(self.kind)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.subject)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.payload)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&self.created_at)?;
+        out.push_sql(" WHERE NOT ");
+        out.push_bind_param::<Bool, _>(&self.push_only)?;
+        out.push_sql(
+            " OR EXISTS (SELECT 1 FROM terugkoppeling_endpoints \
+             WHERE status <> 'verwijderd' AND party = ",
+        );
+        out.push_bind_param::<Text, _>(&self.recipient)?;
+        out.push_sql(" AND ");
+        out.push_bind_param::<Text, _>(self.kind)?;
+        out.push_sql(" = ANY (string_to_array(event_types, ' ')))");
+        Ok(())
+    }
 }
 
 /// Whether `party` has a callback (active or disabled, not removed) that

@@ -557,17 +557,19 @@ async fn a_decision_reaches_the_providers_callback_signed_and_in_order() {
     assert_eq!(rx.duplicates(), 0);
 }
 
-#[tokio::test]
-async fn an_insurer_may_have_its_inbox_pushed() {
-    use crate::terugkoppeling_support as tk;
-    let app = tk::app(r#"["0s", "200ms"]"#).await;
-    fixtures::load_sample_catalog(&app);
-    let ins = app.client(&app.issue(
+/// Insurer 3311's system certificate, allowed to assess and to keep a callback.
+fn inbox_insurer(app: &TestApp) -> TestClient {
+    app.client(&app.issue(
         &app.party(PartyKind::Zorgverzekeraar, "3311"),
         CertKind::Systeem,
         &[Scope::Beoordelen, Scope::TerugkoppelingBeheren],
         &[],
-    ));
+    ))
+}
+
+/// A receiver of `ins`'s inbox, registered as its callback.
+async fn subscribe_to_inbox(ins: &TestClient) -> machtigingen::receiver::Receiver {
+    use crate::terugkoppeling_support as tk;
     let rx = tk::receiver();
     let body = json!({
         "url": format!("https://localhost:{}/inbox", rx.addr.port()),
@@ -575,9 +577,67 @@ async fn an_insurer_may_have_its_inbox_pushed() {
         "caBundle": tk::ca_pem(),
         "gebeurtenissen": ["machtiging.inbox"],
     });
-    let (status, v) = tk::put_abonnement(&ins, &body).await;
+    let (status, v) = tk::put_abonnement(ins, &body).await;
     assert_eq!(status, 200, "{v}");
     rx.set_secrets(vec![v["geheim"].as_str().unwrap().to_owned()]);
+    rx
+}
+
+/// The inbox announcement is push-only: stored for the insurer only while
+/// its callback (not removed) subscribes to `machtiging.inbox`, matched as a
+/// whole name. On PostgreSQL the submission's single statement decides this
+/// (`machtiging::pg_submission`), on SQLite a look-up before the insert.
+#[tokio::test]
+async fn an_inbox_announcement_is_stored_only_for_a_subscribed_insurer() {
+    use crate::terugkoppeling_support as tk;
+    use machtigingen::db::schema::{terugkoppeling_endpoints as ep, terugkoppelingen as t};
+    let app = tk::app(r#"["0s", "200ms"]"#).await;
+    fixtures::load_sample_catalog(&app);
+    let ins = inbox_insurer(&app);
+    let provider = app.provider("03123456", &[Scope::MachtigingenIndienen]);
+    let stored = || -> Vec<String> {
+        t::table
+            .filter(t::recipient.eq("UZOVI:3311"))
+            .filter(t::event_type.eq("machtiging.inbox"))
+            .order(t::id)
+            .select(t::subject_id)
+            .load(&mut app.db.conn().unwrap())
+            .unwrap()
+    };
+    let set = |types: &str, status: &str| {
+        diesel::update(ep::table.filter(ep::party.eq("UZOVI:3311")))
+            .set((ep::event_types.eq(types), ep::status.eq(status)))
+            .execute(&mut app.db.conn().unwrap())
+            .unwrap();
+    };
+    // No callback at all.
+    submit(&provider, &Aanvraag::default()).await;
+    assert_eq!(stored(), Vec::<String>::new());
+    let _rx = subscribe_to_inbox(&ins).await;
+    // A callback for other kinds only, one of them named like the inbox.
+    set("machtiging.inboxen machtiging.status", "actief");
+    submit(&provider, &Aanvraag::default()).await;
+    assert_eq!(stored(), Vec::<String>::new());
+    // A removed callback, though it names the inbox.
+    set("machtiging.inbox", "verwijderd");
+    submit(&provider, &Aanvraag::default()).await;
+    assert_eq!(stored(), Vec::<String>::new());
+    // Subscribed, as one kind among others; a disabled callback still counts
+    // (its terugkoppelingen wait for it).
+    set("machtiging.status machtiging.inbox", "uitgeschakeld");
+    let first = submit(&provider, &Aanvraag::default()).await;
+    set("machtiging.status machtiging.inbox", "actief");
+    let second = submit(&provider, &Aanvraag::default()).await;
+    assert_eq!(stored(), vec![first, second]);
+}
+
+#[tokio::test]
+async fn an_insurer_may_have_its_inbox_pushed() {
+    use crate::terugkoppeling_support as tk;
+    let app = tk::app(r#"["0s", "200ms"]"#).await;
+    fixtures::load_sample_catalog(&app);
+    let ins = inbox_insurer(&app);
+    let rx = subscribe_to_inbox(&ins).await;
     let provider = app.provider("03123456", &[Scope::MachtigingenIndienen]);
     let id = submit(&provider, &Aanvraag::default()).await;
     let pushed = || -> Vec<serde_json::Value> {
