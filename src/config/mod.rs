@@ -184,7 +184,57 @@ pub struct DatabaseConfig {
     pub busy_timeout_ms: u64,
     /// PostgreSQL: writer threads batching concurrent submissions into
     /// shared transactions (`db::pg_writer`); 0 commits each on its own.
-    pub pg_batch_writers: usize,
+    /// Unset: chosen by where the database is ([`Self::batch_writers`]).
+    pub pg_batch_writers: Option<usize>,
+}
+
+impl DatabaseConfig {
+    /// The PostgreSQL batch writers to run: as configured; otherwise one for
+    /// a database on this machine and two for one across a network.
+    ///
+    /// A writer runs the jobs of its batch one after another, so across a
+    /// network its rate is bounded by the round trips, and a second writer
+    /// working while the first waits doubles it. On this machine a round
+    /// trip costs CPU rather than waiting, and a second writer only splits
+    /// the batches: SOAP submit ran at 2,162–2,294/s with one writer and
+    /// 1,845–1,859/s with two (docs/benchmarks.md, 2026-12-07).
+    pub fn batch_writers(&self) -> usize {
+        self.pg_batch_writers
+            .unwrap_or(if pg_host_is_local(&self.url) { 1 } else { 2 })
+    }
+}
+
+/// Whether a `postgres://` URL names this machine: no host or a `host=`
+/// that is a path (a Unix socket), `localhost`, or a loopback address. With
+/// several hosts, only if every one is.
+fn pg_host_is_local(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let from_query = query.split('&').find_map(|kv| kv.strip_prefix("host="));
+    let hosts = match from_query {
+        Some(h) => h.to_owned(),
+        None => {
+            let authority = path.split('/').next().unwrap_or_default();
+            authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, h)| h)
+                .to_owned()
+        }
+    };
+    hosts.split(',').all(|h| {
+        let host = match h.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None if from_query.is_some() => h,
+            None => h.split(':').next().unwrap_or_default(),
+        };
+        host.is_empty()
+            || host.starts_with('/')
+            || host.to_ascii_lowercase().starts_with("%2f")
+            || host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    })
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -396,6 +446,45 @@ mod tests {
         assert_eq!(c.database.url, "sqlite://data/machtigingen.db");
         assert_eq!(c.tls.crl_reload_secs, 3600);
         assert!(c.uses_default_pki_paths());
+    }
+
+    /// One batch writer for a database on this machine, two across a
+    /// network, unless configured.
+    #[test]
+    fn batch_writers_follow_where_the_database_is() {
+        let writers = |extra: &str| {
+            Config::from_toml_str(&format!("[database]\n{extra}"))
+                .unwrap()
+                .database
+                .batch_writers()
+        };
+        for url in [
+            "postgres://postgres@127.0.0.1:5432/test",
+            "postgresql://u:p@localhost/db",
+            "postgres://u@[::1]:5432/db",
+            "postgres://127.0.0.2/db",
+            "postgres:///db",
+            "postgres://u@/db?host=/var/run/postgresql",
+            "postgres://u@/db?host=%2Fvar%2Frun%2Fpostgresql",
+            "postgres://localhost,127.0.0.1/db",
+        ] {
+            assert_eq!(writers(&format!("url = \"{url}\"")), 1, "{url}");
+        }
+        for url in [
+            "postgres://postgres@db.example.org:5432/test",
+            "postgres://u@10.0.0.7/db",
+            "postgres://u@[2001:db8::1]:5432/db",
+            "postgres://u@localhost/db?host=db.example.org",
+            "postgres://localhost,db.example.org/db",
+        ] {
+            assert_eq!(writers(&format!("url = \"{url}\"")), 2, "{url}");
+        }
+        let set = "url = \"postgres://u@127.0.0.1/db\"\npg_batch_writers = 3";
+        assert_eq!(writers(set), 3);
+        assert_eq!(
+            writers("url = \"postgres://u@db/x\"\npg_batch_writers = 0"),
+            0
+        );
     }
 
     #[test]

@@ -246,8 +246,11 @@ impl Db {
                 .map_or_else(|| path.to_path_buf(), |(d, name)| d.join(name));
             writer = Some(writer::GroupWriter::for_file(manager.clone(), file));
         }
-        let pg_writer = (backend == Backend::Postgres && config.pg_batch_writers > 0)
-            .then(|| pg_writer::PgWriter::start(&manager, config.pg_batch_writers));
+        let writers = config.batch_writers();
+        let pg_writer = (backend == Backend::Postgres && writers > 0).then(|| {
+            tracing::info!(writers, "PostgreSQL batch writers for submissions");
+            pg_writer::PgWriter::start(&manager, writers)
+        });
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_size)
             .min_idle(Some(0))
