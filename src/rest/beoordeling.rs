@@ -84,6 +84,8 @@ async fn inbox(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InboxOntvangstJson {
+    /// At most 500 per call (as `BevestigenInbox`).
+    #[schema(max_items = 500)]
     inbox_ids: Vec<i64>,
 }
 

@@ -305,6 +305,8 @@ async fn ophalen(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegistratieOntvangstJson {
+    /// At most 100 per call (as `BevestigenOntvangst`).
+    #[schema(max_items = 100)]
     registratie_ids: Vec<String>,
 }
 

@@ -350,7 +350,8 @@ async fn ophalen(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BevestigingVerzoek {
-    /// Terugkoppeling ids (`TK…`).
+    /// Terugkoppeling ids (`TK…`), at most 1000 per call.
+    #[schema(max_items = 1000)]
     ids: Vec<String>,
 }
 
