@@ -6,9 +6,11 @@
 //! cost about 110 µs of CPU between the service and PostgreSQL (measured on
 //! `whoami`'s two, docs/benchmarks.md): the three inserts one after the other
 //! were a third of a submission's round trips, and the subscription look-up
-//! another. The inbox row needs the event's id, which the statement passes
-//! on itself (`WITH e AS (INSERT … RETURNING id)`); whether the announcement
-//! was written comes back with it.
+//! another. (Taking that look-up and a check read away as well saved the
+//! service about 35 µs per submit and PostgreSQL nothing measurable; the
+//! same page has why.) The inbox row needs the event's id, which the
+//! statement passes on itself (`WITH e AS (INSERT … RETURNING id)`); whether
+//! the announcement was written comes back with it.
 
 use chrono::NaiveDateTime;
 use diesel::pg::Pg;
