@@ -15,7 +15,6 @@ use super::model::{Action, Beslissing, Herziening, Outcome, Status, Vraag};
 use super::store::{self, NewEvent, Record, StatusChange};
 use crate::db::{DbConnection, DbError, now};
 use crate::ids::MachtigingId;
-use crate::outbox::store::Pending;
 use crate::outbox::{self, Event, event::v1};
 use crate::registry::PartyRef;
 
@@ -101,8 +100,8 @@ pub fn to_inbox(
     announce_inbox(c, uzovi, id, action, status)
 }
 
-/// The terugkoppeling that tells the insurer a request entered its inbox:
-/// [`to_inbox`] without the inbox row.
+/// The terugkoppeling that tells the insurer a request entered its inbox
+/// (written only where the insurer subscribed to its inbox).
 fn announce_inbox(
     c: &mut DbConnection,
     uzovi: &str,
@@ -110,25 +109,22 @@ fn announce_inbox(
     action: Action,
     status: Status,
 ) -> Result<(), DbError> {
-    inbox_announcement(uzovi, id, action, status)?.write(c)?;
+    outbox::record(
+        c,
+        &PartyRef::insurer(uzovi),
+        &inbox_event(id, action, status),
+    )?;
     Ok(())
 }
 
-/// That terugkoppeling made ready to be written, for a new submission,
-/// whose inbox row and announcement are written with the request
-/// ([`store::insert_submitted`]).
-pub fn inbox_announcement(
-    uzovi: &str,
-    id: &MachtigingId,
-    action: Action,
-    status: Status,
-) -> Result<Pending, DbError> {
-    let event = Event::MachtigingInbox(v1::MachtigingInbox {
+/// That terugkoppeling's event, for a new submission, whose inbox row and
+/// announcement are written with the request ([`store::insert_submitted`]).
+pub fn inbox_event(id: &MachtigingId, action: Action, status: Status) -> Event {
+    Event::MachtigingInbox(v1::MachtigingInbox {
         machtigingsaanvraag_id: id.clone(),
         soort: action.as_str().to_owned(),
         status: status.as_str().to_owned(),
-    });
-    Pending::new(&PartyRef::insurer(uzovi), &event)
+    })
 }
 
 fn herziening_event(h: &Herziening) -> v1::Herziening {

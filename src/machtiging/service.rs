@@ -278,8 +278,7 @@ impl NewSubmission {
         // A submission no rule decides enters the insurer's inbox as it is;
         // otherwise the decision does (`change::after_submit`).
         let announcement = (status == Status::Ingediend && rule.is_none())
-            .then(|| change::inbox_announcement(&s.aanvraag.uzovi, &id, action, status))
-            .transpose()?;
+            .then(|| change::inbox_event(&id, action, status));
         let inbox = announcement.as_ref().map(|announcement| store::Inbox {
             uzovi: &s.aanvraag.uzovi,
             action: action.as_str(),

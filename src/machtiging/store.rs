@@ -9,7 +9,8 @@ use super::model::{Aanvraag, Beslissing, Status, StoredForm, Vraag};
 use crate::db::schema::{insurer_inbox, machtiging_events, machtigingsaanvragen as ma};
 use crate::db::{DbConnection, DbError, DbResult, now};
 use crate::ids::MachtigingId;
-use crate::outbox::store::Pending;
+use crate::outbox::{self, store::Pending};
+use crate::registry::PartyRef;
 
 /// A stored request without its XML document.
 #[derive(Debug, Clone)]
@@ -144,7 +145,8 @@ fn request_row<'a>(
 pub struct Inbox<'a> {
     pub uzovi: &'a str,
     pub action: &'a str,
-    pub announcement: &'a Pending,
+    /// The announcing terugkoppeling's event.
+    pub announcement: &'a outbox::Event,
 }
 
 /// A new request's row, its first history event and, when given, its row in
@@ -161,6 +163,7 @@ pub fn insert_submitted(
     match (conn, inbox) {
         (DbConnection::Pg(pg), Some(inbox)) => {
             let at = now();
+            let announcement = Pending::new(&PartyRef::insurer(inbox.uzovi), inbox.announcement)?;
             let (event_id, announced) = super::pg_submission::Submitted {
                 request: request_row(n, at),
                 event: event_row(e),
@@ -169,11 +172,11 @@ pub fn insert_submitted(
                 action: inbox.action,
                 status: n.status.as_str(),
                 at,
-                announcement: inbox.announcement,
+                announcement: &announcement,
             }
             .run(pg)?;
             if announced {
-                inbox.announcement.written();
+                announcement.written();
             }
             Ok(event_id)
         }
@@ -182,7 +185,7 @@ pub fn insert_submitted(
             let event_id = add_event(conn, e)?;
             if let Some(inbox) = inbox {
                 add_inbox(conn, inbox.uzovi, n.id, event_id, inbox.action, n.status)?;
-                inbox.announcement.write(conn)?;
+                outbox::record(conn, &PartyRef::insurer(inbox.uzovi), inbox.announcement)?;
             }
             Ok(event_id)
         }

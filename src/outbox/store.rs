@@ -33,15 +33,32 @@ pub fn record(
     recipient: &PartyRef,
     event: &Event,
 ) -> Result<Option<TerugkoppelingId>, DbError> {
+    let kind = event.kind();
+    if push_only(kind) && !subscribed(conn, &recipient.to_string(), kind)? {
+        return Ok(None);
+    }
     let p = Pending::new(recipient, event)?;
-    Ok(p.write(conn)?.then_some(p.public_id))
+    let row = Row {
+        public_id: p.public_id.as_str(),
+        recipient: &p.recipient,
+        event_type: p.kind,
+        subject_id: &p.subject,
+        payload: &p.payload,
+        created_at: p.created_at,
+    };
+    crate::db::execute(
+        conn,
+        diesel::insert_into(terugkoppelingen::table).values(&row),
+    )?;
+    p.written();
+    Ok(Some(p.public_id))
 }
 
-/// A terugkoppeling with its values made, to be written by a statement
-/// that also does other work: on PostgreSQL a submission's single statement
-/// writes it as one of its `WITH` parts (`machtiging::pg_submission`), and
-/// the subscription a push-only kind needs is asked there too, which saves
-/// that look-up its own round trip.
+/// A terugkoppeling with its values made: what [`record`] inserts, and on
+/// PostgreSQL a part of a larger statement (a submission's single statement
+/// writes it as one of its `WITH` parts, `machtiging::pg_submission`, and
+/// asks there the subscription a push-only kind needs, which saves that
+/// look-up its own round trip).
 pub struct Pending {
     public_id: TerugkoppelingId,
     recipient: String,
@@ -65,31 +82,9 @@ impl Pending {
             payload: event
                 .to_json()
                 .map_err(|e| DbError::Invalid(format!("terugkoppeling payload: {e}")))?,
-            push_only: kinds::kind(kind).is_some_and(|k| k.push_only),
+            push_only: push_only(kind),
             created_at: now(),
         })
-    }
-
-    /// Writes the row on its own (where the recipient receives it); whether
-    /// it did.
-    pub fn write(&self, conn: &mut DbConnection) -> Result<bool, DbError> {
-        if self.push_only && !subscribed(conn, &self.recipient, self.kind)? {
-            return Ok(false);
-        }
-        let row = Row {
-            public_id: self.public_id.as_str(),
-            recipient: &self.recipient,
-            event_type: self.kind,
-            subject_id: &self.subject,
-            payload: &self.payload,
-            created_at: self.created_at,
-        };
-        crate::db::execute(
-            conn,
-            diesel::insert_into(terugkoppelingen::table).values(&row),
-        )?;
-        self.written();
-        Ok(true)
     }
 
     /// To call when the statement reports the row written: the dispatchers
@@ -132,6 +127,11 @@ impl QueryFragment<Pg> for Pending {
         out.push_sql(" = ANY (string_to_array(event_types, ' ')))");
         Ok(())
     }
+}
+
+/// Whether a kind is stored only for a subscribed recipient.
+fn push_only(kind: &str) -> bool {
+    kinds::kind(kind).is_some_and(|k| k.push_only)
 }
 
 /// Whether `party` has a callback (active or disabled, not removed) that
