@@ -18,7 +18,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::audit_log;
-use crate::db::{DbConnection, DbResult, now, write_tx};
+use crate::db::{Backend, Db, DbConnection, DbError, DbResult, now, write_tx};
 
 /// The actor of CLI commands.
 pub const OPERATOR: &str = "operator";
@@ -65,6 +65,50 @@ pub fn record_all(conn: &mut DbConnection, entries: &[AuditEntry<'_>]) -> DbResu
 /// just before that transaction commits (`chain`).
 pub fn insert(conn: &mut DbConnection, e: &AuditEntry<'_>) -> DbResult<()> {
     chain::append(conn, vec![content(e)])
+}
+
+/// The rows of `entries` as they will be written, owned: for
+/// [`read_then_record`].
+pub fn rows(entries: &[AuditEntry<'_>]) -> Vec<chain::Content> {
+    entries.iter().map(content).collect()
+}
+
+/// Runs `read` and then writes the audit rows it returns, and answers once
+/// they have committed: what a read shows is on record before it is shown.
+/// A read refused before it shows anything records its refusal itself,
+/// inside `read`.
+///
+/// On SQLite the rows go to the writer thread as an owned job of their own
+/// (`Db::write`), after the read's blocking task has ended: written from
+/// inside that task, they waited their turn for the writer's lock and took
+/// part in the hand-over, which cost a search page 30 % of its CPU and query
+/// by id 20 % (docs/benchmarks.md, 2026-12-07 evening). On PostgreSQL they
+/// are written on the read's own connection, as before: a second task and
+/// connection there only added a hop (query by id 3 % slower).
+pub async fn read_then_record<T, E, F>(db: &Db, read: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<(T, Vec<chain::Content>), E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    if db.backend() == Backend::Postgres {
+        return db
+            .run(move |conn| {
+                let (value, rows) = read(conn)?;
+                if !rows.is_empty() {
+                    write_tx(conn, |c| chain::append(c, rows)).map_err(E::from)?;
+                }
+                Ok(value)
+            })
+            .await;
+    }
+    let (value, rows) = db.run(read).await?;
+    if !rows.is_empty() {
+        db.write(move |c| chain::append(c, rows))
+            .await
+            .map_err(|e: DbError| E::from(e))?;
+    }
+    Ok(value)
 }
 
 fn content(e: &AuditEntry<'_>) -> chain::Content {
@@ -141,6 +185,18 @@ impl ByCaller<'_> {
     ) -> DbResult<()> {
         let actor = self.caller.as_actor();
         insert(conn, &self.entry(&actor, action, id, outcome, detail))
+    }
+
+    /// As [`Self::record`], the row to write later ([`read_then_record`]).
+    pub fn row(
+        &self,
+        action: &str,
+        id: Option<&str>,
+        outcome: &str,
+        detail: serde_json::Value,
+    ) -> chain::Content {
+        let actor = self.caller.as_actor();
+        content(&self.entry(&actor, action, id, outcome, detail))
     }
 
     fn entry<'e>(

@@ -47,7 +47,7 @@ pub async fn search(
         patient: vraag.patient,
         ..Default::default()
     };
-    db.run(move |conn| {
+    audit::read_then_record(db, move |conn| {
         let who = Visibility::Insurer { uzovi };
         let page = query::page(conn, &who, &criteria, page_no, &start, size)?;
         let actor = caller.as_actor();
@@ -65,8 +65,8 @@ pub async fn search(
                 detail: json!({}),
             })
             .collect();
-        audit::record_all(conn, &entries)?;
-        Ok(page)
+        let rows = audit::rows(&entries);
+        Ok((page, rows))
     })
     .await
 }

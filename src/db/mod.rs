@@ -144,9 +144,14 @@ impl Manager {
                 // WAL lets readers proceed while one writer commits; synchronous=FULL
                 // makes a commit durable before we answer success (power loss too);
                 // busy_timeout bounds how long a writer waits for the lock.
+                // No mmap: a connection unmaps the whole file whenever it
+                // starts reading after another connection's commit, and with
+                // commits every millisecond that unmapping (a TLB shootdown on
+                // every core) and the faults after it cost query by id a fifth
+                // of its CPU (docs/benchmarks.md, 2026-12-07 evening).
                 conn.batch_execute(&format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}; PRAGMA mmap_size = 1073741824; PRAGMA temp_store = MEMORY;",
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}; PRAGMA mmap_size = 0; PRAGMA temp_store = MEMORY;",
                     self.busy_timeout_ms
                 ))
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::MachtigingError;
 use super::cursor::Cursor;
 use super::search::{self, Criteria, Start, Summary, TOTAL_CAP};
-use super::service::{audit_request, load_visible, visibility};
+use super::service::{load_visible, request_row, visibility};
 use super::store::{self, Event, Record};
 use crate::audit::{self, AsActor, AuditEntry};
 use crate::catalog::{self, InsurerCatalog};
@@ -58,18 +58,16 @@ pub async fn get(
     id: Requested<MachtigingId>,
 ) -> Result<Details, MachtigingError> {
     caller.require(Scope::MachtigingenRaadplegen)?;
-    db.run(move |conn| {
+    audit::read_then_record(db, move |conn| {
         let record = load_visible(conn, &caller, &id, "machtigingsaanvraag.raadplegen")?;
         let history = store::history(conn, &record.id)?;
-        audit_request(
-            conn,
+        let row = request_row(
             &caller,
+            &record,
             "machtigingsaanvraag.raadplegen",
-            Some(&record.id),
-            "ok",
             json!({}),
-        )?;
-        Ok(Details { record, history })
+        );
+        Ok((Details { record, history }, vec![row]))
     })
     .await
 }
@@ -83,18 +81,16 @@ pub async fn document(
     id: Requested<MachtigingId>,
 ) -> Result<(Record, String), MachtigingError> {
     caller.require(Scope::MachtigingenRaadplegen)?;
-    db.run(move |conn| {
+    audit::read_then_record(db, move |conn| {
         let record = load_visible(conn, &caller, &id, "machtigingsaanvraag.raadplegen")?;
         let document = store::document(conn, &record.id)?;
-        audit_request(
-            conn,
+        let row = request_row(
             &caller,
+            &record,
             "machtigingsaanvraag.raadplegen",
-            Some(&record.id),
-            "ok",
             json!({"document": true}),
-        )?;
-        Ok((record, document))
+        );
+        Ok(((record, document), vec![row]))
     })
     .await
 }
@@ -110,12 +106,11 @@ pub async fn search(
 ) -> Result<Page, MachtigingError> {
     caller.require(Scope::MachtigingenRaadplegen)?;
     let (page_no, size, start) = paged(&paging)?;
-    db.run(move |conn| {
+    audit::read_then_record(db, move |conn| {
         let who = visibility(&caller);
         let page = page(conn, &who, &criteria, page_no, &start, size)?;
-        // One write for the page's audit rows, without a savepoint each (a
-        // round trip apiece on PostgreSQL), and an intermediary's provider
-        // from the row at hand rather than read again per row.
+        // An intermediary's provider from the row at hand rather than read
+        // again per row.
         let actor = caller.as_actor();
         let intermediary = caller.party().kind == PartyKind::Softwareleverancier;
         let entries: Vec<AuditEntry<'_>> = page
@@ -132,8 +127,8 @@ pub async fn search(
                 detail: json!({}),
             })
             .collect();
-        audit::record_all(conn, &entries)?;
-        Ok(page)
+        let rows = audit::rows(&entries);
+        Ok((page, rows))
     })
     .await
 }

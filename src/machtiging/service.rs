@@ -108,6 +108,25 @@ pub(super) fn audit_request(
     .record(conn, action, id.map(MachtigingId::as_str), outcome, detail)
 }
 
+/// The audit row of `caller`'s successful `action` on `record`, to write
+/// after the read (`audit::read_then_record`); an intermediary's names the
+/// provider of the record at hand.
+pub(super) fn request_row(
+    caller: &Caller,
+    record: &Record,
+    action: &str,
+    detail: serde_json::Value,
+) -> audit::chain::Content {
+    let acting_for = (caller.party().kind == PartyKind::Softwareleverancier)
+        .then(|| PartyRef::provider(&record.provider_agb).to_string());
+    audit::ByCaller {
+        caller,
+        object_type: "machtigingsaanvraag",
+        acting_for,
+    }
+    .row(action, Some(record.id.as_str()), "ok", detail)
+}
+
 /// Loads a request the caller may see; not found and not visible are the same
 /// answer, and both are audited as a refused access.
 pub(super) fn load_visible(
