@@ -102,23 +102,19 @@ pub async fn get(
     id: Requested<MachtigingId>,
 ) -> Result<Dossier, BeoordelingError> {
     let uzovi = insurer_uzovi(&caller)?;
-    db.run(move |conn| {
+    audit::read_then_record(db, move |conn| {
         let record = load_own(conn, &caller, &uzovi, &id, "beoordeling.raadplegen")?;
         let id = &record.id;
         let document = requests::document(conn, id)?;
         let history = requests::history(conn, id)?;
-        auditor(&caller).record(
-            conn,
-            "beoordeling.raadplegen",
-            Some(id.as_str()),
-            "ok",
-            json!({}),
-        )?;
-        Ok(Dossier {
+        let row =
+            auditor(&caller).row("beoordeling.raadplegen", Some(id.as_str()), "ok", json!({}));
+        let dossier = Dossier {
             record,
             document,
             history,
-        })
+        };
+        Ok((dossier, vec![row]))
     })
     .await
 }
