@@ -81,8 +81,8 @@ pub fn rows(entries: &[AuditEntry<'_>]) -> Vec<chain::Content> {
 /// On SQLite the rows go to the writer thread as an owned job of their own
 /// (`Db::write`), after the read's blocking task has ended: written from
 /// inside that task, they waited their turn for the writer's lock and took
-/// part in the hand-over, which cost a search page 30 % of its CPU and query
-/// by id 20 % (docs/benchmarks.md, 2026-12-07 evening). On PostgreSQL they
+/// part in the hand-over, which cost a search page 26 % of its CPU and query
+/// by id 23 % (docs/benchmarks.md, 2026-12-07 evening). On PostgreSQL they
 /// are written on the read's own connection, as before: a second task and
 /// connection there only added a hop (query by id 3 % slower).
 pub async fn read_then_record<T, E, F>(db: &Db, read: F) -> Result<T, E>
