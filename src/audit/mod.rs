@@ -18,7 +18,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::audit_log;
-use crate::db::{Backend, Db, DbConnection, DbError, DbResult, now, write_tx};
+use crate::db::{Db, DbConnection, DbError, DbResult, now, write_tx};
 
 /// The actor of CLI commands.
 pub const OPERATOR: &str = "operator";
@@ -54,9 +54,7 @@ pub fn record_all(conn: &mut DbConnection, entries: &[AuditEntry<'_>]) -> DbResu
     if entries.is_empty() {
         return Ok(());
     }
-    write_tx(conn, |c| {
-        chain::append(c, entries.iter().map(content).collect())
-    })
+    write_tx(conn, |c| chain::append(c, rows(entries)))
 }
 
 /// Writes one audit row on `conn` as it is: for callers already inside a
@@ -75,40 +73,23 @@ pub fn rows(entries: &[AuditEntry<'_>]) -> Vec<chain::Content> {
 
 /// Runs `read` and then writes the audit rows it returns, and answers once
 /// they have committed: what a read shows is on record before it is shown.
+/// The rows are written after the read, not from inside it (`Db::read_then_write`).
 /// A read refused before it shows anything records its refusal itself,
 /// inside `read`.
-///
-/// On SQLite the rows go to the writer thread as an owned job of their own
-/// (`Db::write`), after the read's blocking task has ended: written from
-/// inside that task, they waited their turn for the writer's lock and took
-/// part in the hand-over, which cost a search page 26 % of its CPU and query
-/// by id 23 % (docs/benchmarks.md, 2026-12-07 evening). On PostgreSQL they
-/// are written on the read's own connection, as before: a second task and
-/// connection there only added a hop (query by id 3 % slower).
 pub async fn read_then_record<T, E, F>(db: &Db, read: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<(T, Vec<chain::Content>), E> + Send + 'static,
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
-    if db.backend() == Backend::Postgres {
-        return db
-            .run(move |conn| {
-                let (value, rows) = read(conn)?;
-                if !rows.is_empty() {
-                    write_tx(conn, |c| chain::append(c, rows)).map_err(E::from)?;
-                }
-                Ok(value)
-            })
-            .await;
-    }
-    let (value, rows) = db.run(read).await?;
-    if !rows.is_empty() {
-        db.write(move |c| chain::append(c, rows))
-            .await
-            .map_err(|e: DbError| E::from(e))?;
-    }
-    Ok(value)
+    db.read_then_write(
+        move |c| {
+            let (value, rows) = read(c)?;
+            Ok((value, (!rows.is_empty()).then_some(rows)))
+        },
+        chain::append,
+    )
+    .await
 }
 
 fn content(e: &AuditEntry<'_>) -> chain::Content {

@@ -332,6 +332,42 @@ impl Db {
         }
     }
 
+    /// Runs `read`, then, when it returns something to write, `write` with it
+    /// as one write transaction; resolves once that has committed. With a
+    /// writer thread (SQLite) the write is an owned job there after the
+    /// read's blocking task has ended: written from inside that task it
+    /// waited its turn through the writer lock's hand-over, which cost a
+    /// search page 26 % of its CPU and query by id 23 % (docs/benchmarks.md,
+    /// 2026-12-07 evening). Without one (PostgreSQL) it runs on the read's
+    /// own connection: a second task there only added a hop.
+    pub async fn read_then_write<T, R, E, F, W>(&self, read: F, write: W) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<(T, Option<R>), E> + Send + 'static,
+        W: FnOnce(&mut DbConnection, R) -> DbResult<()> + Send + 'static,
+        T: Send + 'static,
+        R: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        if self.writer.is_none() {
+            return self
+                .run(move |c| {
+                    let (value, pending) = read(c)?;
+                    if let Some(p) = pending {
+                        write_tx(c, |c| write(c, p)).map_err(E::from)?;
+                    }
+                    Ok(value)
+                })
+                .await;
+        }
+        let (value, pending) = self.run(read).await?;
+        if let Some(p) = pending {
+            self.write(move |c| write(c, p))
+                .await
+                .map_err(|e: DbError| E::from(e))?;
+        }
+        Ok(value)
+    }
+
     /// [`Db::write`] for submissions: on PostgreSQL too, `f` shares one
     /// transaction and one commit with the other jobs queued at the moment,
     /// in a savepoint of its own ([`pg_writer`]); on SQLite it is

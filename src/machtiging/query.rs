@@ -9,7 +9,7 @@ use serde_json::json;
 use super::MachtigingError;
 use super::cursor::Cursor;
 use super::search::{self, Criteria, Start, Summary, TOTAL_CAP};
-use super::service::{load_visible, request_row, visibility};
+use super::service::{acting_for, load_visible, request_row, visibility};
 use super::store::{self, Event, Record};
 use crate::audit::{self, AsActor, AuditEntry};
 use crate::catalog::{self, InsurerCatalog};
@@ -17,7 +17,7 @@ use crate::db::Db;
 use crate::error::{Code, Refusal};
 use crate::identity::Caller;
 use crate::ids::{MachtigingId, Requested};
-use crate::registry::{IdScheme, PartyKind, PartyRef, Scope, store as registry};
+use crate::registry::{IdScheme, Scope, store as registry};
 
 #[derive(Debug, Clone)]
 pub struct Details {
@@ -112,14 +112,13 @@ pub async fn search(
         // An intermediary's provider from the row at hand rather than read
         // again per row.
         let actor = caller.as_actor();
-        let intermediary = caller.party().kind == PartyKind::Softwareleverancier;
         let entries: Vec<AuditEntry<'_>> = page
             .items
             .iter()
             .map(|r| AuditEntry {
                 fingerprint: actor.fingerprint.as_deref(),
                 actor: actor.name.clone(),
-                acting_for: intermediary.then(|| PartyRef::provider(&r.provider_agb).to_string()),
+                acting_for: acting_for(&caller, &r.provider_agb),
                 action: "machtigingsaanvraag.zoeken",
                 object_type: "machtigingsaanvraag",
                 object_id: Some(r.id.clone()),

@@ -108,21 +108,25 @@ pub(super) fn audit_request(
     .record(conn, action, id.map(MachtigingId::as_str), outcome, detail)
 }
 
+/// The provider an intermediary acts for on a request of `provider_agb`, as
+/// the audit log names it; `None` for any other caller.
+pub(super) fn acting_for(caller: &Caller, provider_agb: &str) -> Option<String> {
+    (caller.party().kind == PartyKind::Softwareleverancier)
+        .then(|| PartyRef::provider(provider_agb).to_string())
+}
+
 /// The audit row of `caller`'s successful `action` on `record`, to write
-/// after the read (`audit::read_then_record`); an intermediary's names the
-/// provider of the record at hand.
+/// after the read (`audit::read_then_record`).
 pub(super) fn request_row(
     caller: &Caller,
     record: &Record,
     action: &str,
     detail: serde_json::Value,
 ) -> audit::chain::Content {
-    let acting_for = (caller.party().kind == PartyKind::Softwareleverancier)
-        .then(|| PartyRef::provider(&record.provider_agb).to_string());
     audit::ByCaller {
         caller,
         object_type: "machtigingsaanvraag",
-        acting_for,
+        acting_for: acting_for(caller, &record.provider_agb),
     }
     .row(action, Some(record.id.as_str()), "ok", detail)
 }
