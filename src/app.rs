@@ -1,9 +1,9 @@
 //! How the service is put together, in one place: the listeners (the mTLS
 //! listener carrying the REST and SOAP doors, the plain ops listener, the
 //! certificate-less contract listener), the shared [`AppState`], the TLS
-//! reloader, the callback dispatcher and the retention purge. [`run`] takes
-//! already-bound listeners so tests bind port 0 and learn the address;
-//! `serve` binds the configured addresses.
+//! reloader, the callback dispatcher, the retention purge and the audit index
+//! pass. [`run`] takes already-bound listeners so tests bind port 0 and learn
+//! the address; `serve` binds the configured addresses.
 //!
 //! Dependencies point one way: `app` knows the doors (`rest`, `soap`, `ops`,
 //! `contract`, `portal`) and the transport (`http`); they know only `state`.
@@ -175,6 +175,7 @@ pub fn run(config: Arc<Config>, db: Db, listeners: Listeners) -> Result<Running,
         ));
     }
     background.extend(crate::email::spawn(db.clone(), &config));
+    background.push(crate::audit::index::spawn(db.clone()));
     if let Some(every) = config.retentie.interval() {
         background.push(spawn_purge(
             db.clone(),

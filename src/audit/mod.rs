@@ -3,11 +3,14 @@
 //! `detail` is structured JSON and never carries a BSN or a message body.
 //!
 //! Every row is hash-chained (`chain`: tamper evidence, checked by `verify`).
+//! A read that shows several objects at once (a search page) is one row
+//! naming them (`shown_rows`), found by each through `index`.
 //! The operator's queries are in `query` (search by patient, party,
 //! certificate, object, action and period) and `overview` (the access
 //! overview a patient may ask for, in Dutch); each is audited itself.
 
 pub mod chain;
+pub mod index;
 pub mod overview;
 mod pg_append;
 pub mod purge;
@@ -17,7 +20,7 @@ pub mod verify;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::audit_log;
+use crate::db::schema::{audit_log, audit_objects};
 use crate::db::{Db, DbConnection, DbError, DbResult, now, write_tx};
 
 /// The actor of CLI commands.
@@ -105,6 +108,46 @@ fn content(e: &AuditEntry<'_>) -> chain::Content {
         detail: e.detail.to_string(),
     }
 }
+
+/// The rows of a read that showed several objects of `object_type` at once
+/// (a search page), to write after it ([`read_then_record`]): one row per
+/// party acted for (`shown`: each object's id and the party acted for on
+/// it), naming its objects in `detail.getoond`, which the hash covers.
+/// [`index`] makes them findable by object. A row per object shown was
+/// most of a page's cost (docs/benchmarks.md).
+pub fn shown_rows(
+    caller: &dyn AsActor,
+    action: &str,
+    object_type: &str,
+    shown: Vec<(String, Option<String>)>,
+) -> Vec<chain::Content> {
+    let mut groups: Vec<(Option<String>, Vec<String>)> = Vec::new();
+    for (id, acting_for) in shown {
+        match groups.iter_mut().find(|(a, _)| *a == acting_for) {
+            Some((_, ids)) => ids.push(id),
+            None => groups.push((acting_for, vec![id])),
+        }
+    }
+    let actor = caller.as_actor();
+    groups
+        .into_iter()
+        .map(|(acting_for, ids)| {
+            content(&AuditEntry {
+                fingerprint: actor.fingerprint.as_deref(),
+                actor: actor.name.clone(),
+                acting_for,
+                action,
+                object_type,
+                object_id: None,
+                outcome: "ok",
+                detail: serde_json::json!({ SHOWN: ids }),
+            })
+        })
+        .collect()
+}
+
+/// The key in `detail` under which a row about several objects names them.
+pub const SHOWN: &str = "getoond";
 
 /// Who made a change, as the log records it.
 #[derive(Debug, Clone)]
@@ -218,18 +261,31 @@ pub struct AuditRecord {
     pub detail: String,
 }
 
-/// Audit rows about one object, oldest first.
+/// Audit rows about one object, oldest first: its own and those of reads
+/// that showed it among others ([`index`]), each with `object_id` set to it.
 pub fn for_object(
     conn: &mut DbConnection,
     object_type: &str,
     object_id: &str,
 ) -> DbResult<Vec<AuditRecord>> {
-    Ok(audit_log::table
+    index::catch_up(conn)?;
+    let shown_in = audit_objects::table
+        .filter(audit_objects::object_id.eq(object_id))
+        .select(audit_objects::audit_id);
+    let mut rows: Vec<AuditRecord> = audit_log::table
         .filter(audit_log::object_type.eq(object_type))
-        .filter(audit_log::object_id.eq(object_id))
+        .filter(
+            audit_log::object_id
+                .eq(object_id)
+                .or(audit_log::id.eq_any(shown_in)),
+        )
         .order(audit_log::id)
         .select(AuditRecord::as_select())
-        .load(conn)?)
+        .load(conn)?;
+    for r in &mut rows {
+        r.object_id = Some(object_id.to_owned());
+    }
+    Ok(rows)
 }
 
 /// A party's change history: changes to the party itself and to any of its

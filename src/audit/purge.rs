@@ -1,14 +1,15 @@
 //! The retention purge of the audit log, chain by chain (docs/privacy.md
 //! §3–4): a chain loses only its oldest rows, a prefix, and in the same
 //! transaction the last row removed becomes the chain's anchor, so the
-//! chain stays verifiable from there. Called by `retention` for its audit
-//! rule, one batch per write transaction.
+//! chain stays verifiable from there. Their entries in the index of rows
+//! about several objects (`super::index`) go with them. Called by
+//! `retention` for its audit rule, one batch per write transaction.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::chain::{GENESIS, lock_lane};
-use crate::db::schema::{audit_chains, audit_log};
+use crate::db::schema::{audit_chains, audit_log, audit_objects};
 use crate::db::{DbConnection, DbResult};
 
 /// One batch of the retention purge: of the first chain (in lane order)
@@ -43,6 +44,12 @@ pub fn purge(
         };
         // Lock the head: an append to this lane waits for the anchor.
         lock_lane(conn, Some(chain))?;
+        let purged = audit_log::table
+            .filter(audit_log::chain.eq(chain))
+            .filter(audit_log::seq.le(*last))
+            .select(audit_log::id);
+        diesel::delete(audit_objects::table.filter(audit_objects::audit_id.eq_any(purged)))
+            .execute(conn)?;
         let n = diesel::delete(
             audit_log::table
                 .filter(audit_log::chain.eq(chain))

@@ -11,12 +11,14 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 use serde::Serialize;
 use serde_json::json;
 
 use super::{AuditEntry, AuditRecord, OPERATOR};
 use crate::db::schema::{
-    audit_log, machtigingsaanvragen as ma, optin_registraties as oi, terugkoppelingen as tk,
+    audit_log, audit_objects, machtigingsaanvragen as ma, optin_registraties as oi,
+    terugkoppelingen as tk,
 };
 use crate::db::{DbConnection, DbResult};
 
@@ -135,12 +137,17 @@ impl Filter {
 }
 
 /// Rows that match, oldest first, at most `limit`; and whether there were
-/// more.
+/// more. Searched by object (a patient's, or `object_id`), a row about
+/// several objects (a search page) is found by any of them and comes back
+/// once per object searched for that it names, with `object_id` set to it.
 pub fn search(
     conn: &mut DbConnection,
     f: &Filter,
     limit: i64,
 ) -> DbResult<(Vec<AuditRecord>, bool)> {
+    if f.objects.is_some() || f.object_id.is_some() {
+        super::index::catch_up(conn)?;
+    }
     let mut q = audit_log::table
         .select(AuditRecord::as_select())
         .into_boxed();
@@ -151,13 +158,13 @@ pub fn search(
         q = q.filter(
             audit_log::object_type
                 .eq(AANVRAAG)
-                .and(audit_log::object_id.eq_any(objects.aanvragen.clone()))
+                .and(about_any(&objects.aanvragen))
                 .or(audit_log::object_type
                     .eq(REGISTRATIE)
-                    .and(audit_log::object_id.eq_any(objects.registraties.clone())))
+                    .and(about_any(&objects.registraties)))
                 .or(audit_log::object_type
                     .eq(TERUGKOPPELING)
-                    .and(audit_log::object_id.eq_any(objects.terugkoppelingen.clone()))),
+                    .and(about_any(&objects.terugkoppelingen))),
         );
     }
     if let Some(p) = &f.party {
@@ -171,7 +178,7 @@ pub fn search(
         q = q.filter(audit_log::fingerprint.eq(fp.to_ascii_lowercase()));
     }
     if let Some(id) = &f.object_id {
-        q = q.filter(audit_log::object_id.eq(id.clone()));
+        q = q.filter(about_any(std::slice::from_ref(id)));
     }
     if let Some(a) = &f.action {
         q = match a.strip_suffix('*') {
@@ -189,13 +196,73 @@ pub fn search(
     if let Some(t) = f.until {
         q = q.filter(audit_log::at.lt(t));
     }
-    let mut rows: Vec<AuditRecord> = q
+    let rows: Vec<AuditRecord> = q
         .order((audit_log::at, audit_log::id))
         .limit(limit.saturating_add(1))
         .load(conn)?;
+    let searched: Vec<&String> = match (&f.objects, &f.object_id) {
+        (Some(o), _) => o.all().collect(),
+        (None, Some(id)) => vec![id],
+        (None, None) => Vec::new(),
+    };
+    let mut rows = per_object(conn, rows, &searched)?;
     let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
     Ok((rows, more))
+}
+
+/// Rows about one of `ids`: their own, or a row naming it among several
+/// (`super::index`).
+fn about_any(
+    ids: &[String],
+) -> Box<dyn BoxableExpression<audit_log::table, crate::db::MultiBackend, SqlType = Bool>> {
+    let shown_in = audit_objects::table
+        .filter(audit_objects::object_id.eq_any(ids.to_vec()))
+        .select(audit_objects::audit_id);
+    Box::new(
+        audit_log::object_id
+            .eq_any(ids.to_vec())
+            .or(audit_log::id.eq_any(shown_in))
+            .assume_not_null(),
+    )
+}
+
+/// `rows` with each row about several objects repeated once per object of
+/// `searched` that it names, `object_id` set to it; nothing searched: as
+/// they are.
+fn per_object(
+    conn: &mut DbConnection,
+    rows: Vec<AuditRecord>,
+    searched: &[&String],
+) -> DbResult<Vec<AuditRecord>> {
+    let several: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.object_id.is_none())
+        .map(|r| r.id)
+        .collect();
+    if searched.is_empty() || several.is_empty() {
+        return Ok(rows);
+    }
+    let named: Vec<(i64, String)> = audit_objects::table
+        .filter(audit_objects::audit_id.eq_any(several))
+        .filter(audit_objects::object_id.eq_any(searched))
+        .select((audit_objects::audit_id, audit_objects::object_id))
+        .order((audit_objects::audit_id, audit_objects::object_id))
+        .load(conn)?;
+    let mut out = Vec::with_capacity(rows.len() + named.len());
+    for r in rows {
+        let mut objects = named.iter().filter(|(id, _)| *id == r.id).peekable();
+        if r.object_id.is_some() || objects.peek().is_none() {
+            out.push(r);
+            continue;
+        }
+        for (_, object) in objects {
+            let mut one = r.clone();
+            one.object_id = Some(object.clone());
+            out.push(one);
+        }
+    }
+    Ok(out)
 }
 
 /// `%` and `_` in an action prefix are meant literally.

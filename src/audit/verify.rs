@@ -2,6 +2,11 @@
 //! head, recomputing each row's hash, and reports per chain the first place
 //! where the log is not what was written (`chain`).
 //!
+//! On the way it checks the index of rows about several objects
+//! (`super::index`) against the rows it has covered: the index is not
+//! evidence, but an entry removed from it would hide a search from a
+//! patient's access overview.
+//!
 //! The walk reads one snapshot (a read-only `REPEATABLE READ` transaction
 //! on PostgreSQL, a read transaction on SQLite), so rows appended or purged
 //! meanwhile do not show up as breaks. It reads the whole log once, in pages
@@ -11,8 +16,10 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde::Serialize;
 
+use std::collections::HashMap;
+
 use super::chain::{self, ChainedRow, Place};
-use crate::db::schema::{audit_chains, audit_log};
+use crate::db::schema::{audit_chains, audit_indexed, audit_log, audit_objects};
 use crate::db::{DbConnection, DbResult};
 
 const PAGE: i64 = 1000;
@@ -88,6 +95,26 @@ pub struct Report {
     pub first_unchained_id: Option<i64>,
     /// All rows of the log.
     pub total_rows: u64,
+    pub index: IndexCheck,
+}
+
+/// The index of rows about several objects against the rows.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IndexCheck {
+    /// Entries in the index.
+    pub entries: u64,
+    /// Rows whose entries are not the objects they name (up to the index's
+    /// mark; past it, none), and the first of them.
+    pub rows_differing: u64,
+    pub first_row_id: Option<i64>,
+    /// Entries that belong to no row of any chain.
+    pub stray: u64,
+}
+
+impl IndexCheck {
+    pub fn ok(&self) -> bool {
+        self.rows_differing == 0 && self.stray == 0
+    }
 }
 
 impl Report {
@@ -127,13 +154,24 @@ fn walk(conn: &mut DbConnection) -> DbResult<Report> {
         ))
         .order(audit_chains::chain)
         .load(conn)?;
+    let marks: HashMap<i64, i64> = audit_indexed::table
+        .select((audit_indexed::chain, audit_indexed::seq))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let mut index = IndexCheck::default();
+    let mut matched: u64 = 0;
     let mut chains = Vec::new();
     let mut walked: u64 = 0;
     for head in heads {
-        let (report, rows) = walk_chain(conn, head)?;
+        let mark = marks.get(&head.0).copied().unwrap_or(0);
+        let (report, rows) = walk_chain(conn, head, mark, &mut index, &mut matched)?;
         walked += rows;
         chains.push(report);
     }
+    let entries: i64 = audit_objects::table.count().get_result(conn)?;
+    index.entries = u64::try_from(entries).unwrap_or(0);
+    index.stray = index.entries.saturating_sub(matched);
     let total: i64 = audit_log::table.count().get_result(conn)?;
     let total = u64::try_from(total).unwrap_or(0);
     let first_unchained_id: Option<i64> = audit_log::table
@@ -141,18 +179,27 @@ fn walk(conn: &mut DbConnection) -> DbResult<Report> {
         .select(diesel::dsl::min(audit_log::id))
         .first::<Option<i64>>(conn)?;
     let unchained = total.saturating_sub(walked);
-    let ok = unchained == 0 && chains.iter().all(|c| c.first_break.is_none());
+    let ok = unchained == 0 && chains.iter().all(|c| c.first_break.is_none()) && index.ok();
     Ok(Report {
         ok,
         chains,
         unchained,
         first_unchained_id,
         total_rows: total,
+        index,
     })
 }
 
-/// Walks one chain; returns its report and how many rows it holds.
-fn walk_chain(conn: &mut DbConnection, head: HeadRow) -> DbResult<(ChainReport, u64)> {
+/// Walks one chain, checking its index entries up to `mark` on the way
+/// (`matched`: the entries found for its rows); returns its report and how
+/// many rows it holds.
+fn walk_chain(
+    conn: &mut DbConnection,
+    head: HeadRow,
+    mark: i64,
+    index: &mut IndexCheck,
+    matched: &mut u64,
+) -> DbResult<(ChainReport, u64)> {
     let (chain, head_seq, head_hash, anchor_seq, anchor_hash) = head;
     let mut report = ChainReport {
         chain,
@@ -178,6 +225,7 @@ fn walk_chain(conn: &mut DbConnection, head: HeadRow) -> DbResult<(ChainReport, 
         let Some(last) = page.last() else { break };
         after = last.seq.unwrap_or(i64::MAX);
         held += page.len() as u64;
+        *matched += check_index(conn, &page, mark, index)?;
         for row in &page {
             if report.first_break.is_some() {
                 continue;
@@ -206,6 +254,41 @@ fn walk_chain(conn: &mut DbConnection, head: HeadRow) -> DbResult<(ChainReport, 
         });
     }
     Ok((report, held))
+}
+
+/// Compares the index entries of `page`'s rows with the objects they name
+/// (none past `mark`); returns how many entries it found.
+fn check_index(
+    conn: &mut DbConnection,
+    page: &[ChainedRow],
+    mark: i64,
+    index: &mut IndexCheck,
+) -> DbResult<u64> {
+    let ids: Vec<i64> = page.iter().map(|r| r.id).collect();
+    let mut found: HashMap<i64, Vec<String>> = HashMap::new();
+    let entries: Vec<(i64, String)> = audit_objects::table
+        .filter(audit_objects::audit_id.eq_any(ids))
+        .select((audit_objects::audit_id, audit_objects::object_id))
+        .load(conn)?;
+    let n = entries.len() as u64;
+    for (id, object) in entries {
+        found.entry(id).or_default().push(object);
+    }
+    for row in page {
+        let mut want = match (row.seq, &row.object_id) {
+            (Some(seq), None) if seq <= mark => super::index::shown(&row.detail),
+            _ => Vec::new(),
+        };
+        want.sort_unstable();
+        want.dedup();
+        let mut got = found.remove(&row.id).unwrap_or_default();
+        got.sort_unstable();
+        if want != got {
+            index.rows_differing += 1;
+            index.first_row_id.get_or_insert(row.id);
+        }
+    }
+    Ok(n)
 }
 
 /// The break `row` shows after a predecessor (`prev_seq`, `prev_hash`).

@@ -8,11 +8,9 @@
 //! (`beoordeling.zoeken`), as a provider's search audits its results, so a
 //! patient's access overview shows the insurer's searches too.
 
-use serde_json::json;
-
 use super::BeoordelingError;
 use super::service::insurer_uzovi;
-use crate::audit::{self, AsActor, AuditEntry};
+use crate::audit;
 use crate::db::Db;
 use crate::identity::Caller;
 use crate::machtiging::query::{self, Page, Paging};
@@ -50,22 +48,8 @@ pub async fn search(
     audit::read_then_record(db, move |conn| {
         let who = Visibility::Insurer { uzovi };
         let page = query::page(conn, &who, &criteria, page_no, &start, size)?;
-        let actor = caller.as_actor();
-        let entries: Vec<AuditEntry<'_>> = page
-            .items
-            .iter()
-            .map(|r| AuditEntry {
-                fingerprint: actor.fingerprint.as_deref(),
-                actor: actor.name.clone(),
-                acting_for: None,
-                action: "beoordeling.zoeken",
-                object_type: "machtigingsaanvraag",
-                object_id: Some(r.id.clone()),
-                outcome: "ok",
-                detail: json!({}),
-            })
-            .collect();
-        let rows = audit::rows(&entries);
+        let shown = page.items.iter().map(|r| (r.id.clone(), None)).collect();
+        let rows = audit::shown_rows(&caller, "beoordeling.zoeken", "machtigingsaanvraag", shown);
         Ok((page, rows))
     })
     .await

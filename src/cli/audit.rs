@@ -239,6 +239,7 @@ fn verify(a: VerifyArgs, config: &Config) -> CliResult {
             detail: json!({
                 "rijen": report.total_rows,
                 "zonder_keten": report.unchained,
+                "index_afwijkend": report.index.rows_differing + report.index.stray,
                 "eerste_breuk": first,
             }),
         },
@@ -283,6 +284,14 @@ fn human(r: &Report) -> String {
             r.first_unchained_id.map_or("-".into(), |s| s.to_string())
         ));
     }
+    if !r.index.ok() {
+        out.push_str(&format!(
+            "index of search pages: {} row(s) whose entries differ from the objects they name (first row id {}), {} entry(ies) of no row\n",
+            r.index.rows_differing,
+            r.index.first_row_id.map_or("-".into(), |s| s.to_string()),
+            r.index.stray
+        ));
+    }
     if r.ok {
         out.push_str(&format!(
             "audit log intact: {} row(s) in {} chain(s)\n",
@@ -301,10 +310,16 @@ fn broken(r: &Report) -> String {
             f.row_id.map_or("-".into(), |s| s.to_string()),
             f.what
         ),
-        None => format!(
+        None if r.unchained > 0 => format!(
             "audit log broken: {} row(s) in no chain (first row id {})",
             r.unchained,
             r.first_unchained_id.map_or("-".into(), |s| s.to_string())
+        ),
+        None => format!(
+            "audit log broken: its index of search pages differs in {} row(s) (first row id {}), {} entry(ies) of no row",
+            r.index.rows_differing,
+            r.index.first_row_id.map_or("-".into(), |s| s.to_string()),
+            r.index.stray
         ),
     }
 }

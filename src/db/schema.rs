@@ -75,6 +75,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_objects (audit_id, object_id) {
+        audit_id -> BigInt,
+        object_id -> Text,
+    }
+}
+
+diesel::table! {
+    audit_indexed (chain) {
+        chain -> BigInt,
+        seq -> BigInt,
+    }
+}
+
 diesel::joinable!(certificates -> parties (party_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -82,7 +96,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     certificates,
     crl_entries,
     audit_log,
-    audit_chains
+    audit_chains,
+    audit_objects,
+    audit_indexed
 );
 
 diesel::table! {

@@ -11,7 +11,7 @@ use super::cursor::Cursor;
 use super::search::{self, Criteria, Start, Summary, TOTAL_CAP};
 use super::service::{acting_for, load_visible, request_row, visibility};
 use super::store::{self, Event, Record};
-use crate::audit::{self, AsActor, AuditEntry};
+use crate::audit;
 use crate::catalog::{self, InsurerCatalog};
 use crate::db::Db;
 use crate::error::{Code, Refusal};
@@ -111,22 +111,17 @@ pub async fn search(
         let page = page(conn, &who, &criteria, page_no, &start, size)?;
         // An intermediary's provider from the row at hand rather than read
         // again per row.
-        let actor = caller.as_actor();
-        let entries: Vec<AuditEntry<'_>> = page
+        let shown = page
             .items
             .iter()
-            .map(|r| AuditEntry {
-                fingerprint: actor.fingerprint.as_deref(),
-                actor: actor.name.clone(),
-                acting_for: acting_for(&caller, &r.provider_agb),
-                action: "machtigingsaanvraag.zoeken",
-                object_type: "machtigingsaanvraag",
-                object_id: Some(r.id.clone()),
-                outcome: "ok",
-                detail: json!({}),
-            })
+            .map(|r| (r.id.clone(), acting_for(&caller, &r.provider_agb)))
             .collect();
-        let rows = audit::rows(&entries);
+        let rows = audit::shown_rows(
+            &caller,
+            "machtigingsaanvraag.zoeken",
+            "machtigingsaanvraag",
+            shown,
+        );
         Ok((page, rows))
     })
     .await

@@ -22,7 +22,7 @@ use crate::fixtures::{Aanvraag, submit};
 use crate::retention::app_with_provider;
 use crate::support::TestApp;
 
-fn verify_ok(app: &TestApp) -> String {
+pub fn verify_ok(app: &TestApp) -> String {
     let o = cli(app, &["audit", "verify"]);
     let text = out(&o);
     assert!(
@@ -34,7 +34,7 @@ fn verify_ok(app: &TestApp) -> String {
 }
 
 /// Runs verify expecting a break; returns its output.
-fn verify_broken(app: &TestApp) -> String {
+pub fn verify_broken(app: &TestApp) -> String {
     let o = cli(app, &["audit", "verify"]);
     let text = out(&o);
     assert_eq!(

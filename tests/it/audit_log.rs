@@ -48,10 +48,26 @@ pub fn out(o: &Output) -> String {
     )
 }
 
-fn json(app: &TestApp, args: &[&str]) -> Value {
+pub fn json(app: &TestApp, args: &[&str]) -> Value {
     let o = cli(app, args);
     assert!(o.status.success(), "{args:?}: {}", out(&o));
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)))
+}
+
+/// `audit patient --json` for the scenario's patient, with a date of birth.
+pub fn overview(app: &TestApp, geboren: &str) -> Value {
+    json(
+        app,
+        &[
+            "audit",
+            "patient",
+            "--bsn",
+            BSN,
+            "--geboortedatum",
+            geboren,
+            "--json",
+        ],
+    )
 }
 
 /// A persoonlijk certificate of the provider with a person's name.
@@ -160,18 +176,7 @@ async fn patient_overview_lists_exactly_the_accesses_with_their_parties() {
     let app = &s.app;
     let agb = format!("AGB:{}", tk::AGB);
 
-    let v = json(
-        app,
-        &[
-            "audit",
-            "patient",
-            "--bsn",
-            BSN,
-            "--geboortedatum",
-            GEBOREN,
-            "--json",
-        ],
-    );
+    let v = overview(app, GEBOREN);
     assert_eq!(
         v["objecten"]["aanvragen"],
         serde_json::json!([s.request]),
@@ -261,18 +266,7 @@ async fn patient_overview_lists_exactly_the_accesses_with_their_parties() {
     assert!(out(&o).contains("4 toegang(en)."), "{}", out(&o));
 
     // A date of birth that does not match finds nothing.
-    let v = json(
-        app,
-        &[
-            "audit",
-            "patient",
-            "--bsn",
-            BSN,
-            "--geboortedatum",
-            "1970-03-15",
-            "--json",
-        ],
-    );
+    let v = overview(app, "1970-03-15");
     assert_eq!(v["toegangen"], serde_json::json!([]), "{v}");
 
     // Each overview is on record, with the ids, never the BSN; and it is not
@@ -284,18 +278,7 @@ async fn patient_overview_lists_exactly_the_accesses_with_their_parties() {
         q.iter().all(|d| !d.contains(BSN) && !d.contains(GEBOREN)),
         "{q:?}"
     );
-    let v = json(
-        app,
-        &[
-            "audit",
-            "patient",
-            "--bsn",
-            BSN,
-            "--geboortedatum",
-            GEBOREN,
-            "--json",
-        ],
-    );
+    let v = overview(app, GEBOREN);
     assert_eq!(v["toegangen"].as_array().unwrap().len(), 4);
 }
 

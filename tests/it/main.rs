@@ -9,6 +9,7 @@ mod access_matrix;
 mod access_parties;
 mod architecture;
 mod audit_chain;
+mod audit_index;
 mod audit_log;
 mod beheer;
 mod beoordeling;

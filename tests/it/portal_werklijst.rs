@@ -78,13 +78,12 @@ fn vervolg(page: &str) -> Option<String> {
     })
 }
 
-fn found_audits(app: &TestApp, id: &str) -> i64 {
-    audit_log::table
-        .filter(audit_log::action.eq("beoordeling.zoeken"))
-        .filter(audit_log::object_id.eq(id))
-        .count()
-        .get_result(&mut *app.db.conn().unwrap())
+fn found_audits(app: &TestApp, id: &str) -> usize {
+    machtigingen::audit::for_object(&mut app.db.conn().unwrap(), "machtigingsaanvraag", id)
         .unwrap()
+        .iter()
+        .filter(|r| r.action == "beoordeling.zoeken")
+        .count()
 }
 
 #[tokio::test]

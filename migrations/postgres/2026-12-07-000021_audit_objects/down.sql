@@ -1,0 +1,2 @@
+DROP TABLE audit_indexed;
+DROP TABLE audit_objects;
