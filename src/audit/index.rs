@@ -18,7 +18,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 
 use super::SHOWN;
-use crate::db::schema::{audit_indexed, audit_log, audit_objects};
+use crate::db::schema::{audit_chains, audit_indexed, audit_log, audit_objects};
 use crate::db::{Db, DbConnection, DbError, DbResult, write_tx};
 
 /// Rows read per chain and step: one step is one write transaction, so it
@@ -33,6 +33,9 @@ const EVERY: Duration = Duration::from_millis(200);
 /// marks, in one write transaction; returns how many rows it read (0: the
 /// index is complete).
 pub fn step(conn: &mut DbConnection) -> DbResult<usize> {
+    if complete(conn)? {
+        return Ok(0);
+    }
     write_tx::<_, DbError, _>(conn, |c| {
         let marks_query = audit_indexed::table
             .select((audit_indexed::chain, audit_indexed::seq))
@@ -75,6 +78,18 @@ pub fn step(conn: &mut DbConnection) -> DbResult<usize> {
         insert(c, &entries)?;
         Ok(read)
     })
+}
+
+/// Whether every chain's mark is at its head, read without a lock: an idle
+/// service's pass then writes nothing (on PostgreSQL the marks' lock alone
+/// would commit five times a second).
+fn complete(conn: &mut DbConnection) -> DbResult<bool> {
+    let behind: i64 = audit_chains::table
+        .inner_join(audit_indexed::table.on(audit_indexed::chain.eq(audit_chains::chain)))
+        .filter(audit_chains::seq.gt(audit_indexed::seq))
+        .count()
+        .get_result(conn)?;
+    Ok(behind == 0)
 }
 
 /// The ids a row's detail names under `getoond`.
