@@ -12,11 +12,11 @@
 //! meanwhile do not show up as breaks. It reads the whole log once, in pages
 //! of [`PAGE`] rows along the `(chain, seq)` index.
 
+use std::collections::HashMap;
+
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde::Serialize;
-
-use std::collections::HashMap;
 
 use super::chain::{self, ChainedRow, Place};
 use crate::db::schema::{audit_chains, audit_indexed, audit_log, audit_objects};
@@ -107,7 +107,7 @@ pub struct IndexCheck {
     /// mark; past it, none), and the first of them.
     pub rows_differing: u64,
     pub first_row_id: Option<i64>,
-    /// Entries that belong to no row of any chain.
+    /// Entries whose audit row does not exist.
     pub stray: u64,
 }
 
@@ -160,18 +160,23 @@ fn walk(conn: &mut DbConnection) -> DbResult<Report> {
         .into_iter()
         .collect();
     let mut index = IndexCheck::default();
-    let mut matched: u64 = 0;
     let mut chains = Vec::new();
     let mut walked: u64 = 0;
     for head in heads {
         let mark = marks.get(&head.0).copied().unwrap_or(0);
-        let (report, rows) = walk_chain(conn, head, mark, &mut index, &mut matched)?;
+        let (report, rows) = walk_chain(conn, head, mark, &mut index)?;
         walked += rows;
         chains.push(report);
     }
     let entries: i64 = audit_objects::table.count().get_result(conn)?;
+    let stray: i64 = audit_objects::table
+        .filter(diesel::dsl::not(
+            audit_objects::audit_id.eq_any(audit_log::table.select(audit_log::id)),
+        ))
+        .count()
+        .get_result(conn)?;
     index.entries = u64::try_from(entries).unwrap_or(0);
-    index.stray = index.entries.saturating_sub(matched);
+    index.stray = u64::try_from(stray).unwrap_or(0);
     let total: i64 = audit_log::table.count().get_result(conn)?;
     let total = u64::try_from(total).unwrap_or(0);
     let first_unchained_id: Option<i64> = audit_log::table
@@ -190,15 +195,13 @@ fn walk(conn: &mut DbConnection) -> DbResult<Report> {
     })
 }
 
-/// Walks one chain, checking its index entries up to `mark` on the way
-/// (`matched`: the entries found for its rows); returns its report and how
-/// many rows it holds.
+/// Walks one chain, checking its index entries up to `mark` on the way;
+/// returns its report and how many rows it holds.
 fn walk_chain(
     conn: &mut DbConnection,
     head: HeadRow,
     mark: i64,
     index: &mut IndexCheck,
-    matched: &mut u64,
 ) -> DbResult<(ChainReport, u64)> {
     let (chain, head_seq, head_hash, anchor_seq, anchor_hash) = head;
     let mut report = ChainReport {
@@ -225,7 +228,7 @@ fn walk_chain(
         let Some(last) = page.last() else { break };
         after = last.seq.unwrap_or(i64::MAX);
         held += page.len() as u64;
-        *matched += check_index(conn, &page, mark, index)?;
+        check_index(conn, &page, mark, index)?;
         for row in &page {
             if report.first_break.is_some() {
                 continue;
@@ -257,20 +260,19 @@ fn walk_chain(
 }
 
 /// Compares the index entries of `page`'s rows with the objects they name
-/// (none past `mark`); returns how many entries it found.
+/// (none past `mark`).
 fn check_index(
     conn: &mut DbConnection,
     page: &[ChainedRow],
     mark: i64,
     index: &mut IndexCheck,
-) -> DbResult<u64> {
+) -> DbResult<()> {
     let ids: Vec<i64> = page.iter().map(|r| r.id).collect();
     let mut found: HashMap<i64, Vec<String>> = HashMap::new();
     let entries: Vec<(i64, String)> = audit_objects::table
         .filter(audit_objects::audit_id.eq_any(ids))
         .select((audit_objects::audit_id, audit_objects::object_id))
         .load(conn)?;
-    let n = entries.len() as u64;
     for (id, object) in entries {
         found.entry(id).or_default().push(object);
     }
@@ -288,7 +290,7 @@ fn check_index(
             index.first_row_id.get_or_insert(row.id);
         }
     }
-    Ok(n)
+    Ok(())
 }
 
 /// The break `row` shows after a predecessor (`prev_seq`, `prev_hash`).

@@ -32,7 +32,8 @@ pub enum AuditCommand {
     /// still stored. Audited itself (audit.inzage), without the BSN.
     Patient(PatientArgs),
     /// Walk every hash chain of the audit log from its anchor to its head and
-    /// report the first break of each; exit 1 when the log is broken.
+    /// report the first break of each, and check the index of search pages
+    /// against the rows; exit 1 when either is broken.
     Verify(VerifyArgs),
 }
 

@@ -139,6 +139,19 @@ async fn a_search_page_is_one_audit_row_and_each_request_shown_is_found_by_it() 
         .execute(&mut c)
         .unwrap();
     crate::audit_chain::verify_ok(app);
+    // And an entry slipped in for a row that does not exist.
+    let nowhere = audit_objects::table.filter(audit_objects::audit_id.eq(i64::MAX));
+    diesel::insert_into(audit_objects::table)
+        .values((
+            audit_objects::audit_id.eq(i64::MAX),
+            audit_objects::object_id.eq(&s.request),
+        ))
+        .execute(&mut c)
+        .unwrap();
+    let text = crate::audit_chain::verify_broken(app);
+    assert!(text.contains("1 entry(ies) of no row"), "{text}");
+    diesel::delete(nowhere).execute(&mut c).unwrap();
+    crate::audit_chain::verify_ok(app);
 
     // The purge of everything before now takes the entries with the rows.
     let mut policy = Policy::from(&app.config.retentie);
