@@ -377,3 +377,34 @@ async fn every_search_is_an_index_range_without_a_sort_of_its_matches() {
         }
     }
 }
+
+/// The bundled SQLite is built with the options `.cargo/config.toml` sets,
+/// whichever backend this run's service uses: without QPSG diesel's cached
+/// statements were compiled again at each step (a `LIMIT` is bound), and
+/// with libsqlite3-sys's memory management every page fetch of every
+/// connection took one process-wide lock (docs/benchmarks.md).
+#[test]
+fn the_bundled_sqlite_has_the_build_options_we_rely_on() {
+    use diesel::{Connection, QueryableByName, RunQueryDsl};
+    #[derive(QueryableByName)]
+    struct Opt {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        compile_options: String,
+    }
+    let mut c = diesel::SqliteConnection::establish(":memory:").unwrap();
+    let opts: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+        .load::<Opt>(&mut c)
+        .unwrap()
+        .into_iter()
+        .map(|o| o.compile_options)
+        .collect();
+    for want in ["ENABLE_QPSG", "THREADSAFE=2", "DEFAULT_MEMSTATUS=0"] {
+        assert!(opts.iter().any(|o| o == want), "{want} missing: {opts:?}");
+    }
+    for unwanted in ["ENABLE_MEMORY_MANAGEMENT", "THREADSAFE=1"] {
+        assert!(
+            !opts.iter().any(|o| o == unwanted),
+            "{unwanted} set: {opts:?}"
+        );
+    }
+}
