@@ -6,6 +6,8 @@
 //! cargo run --release --example seed -- COUNT [AGB]
 //! cargo run --release --example seed -- token POSITION [AGB]
 //!
+//! SEED_DOCUMENT_BYTES pads each stored document to about that size.
+//!
 //! `token` prints the `vervolg` token of a search without criteria that
 //! starts after the POSITION-th newest request of AGB: a deep page for
 //! `scripts/bench_search.sh`, without paging there first.
@@ -58,6 +60,21 @@ fn main() {
     }))
     .unwrap();
     let document = include_str!("../docs/examples/machtigingen/Machtigingsaanvraag.xml");
+    // SEED_DOCUMENT_BYTES: a stored document of about this size, as an
+    // attachment makes it (here an XML comment of base64-like filler), for
+    // the search rows with large documents.
+    let padded;
+    let document = match std::env::var("SEED_DOCUMENT_BYTES") {
+        Ok(v) if v.parse::<usize>().unwrap() > document.len() => {
+            let want: usize = v.parse().unwrap();
+            let end = document.rfind("</").unwrap();
+            let fill = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODkw".repeat(want / 44 + 1);
+            let fill = &fill[..want - document.len()];
+            padded = format!("{}<!--{fill}-->{}", &document[..end], &document[end..]);
+            padded.as_str()
+        }
+        _ => document,
+    };
     let started = std::time::Instant::now();
     let batch = 5_000;
     // SEED_START: the first number (referentie, id) of this run, so a second

@@ -399,8 +399,15 @@ impl Db {
     }
 
     /// Applies pending migrations of this backend; returns how many ran.
+    /// On a connection of its own, not the pool's: a migration that runs
+    /// outside diesel's transaction (SQLite's 000022 turns foreign keys off
+    /// and opens its own) and fails half-way must not hand the pool a
+    /// connection still in it. Dropping this one rolls it back.
     pub fn migrate(&self) -> DbResult<usize> {
-        let mut conn = self.conn()?;
+        let mut conn = self
+            .manager
+            .establish()
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
         run_migrations(&mut conn)
     }
 

@@ -65,6 +65,7 @@ mod schema_parity;
 mod search_paging;
 mod snapshots;
 mod soap_machtigingen;
+mod sqlite_upgrade;
 mod stored_document;
 mod support;
 mod terugkoppeling;
