@@ -1,9 +1,9 @@
 -- machtigingsaanvragen with its large columns last (SQLite only).
 -- SQLite stores a row's columns in order and reaches a column by walking
 -- past every one before it: with aanvraag and document ahead of
--- machtigingsnummer and created_at, each search result read its whole
--- document through the overflow pages (a 200 KB document: ten times the
--- time of a page without one; docs/benchmarks.md). PostgreSQL keeps large
+-- machtigingsnummer, each search result over a decided request read its
+-- whole document through the overflow pages (100 KB documents: a page took
+-- 2.7 times the CPU; docs/benchmarks.md). PostgreSQL keeps large
 -- values out of line (TOAST); its migration of this name changes nothing,
 -- and the schema is the same on both, order apart (tests compare them).
 --
