@@ -23,8 +23,9 @@ RUNS=${BENCH_RUNS:-3}
 DUR=${BENCH_DURATION:-8}
 CONC=${BENCH_CONCURRENCY:-32}
 # The size of each stored document; the example's own (1.5 KB) fits a
-# database page, an attachment does not (docs/benchmarks.md, "SQLite: the
-# stored documents last").
+# database page, an attachment does not. A larger size also numbers every
+# request (examples/seed.rs; docs/benchmarks.md, "SQLite: the stored
+# documents last").
 DOC=${BENCH_DOCUMENT_BYTES:-1500}
 PG_ADMIN=${BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
 PORT=${BENCH_PORT:-18543} OPS=${BENCH_OPS_PORT:-19564}
